@@ -1,0 +1,559 @@
+"""Numba kernels: ndarrays in, ndarrays out; no Python objects, no I/O.
+
+The path kernel :func:`simulate_block` is fused: one pass over time per path, no
+(path x time) temporaries unless paths are kept. Column layouts of its inputs and
+outputs are the module constants below; :mod:`engine.simulate` fills them from a
+config.
+
+Units: money amounts are annual rates in money units of the reporting currency; a
+step's flow is ``rate * dt``. Rates are fractions per year.
+
+Randomness: each path consumes exactly ``3 * n_segments + 3`` variates per step
+(growth, revenue and churn normals per segment; margin and multiple normals; one
+uniform for failure), whatever happens on the path, so every path's shocks are the
+same under any scenario (common random numbers) and a block's first m paths are
+the same in a run of any length.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ._jit import jit
+
+# ----------------------------------------------------------------------- theta columns
+# Global parameters (one column each in theta).
+P_CASH = 0
+P_DEBT = 1
+P_MI = 2
+P_NONOP = 3
+P_NOL = 4
+P_IC = 5  # NaN: revenue0 / sales_to_capital
+P_M_TODAY = 6
+P_M_TARGET = 7
+P_M_CONV = 8
+P_M_HL = 9
+P_M_NOISE = 10
+P_M_PERS = 11
+P_M_MAX = 12
+P_VCS = 13
+P_FIXED = 14
+P_FIXED_G = 15
+P_TAX = 16
+P_S2C = 17
+P_W0 = 18
+P_WM = 19
+P_KE = 20  # NaN: initial WACC
+P_TG = 21
+P_TW = 22  # NaN: mature WACC
+P_ROC = 23  # NaN: stable WACC
+P_EXIT = 24  # NaN: the simulated multiple at the horizon
+P_MU_TODAY = 25  # NaN: today's market EV / base revenue
+P_MU_MAT = 26
+P_MU_BETA = 27
+P_MU_HL = 28
+P_MU_VOL = 29
+P_SBC = 30
+P_FLOOR = 31
+P_BUFFER = 32
+P_DISC = 33
+P_CASH_RATE = 34
+P_FAIL = 35
+P_RECOV = 36
+NG = 37
+
+# Segment parameters: column NG + k * NS + S_*.
+S_REV0 = 0
+S_G0 = 1
+S_GINF = 2
+S_GHL = 3
+S_FADE = 4
+S_GVOL = 5
+S_GVOL_INF = 6  # NaN: S_GVOL
+S_GVOL_HL = 7
+S_CHURN = 8
+S_CDISP = 9
+S_RVOL = 10
+S_RVOL_INF = 11  # NaN: S_RVOL
+S_RHL = 12
+S_RCORR = 13
+S_MPR = 14
+NS = 15
+
+# Integer options.
+I_N = 0
+I_NSEG = 1
+I_MARGIN_METHOD = 2  # 0 linear, 1 exponential, 2 cost structure
+I_TV_METHOD = 3  # 0 Gordon, 1 exit multiple
+I_MID_YEAR = 4
+I_LIMITED = 5
+I_KEEP = 6
+NI = 7
+
+# Float options.
+F_DT = 0
+F_FADE_START = 1
+F_FADE_END = 2
+F_MIN_SPREAD = 3
+F_TO_PRICE = 4
+F_PRICE = 5
+F_MCAP = 6  # today's market cap, reporting currency, money units
+F_HORIZON = 7
+NF = 8
+
+# Per-path outputs.
+O_VPS = 0
+O_EQUITY = 1
+O_PV_EXPL = 2
+O_PV_TV = 3
+O_TV_SHARE = 4
+O_FAILED = 5
+O_FAIL_YEAR = 6
+O_PRICE_H = 7
+O_RET_H = 8
+O_JUST_DCF = 9
+O_JUST_MKT = 10
+O_TV_CLIPPED = 11
+O_FLOORED = 12
+O_REV_N = 13
+O_MARGIN_N = 14
+O_MULT_N = 15
+O_DILUTION = 16
+O_CAGR = 17
+O_RAISED = 18
+O_CASH_N = 19
+O_REV_0 = 20
+NO = 21
+
+# Kept (path, time) variables.
+K_REVENUE = 0
+K_GROWTH = 1
+K_CHURN = 2
+K_MARGIN = 3
+K_EBIT = 4
+K_FCFF = 5
+K_CASH = 6
+K_SHARES = 7
+K_MULTIPLE = 8
+K_PRICE = 9
+NK = 10
+
+LN2 = math.log(2.0)
+
+
+# ----------------------------------------------------------------------- scalar pieces
+
+
+@jit
+def gordon_terminal_value(fcff_next, wacc, growth):
+    """Gordon growth terminal value at the horizon.
+
+    ``TV_N = FCFF_{N+1} / (wacc - growth)`` (Gordon 1959; Damodaran, "Investment
+    Valuation", 3rd ed., ch. 12). A negative ``fcff_next`` gives a negative value:
+    it is kept. The caller guarantees ``wacc > growth``.
+
+    Parameters
+    ----------
+    fcff_next : float
+        Free cash flow to the firm in the year after the horizon [money/year].
+    wacc, growth : float
+        Stable cost of capital and growth [1/year, fractions].
+
+    Returns
+    -------
+    float
+        Terminal value at the horizon [money]. r = 15%, g = 3%, FCFF(N) = 1 gives
+        (1.03)/(0.12) = 8.5833 for ``fcff_next = 1.03``.
+    """
+    return fcff_next / (wacc - growth)
+
+
+@jit
+def wacc_at(tau, w0, wm, start, end):
+    """Cost of capital in the step ending at ``tau`` years.
+
+    ``w0`` until ``start`` years, then linear to ``wm`` at ``end`` (Damodaran's
+    ginzu path), ``wm`` after.
+    """
+    if tau <= start:
+        return w0
+    if tau >= end:
+        return wm
+    return w0 + (wm - w0) * (tau - start) / (end - start)
+
+
+@jit
+def logit_normal(median, dispersion, eps):
+    """Logit-normal churn draw: ``logit(c) = logit(median) + dispersion * eps``."""
+    if median <= 0.0:
+        return 0.0
+    if median >= 1.0:
+        return 1.0
+    if dispersion == 0.0:
+        return median
+    z = math.log(median / (1.0 - median)) + dispersion * eps
+    return 1.0 / (1.0 + math.exp(-z))
+
+
+# ----------------------------------------------------------------------- the path kernel
+
+
+@jit
+def simulate_block(theta, growth_method, iopt, fopt, closed, rng, out, keep_out, keep_seg):
+    """Simulate one block of paths (DESIGN points 1-10), fused over time.
+
+    Parameters
+    ----------
+    theta : ndarray(float64, ndim=2), (path, NG + n_seg * NS)
+        Each path's parameters; columns ``P_*`` then ``S_*`` per segment. Money in
+        money units of the reporting currency, rates as fractions per year.
+    growth_method : ndarray(int64, ndim=1), (segment,)
+        0: Ornstein-Uhlenbeck on ln(1 + g); 1: linear fade.
+    iopt : ndarray(int64, ndim=1), (NI,)
+        ``I_*`` options.
+    fopt : ndarray(float64, ndim=1), (NF,)
+        ``F_*`` options: dt [years], WACC fade years, minimum terminal spread,
+        equity-to-price factor, today's price, today's market cap (reporting
+        currency), horizon [years].
+    closed : ndarray(int64, ndim=1), (time,)
+        1 where no equity can be raised in that step.
+    rng : numpy.random.Generator
+        The block's shock stream (consumed sequentially, path by path).
+    out : ndarray(float64, ndim=2), (path, NO)
+        Written: the ``O_*`` per-path results.
+    keep_out : ndarray(float64, ndim=3), (path, time, NK) or (1, 1, NK)
+        Written when ``iopt[I_KEEP]``: the ``K_*`` variables per step.
+    keep_seg : ndarray(float64, ndim=3), (path, time, segment) or (1, 1, segment)
+        Written when ``iopt[I_KEEP]``: segment revenue per step [money/year].
+    """
+    n_paths = theta.shape[0]
+    N = iopt[I_N]
+    K = iopt[I_NSEG]
+    mmethod = iopt[I_MARGIN_METHOD]
+    tv_method = iopt[I_TV_METHOD]
+    mid = iopt[I_MID_YEAR] != 0
+    limited = iopt[I_LIMITED] != 0
+    keep = iopt[I_KEEP] != 0
+    dt = fopt[F_DT]
+    fade_s = fopt[F_FADE_START]
+    fade_e = fopt[F_FADE_END]
+    min_spread = fopt[F_MIN_SPREAD]
+    to_price = fopt[F_TO_PRICE]
+    price0 = fopt[F_PRICE]
+    mcap0 = fopt[F_MCAP]
+    horizon = fopt[F_HORIZON]
+    sqdt = math.sqrt(dt)
+
+    R = np.empty(K)
+    x = np.empty(K)
+    kap = np.empty(K)
+    ou_sd = np.empty(K)
+    eg = np.empty(K)
+    er = np.empty(K)
+    ec = np.empty(K)
+
+    for p in range(n_paths):
+        th = theta[p]
+        # ---- initial state
+        r_tot = 0.0
+        g0_num = 0.0
+        for k in range(K):
+            base = NG + k * NS
+            R[k] = th[base + S_REV0]
+            x[k] = math.log1p(th[base + S_G0])
+            hl = th[base + S_GHL]
+            kap[k] = LN2 / hl
+            ou_sd[k] = math.sqrt((1.0 - math.exp(-2.0 * kap[k] * dt)) / (2.0 * kap[k]))
+            r_tot += R[k]
+            g0_num += R[k] * math.exp(x[k]) * (1.0 - th[base + S_CHURN])
+        rev0 = r_tot
+        cash0 = th[P_CASH]
+        debt = th[P_DEBT]
+        mi = th[P_MI]
+        nonop = th[P_NONOP]
+        claims = -debt - mi + nonop
+        nol = th[P_NOL]
+        s2c = th[P_S2C]
+        ic = th[P_IC]
+        if math.isnan(ic):
+            ic = rev0 / s2c
+        tax_rate = th[P_TAX]
+        w0 = th[P_W0]
+        wm = th[P_WM]
+        ke = th[P_KE]
+        if math.isnan(ke):
+            ke = w0
+        tg = th[P_TG]
+        m0 = th[P_M_TODAY]
+        mt = th[P_M_TARGET]
+        mconv = th[P_M_CONV]
+        mhl = th[P_M_HL]
+        mnoise = th[P_M_NOISE]
+        mpers_dt = th[P_M_PERS] ** dt
+        mmax = th[P_M_MAX]
+        vcs = th[P_VCS]
+        fixed0 = th[P_FIXED]
+        fixed_g = th[P_FIXED_G]
+        mu_mat = th[P_MU_MAT]
+        beta = th[P_MU_BETA]
+        mu_decay = 2.0 ** (-dt / th[P_MU_HL])
+        mu_vol = th[P_MU_VOL]
+        sbc_step = (1.0 + th[P_SBC]) ** dt
+        floor = th[P_FLOOR]
+        buffer = th[P_BUFFER]
+        disc = th[P_DISC]
+        cash_grow = (1.0 + th[P_CASH_RATE]) ** dt
+        fail_step = 1.0 - (1.0 - th[P_FAIL]) ** dt
+        recov = th[P_RECOV]
+
+        # multiple: log premium over the growth-linked anchor
+        g0_tot = g0_num / r_tot - 1.0 if r_tot > 0.0 else -1.0
+        mu0 = th[P_MU_TODAY]
+        if math.isnan(mu0):
+            mu0 = (mcap0 - cash0 - claims) / rev0 if rev0 > 0.0 else 0.0
+        anchor0 = mu_mat * math.exp(beta * (g0_tot - tg))
+        prem = math.log(mu0 / anchor0) if mu0 > 0.0 else 0.0
+        mult = mu0
+
+        cash = cash0
+        shares = 1.0
+        u_m = 0.0
+        df = 1.0
+        pv = 0.0
+        raised = 0.0
+        failed = False
+        fail_year = np.nan
+        recovery_pv = 0.0
+        r_prev = r_tot
+        margin = m0
+        ebit = 0.0
+        r_t = w0
+
+        for t in range(1, N + 1):
+            tau = t * dt
+            # ---- draws: a fixed count per step, whatever the path's state
+            for k in range(K):
+                eg[k] = rng.standard_normal()
+                er[k] = rng.standard_normal()
+                ec[k] = rng.standard_normal()
+            e_m = rng.standard_normal()
+            e_mu = rng.standard_normal()
+            u_fail = rng.random()
+            if failed:
+                if keep:
+                    for v in range(NK):
+                        keep_out[p, t - 1, v] = 0.0
+                    keep_out[p, t - 1, K_SHARES] = shares
+                    keep_out[p, t - 1, K_MULTIPLE] = np.nan
+                    for k in range(K):
+                        keep_seg[p, t - 1, k] = 0.0
+                continue
+
+            # ---- 1. revenue by segment
+            r_tot = 0.0
+            churn_w = 0.0
+            for k in range(K):
+                base = NG + k * NS
+                ginf = math.log1p(th[base + S_GINF])
+                if growth_method[k] == 0:
+                    vol0 = th[base + S_GVOL]
+                    volinf = th[base + S_GVOL_INF]
+                    if math.isnan(volinf):
+                        volinf = vol0
+                    eta = volinf + (vol0 - volinf) * 2.0 ** (-(tau - dt) / th[base + S_GVOL_HL])
+                    x[k] = ginf + (x[k] - ginf) * math.exp(-kap[k] * dt) + eta * ou_sd[k] * eg[k]
+                else:
+                    fade = th[base + S_FADE]
+                    f = (tau - dt) / (fade - dt) if fade > dt else 1.0
+                    if f > 1.0:
+                        f = 1.0
+                    g_lin = th[base + S_G0] + (th[base + S_GINF] - th[base + S_G0]) * f
+                    x[k] = math.log1p(g_lin)
+                c = logit_normal(th[base + S_CHURN], th[base + S_CDISP], ec[k])
+                s0 = th[base + S_RVOL]
+                sinf = th[base + S_RVOL_INF]
+                if math.isnan(sinf):
+                    sinf = s0
+                sig = sinf + (s0 - sinf) * 2.0 ** (-(tau - dt) / th[base + S_RHL])
+                rho = th[base + S_RCORR]
+                z = rho * eg[k] + math.sqrt(1.0 - rho * rho) * er[k]
+                drift = x[k] * dt - (0.5 * sig * sig + th[base + S_MPR] * sig) * dt
+                churn_w += R[k] * c
+                R[k] = R[k] * math.exp(drift + sig * sqdt * z) * (1.0 - c) ** dt
+                r_tot += R[k]
+            churn_avg = churn_w / r_prev if r_prev > 0.0 else 0.0
+            if r_prev > 0.0:
+                g_tot = (r_tot / r_prev) ** (1.0 / dt) - 1.0
+            else:
+                g_tot = -1.0
+
+            # ---- 2. operating margin and EBIT (annual rate)
+            u_m = mpers_dt * u_m + mnoise * sqdt * e_m
+            if mmethod == 2:
+                ebit = r_tot * (1.0 - vcs + u_m) - fixed0 * (1.0 + fixed_g) ** tau
+                if r_tot > 0.0:
+                    margin = ebit / r_tot
+                    if margin > mmax:
+                        margin = mmax
+                        ebit = mmax * r_tot
+                else:
+                    margin = 0.0
+            else:
+                if mmethod == 0:
+                    f = tau / mconv
+                    if f > 1.0:
+                        f = 1.0
+                    m_det = m0 + (mt - m0) * f
+                else:
+                    m_det = mt + (m0 - mt) * 2.0 ** (-tau / mhl)
+                margin = m_det + u_m
+                if margin > mmax:
+                    margin = mmax
+                ebit = margin * r_tot
+
+            # ---- 3. taxes with a loss carry-forward
+            ebit_flow = ebit * dt
+            if ebit_flow < 0.0:
+                nol -= ebit_flow
+                tax = 0.0
+            else:
+                used = nol if nol < ebit_flow else ebit_flow
+                nol -= used
+                tax = tax_rate * (ebit_flow - used)
+
+            # ---- 4. reinvestment and FCFF
+            reinv = (r_tot - r_prev) / s2c
+            ic += reinv
+            fcff = ebit_flow - tax - reinv
+
+            # ---- 5. discounting
+            r_t = wacc_at(tau, w0, wm, fade_s, fade_e)
+            step = (1.0 + r_t) ** dt
+            df_end = df / step
+            if mid:
+                pv += fcff * df / math.sqrt(step)
+            else:
+                pv += fcff * df_end
+            df = df_end
+
+            # ---- 7. multiple compression
+            anchor = mu_mat * math.exp(beta * (g_tot - tg))
+            prem = prem * mu_decay + mu_vol * sqdt * e_mu
+            mult = anchor * math.exp(prem)
+
+            # ---- 8. cash, dilution, financing, failure
+            cash = cash * cash_grow + fcff
+            shares *= sbc_step
+            if u_fail < fail_step:
+                failed = True
+            elif cash < floor:
+                e_mkt = mult * r_tot + cash + claims
+                if closed[t - 1] != 0 or e_mkt <= 0.0:
+                    failed = True
+                else:
+                    burn = -fcff / dt if fcff < 0.0 else 0.0
+                    need = floor - cash + buffer * burn
+                    shares += need * shares / (e_mkt * (1.0 - disc))
+                    cash += need
+                    raised += need
+            if failed:
+                fail_year = tau
+                val = recov * ic
+                recovery_pv = (val if val > 0.0 else 0.0) * df
+
+            if keep:
+                kp = keep_out
+                kp[p, t - 1, K_REVENUE] = r_tot
+                kp[p, t - 1, K_GROWTH] = g_tot
+                kp[p, t - 1, K_CHURN] = churn_avg
+                kp[p, t - 1, K_MARGIN] = margin
+                kp[p, t - 1, K_EBIT] = ebit
+                kp[p, t - 1, K_FCFF] = fcff / dt
+                kp[p, t - 1, K_CASH] = cash
+                kp[p, t - 1, K_SHARES] = shares
+                kp[p, t - 1, K_MULTIPLE] = mult
+                if failed:
+                    kp[p, t - 1, K_PRICE] = 0.0
+                else:
+                    e_mkt = mult * r_tot + cash + claims
+                    kp[p, t - 1, K_PRICE] = (e_mkt if e_mkt > 0.0 else 0.0) / shares * to_price
+                for k in range(K):
+                    keep_seg[p, t - 1, k] = R[k]
+            r_prev = r_tot
+
+        # ---- 6. terminal value (going concern only)
+        clipped = 0.0
+        pv_tv = 0.0
+        if failed:
+            pv_tv = 0.0
+        elif tv_method == 0:
+            tw = th[P_TW]
+            if math.isnan(tw):
+                tw = wm
+            roc = th[P_ROC]
+            if math.isnan(roc):
+                roc = tw
+            spread = tw - tg
+            if spread < min_spread:
+                spread = min_spread
+                clipped = 1.0
+            ebit_next = ebit * (1.0 + tg)
+            nopat = ebit_next * (1.0 - tax_rate) if ebit_next > 0.0 else ebit_next
+            fcff_next = nopat * (1.0 - tg / roc)
+            tv = gordon_terminal_value(fcff_next, tg + spread, tg)
+            pv_tv = tv * df
+            if mid:
+                pv_tv *= math.sqrt(1.0 + r_t)
+        else:
+            m_exit = th[P_EXIT]
+            if math.isnan(m_exit):
+                m_exit = mult
+            pv_tv = m_exit * r_tot * df
+
+        # ---- 9. two lenses
+        ev = pv + pv_tv + recovery_pv
+        equity = ev + cash0 + claims
+        floored = 0.0
+        if limited and equity < 0.0:
+            equity = 0.0
+            floored = 1.0
+        vps = equity * to_price
+        o = out[p]
+        o[O_VPS] = vps
+        o[O_EQUITY] = equity
+        o[O_PV_EXPL] = pv
+        o[O_PV_TV] = pv_tv
+        denom = pv + pv_tv
+        o[O_TV_SHARE] = pv_tv / denom if denom != 0.0 else 0.0
+        o[O_FAILED] = 1.0 if failed else 0.0
+        o[O_FAIL_YEAR] = fail_year
+        if failed:
+            price_h = 0.0
+        else:
+            e_h = mult * r_tot + cash + claims
+            price_h = (e_h if e_h > 0.0 else 0.0) / shares * to_price
+        o[O_PRICE_H] = price_h
+        ret = (price_h / price0) ** (1.0 / horizon) - 1.0
+        o[O_RET_H] = ret
+        o[O_JUST_DCF] = 1.0 if vps >= price0 else 0.0
+        o[O_JUST_MKT] = 1.0 if ret >= ke else 0.0
+        o[O_TV_CLIPPED] = clipped
+        o[O_FLOORED] = floored
+        o[O_REV_N] = r_tot
+        o[O_MARGIN_N] = margin
+        o[O_MULT_N] = mult if not failed else np.nan
+        o[O_DILUTION] = shares
+        o[O_CAGR] = (r_tot / rev0) ** (1.0 / horizon) - 1.0 if rev0 > 0.0 else np.nan
+        o[O_RAISED] = raised
+        o[O_CASH_N] = cash
+        o[O_REV_0] = rev0
+
+
+@jit
+def draw_normals(rng, out):
+    """The floor: fill ``out`` (float64, any shape, C-contiguous) with standard normals from ``rng``."""
+    flat = out.reshape(-1)
+    for i in range(flat.shape[0]):
+        flat[i] = rng.standard_normal()

@@ -1,0 +1,1016 @@
+"""Validated configuration for a pricedin run.
+
+A config is a TOML (or YAML) file with the sections below; it is validated with
+pydantic before anything runs, and every numeric input may be a fixed number or a
+distribution (:mod:`engine.distributions`).
+
+Conventions
+-----------
+* Money amounts are in ``company.money_unit`` of the **reporting currency** (Zhipu:
+  CNY million). The share price is in the **trading currency** per share (HKD).
+  ``company.fx_rate`` is the number of trading-currency units per one
+  reporting-currency unit (1 CNY = 1.087 HKD gives ``fx_rate = 1.087``).
+* Rates are fractions: ``0.08`` or the string ``"8%"``. A rate written as ``8``
+  where ``0.08`` is meant is rejected with a hint.
+* Growth rates may exceed 1 (MaaS grew 292.6%: ``2.926``); operating margins may be
+  far below -1 (``-6.5``) but never above 1.
+
+Errors are raised as :class:`ConfigError`, whose message names the key, the value
+and the fix.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import math
+import re
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, Iterator, Literal, NamedTuple, Optional
+
+import numpy as np
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from .distributions import Param, parse_number
+from .sampling import CorrelationError, Method, check_correlation
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+__all__ = [
+    "Config",
+    "ConfigError",
+    "load_config",
+    "config_from_dict",
+    "MONEY_UNITS",
+    "ParamInfo",
+]
+
+#: Multipliers of the money and share units a config may declare.
+MONEY_UNITS = {"unit": 1.0, "thousand": 1e3, "million": 1e6, "billion": 1e9}
+
+
+class ConfigError(ValueError):
+    """A config that cannot run: the message names the key, the value and the fix."""
+
+
+# --------------------------------------------------------------------------- bounds
+
+
+class Bounds(NamedTuple):
+    """Allowed range of a numeric input, checked on every draw's 1e-9 tails.
+
+    ``rate=True`` marks a rate written as a fraction: a value above ``hi`` then
+    gets the hint "did you mean X/100?".
+    """
+
+    lo: float
+    hi: float
+    lo_open: bool = False
+    hi_open: bool = False
+    rate: bool = False
+    what: str = "value"
+
+
+RATE = Bounds(0.0, 1.0, rate=True, what="a rate (fraction)")
+RATE_OPEN1 = Bounds(0.0, 1.0, hi_open=True, rate=True, what="a rate (fraction) below 1")
+WACC = Bounds(0.0, 1.0, lo_open=True, rate=True, what="a cost of capital (fraction)")
+GROWTH = Bounds(-1.0, 100.0, lo_open=True, what="a growth rate (fraction, > -1)")
+STABLE_GROWTH = Bounds(-1.0, 0.25, lo_open=True, rate=True, what="a stable growth rate (fraction)")
+MARGIN = Bounds(-1000.0, 1.0, what="an operating margin (fraction, at most 1)")
+AMOUNT = Bounds(0.0, math.inf, what="a non-negative amount")
+POSITIVE = Bounds(0.0, math.inf, lo_open=True, what="a positive number")
+YEARS = Bounds(0.0, 1000.0, lo_open=True, what="a number of years (> 0)")
+NONNEG = Bounds(0.0, math.inf, what="a non-negative number")
+SIGNED = Bounds(-math.inf, math.inf, what="a number")
+CORR = Bounds(-1.0, 1.0, what="a correlation in [-1, 1]")
+
+
+def _b(b: Bounds):
+    return Field(json_schema_extra={"bounds": b._asdict()})
+
+
+# Annotated parameter types: the metadata carries the bounds checked after parsing.
+Rate = Annotated[Param, RATE]
+RateBelow1 = Annotated[Param, RATE_OPEN1]
+WaccP = Annotated[Param, WACC]
+GrowthP = Annotated[Param, GROWTH]
+StableGrowthP = Annotated[Param, STABLE_GROWTH]
+MarginP = Annotated[Param, MARGIN]
+Amount = Annotated[Param, AMOUNT]
+Positive = Annotated[Param, POSITIVE]
+Years = Annotated[Param, YEARS]
+NonNeg = Annotated[Param, NONNEG]
+Signed = Annotated[Param, SIGNED]
+
+
+class _Base(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True, populate_by_name=True)
+
+
+def _num(v: Any) -> Any:
+    """Before-validator for plain (non-distribution) numbers: accepts "8%"."""
+    if isinstance(v, bool):
+        raise ValueError(f"expected a number, got the boolean {v!r}")
+    if isinstance(v, (str, int, float)):
+        return parse_number(v)
+    return v
+
+
+def _fixed_only(v: Any, what: str) -> Any:
+    if isinstance(v, dict):
+        raise ValueError(f"{what} must be a fixed number, not a distribution")
+    return v
+
+
+# --------------------------------------------------------------------------- sections
+
+
+class Company(_Base):
+    """Who is valued and in which currencies and units."""
+
+    name: str
+    ticker: Optional[str] = None
+    reporting_currency: str
+    trading_currency: Optional[str] = None
+    fx_rate: Optional[float] = None
+    valuation_date: _dt.date
+    base_year: Optional[int] = None
+    money_unit: Literal["unit", "thousand", "million", "billion"] = "million"
+
+    @field_validator("reporting_currency", "trading_currency")
+    @classmethod
+    def _iso(cls, v):
+        if v is None:
+            return v
+        v2 = str(v).strip().upper()
+        if not re.fullmatch(r"[A-Z]{3}", v2):
+            raise ValueError(f"currency {v!r} is not an ISO 4217 code; write e.g. 'CNY', 'HKD', 'USD'")
+        return v2
+
+    @field_validator("fx_rate", mode="before")
+    @classmethod
+    def _fx(cls, v):
+        v = _num(v) if v is not None else v
+        if v is not None and not v > 0:
+            raise ValueError(f"fx_rate = {v} must be > 0 (trading-currency units per reporting-currency unit)")
+        return v
+
+    @model_validator(mode="after")
+    def _currencies(self):
+        if self.trading_currency is None:
+            self.trading_currency = self.reporting_currency
+        if self.trading_currency != self.reporting_currency and self.fx_rate is None:
+            raise ValueError(
+                f"reporting_currency = {self.reporting_currency!r} differs from trading_currency = "
+                f"{self.trading_currency!r} but no fx_rate is given; add company.fx_rate = "
+                f"<{self.trading_currency} per 1 {self.reporting_currency}> on the valuation date"
+            )
+        if self.fx_rate is None:
+            self.fx_rate = 1.0
+        if self.base_year is None:
+            # the last fiscal year completed by the valuation date (calendar fiscal years)
+            d = self.valuation_date
+            self.base_year = d.year if (d.month, d.day) == (12, 31) else d.year - 1
+        return self
+
+
+class Market(_Base):
+    """Today's price: ``price`` and diluted ``shares``, or ``market_cap`` alone.
+
+    ``price`` is in the trading currency per share; ``shares`` in ``share_unit``;
+    ``market_cap`` in the trading currency, in ``company.money_unit``. With
+    ``market_cap`` alone, "per share" means the whole equity.
+    """
+
+    price: Optional[float] = None
+    shares: Optional[float] = None
+    share_unit: Literal["unit", "thousand", "million", "billion"] = "million"
+    market_cap: Optional[float] = None
+
+    _n = field_validator("price", "shares", "market_cap", mode="before")(lambda v: _num(v) if v is not None else v)
+
+    @model_validator(mode="after")
+    def _either(self):
+        if self.market_cap is not None:
+            if self.price is not None or self.shares is not None:
+                raise ValueError(
+                    "give either market.price with market.shares, or market.market_cap alone, not both"
+                )
+            if not self.market_cap > 0:
+                raise ValueError(f"market.market_cap = {self.market_cap} must be > 0")
+            return self
+        if self.price is None or self.shares is None:
+            missing = "market.price" if self.price is None else "market.shares"
+            raise ValueError(
+                f"{missing} is missing; give market.price (trading currency per share) and market.shares "
+                "(diluted, in market.share_unit), or market.market_cap alone"
+            )
+        if not self.shares > 0:
+            raise ValueError(f"market.shares = {self.shares} must be > 0 (diluted share count)")
+        if not self.price > 0:
+            raise ValueError(f"market.price = {self.price} must be > 0")
+        return self
+
+    @property
+    def per_share(self) -> bool:
+        return self.market_cap is None
+
+
+class BalanceSheet(_Base):
+    """Balance-sheet items at the valuation date, in money units of the reporting currency."""
+
+    cash: Amount = 0.0
+    debt: Amount = 0.0
+    minority_interests: Amount = 0.0
+    non_operating_assets: Amount = 0.0
+    nol: Amount = 0.0
+    invested_capital: Optional[Amount] = None
+
+
+class GrowthMethod(str, Enum):
+    OU = "ou"
+    LINEAR_FADE = "linear_fade"
+
+
+class Growth(_Base):
+    """Gross revenue growth (new customers and expansion) of a segment.
+
+    ``method = "ou"``: ``x = ln(1 + g)`` mean-reverts from ``today`` to ``long_run``
+    with half-life ``half_life`` years (kappa = ln 2 / half_life), with shock
+    volatility ``volatility`` (sd of x per sqrt(year)) decaying to
+    ``volatility_long_run`` with half-life ``volatility_half_life``.
+    ``method = "linear_fade"``: growth falls linearly from ``today`` (year 1) to
+    ``long_run`` by ``fade_year`` (Damodaran), no growth shock.
+    """
+
+    method: GrowthMethod = GrowthMethod.OU
+    today: GrowthP
+    long_run: GrowthP
+    half_life: Years = 3.0
+    fade_year: Years = 10.0
+    volatility: NonNeg = 0.0
+    volatility_long_run: Optional[NonNeg] = None
+    volatility_half_life: Years = 5.0
+
+
+class Churn(_Base):
+    """Annual churn: the share of last year's revenue lost (1 - gross revenue retention).
+
+    Each step's churn is logit-normal around the path's ``rate`` (its median), with
+    ``dispersion`` the sd of logit(churn); 0 keeps churn at ``rate``.
+    """
+
+    rate: Rate = 0.0
+    dispersion: NonNeg = 0.0
+
+
+class RevenueShock(_Base):
+    """Direct shock to log revenue (Schwartz & Moon 2000).
+
+    ``sigma_t`` decays from ``volatility`` to ``volatility_long_run`` with half-life
+    ``half_life`` years; ``correlation`` ties it to the growth shock;
+    ``market_price_of_risk`` (lambda) subtracts ``lambda * sigma_t`` from the drift
+    for risk-neutral valuation.
+    """
+
+    volatility: NonNeg = 0.0
+    volatility_long_run: Optional[NonNeg] = None
+    half_life: Years = 5.0
+    correlation: Annotated[Param, CORR] = 0.0
+    market_price_of_risk: Signed = 0.0
+
+
+class Segment(_Base):
+    """A revenue segment: base-year ``revenue`` or a ``run_rate`` (e.g. ARR), growth and churn."""
+
+    name: str
+    revenue: Optional[Amount] = None
+    run_rate: Optional[Amount] = None
+    growth: Growth
+    churn: Churn = Churn()
+    revenue_shock: RevenueShock = RevenueShock()
+
+    @field_validator("name")
+    @classmethod
+    def _ident(cls, v):
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", v):
+            raise ValueError(
+                f"segment name {v!r} must start with a letter and hold only letters, digits and '_' "
+                "(it names result variables); e.g. 'maas' or 'on_premise'"
+            )
+        return v
+
+    @model_validator(mode="after")
+    def _one_base(self):
+        if (self.revenue is None) == (self.run_rate is None):
+            raise ValueError(
+                f"segment {self.name!r}: give exactly one of revenue (base-year revenue) or run_rate "
+                "(annualised rate at the valuation date, e.g. ARR)"
+            )
+        return self
+
+    @property
+    def base(self):
+        return self.revenue if self.revenue is not None else self.run_rate
+
+
+class MarginMethod(str, Enum):
+    LINEAR = "linear"
+    EXPONENTIAL = "exponential"
+    COST_STRUCTURE = "cost_structure"
+
+
+class Margin(_Base):
+    """Operating (EBIT) margin path.
+
+    ``linear``: from ``today`` to ``target`` by ``convergence_year`` (Damodaran);
+    ``exponential``: the gap halves every ``half_life`` years; ``cost_structure``:
+    EBIT = revenue x (1 - ``variable_cost_share``) - ``fixed_costs`` growing at
+    ``fixed_cost_growth`` (Schwartz & Moon 2000). All methods add AR(1) noise
+    (``noise_sd`` per sqrt(year), persistence ``noise_persistence`` per year) and cap
+    the margin at ``maximum``.
+    """
+
+    method: MarginMethod = MarginMethod.LINEAR
+    today: Optional[MarginP] = None
+    target: Optional[MarginP] = None
+    convergence_year: Years = 10.0
+    half_life: Years = 3.0
+    noise_sd: NonNeg = 0.0
+    noise_persistence: RateBelow1 = 0.5
+    maximum: MarginP = 1.0
+    variable_cost_share: Optional[NonNeg] = None
+    fixed_costs: Optional[Amount] = None
+    fixed_cost_growth: GrowthP = 0.0
+
+    @model_validator(mode="after")
+    def _needs(self):
+        if self.method == MarginMethod.COST_STRUCTURE:
+            for k in ("variable_cost_share", "fixed_costs"):
+                if getattr(self, k) is None:
+                    raise ValueError(f"margin.method = 'cost_structure' needs margin.{k}")
+        else:
+            for k in ("today", "target"):
+                if getattr(self, k) is None:
+                    raise ValueError(
+                        f"margin.{k} is missing: method {self.method.value!r} needs margin.today and margin.target"
+                    )
+        return self
+
+
+class Tax(_Base):
+    """Marginal tax rate; losses feed a carry-forward (NOL, balance_sheet.nol) used before tax is paid."""
+
+    rate: Rate
+
+
+class Reinvestment(_Base):
+    """Reinvestment = change in revenue / sales-to-capital (Damodaran)."""
+
+    sales_to_capital: Positive
+
+
+class CostOfCapital(_Base):
+    """WACC path: ``initial`` until ``fade_start_year``, then linearly to ``mature`` by ``fade_end_year``.
+
+    ``cost_of_equity`` is the hurdle for the market lens (defaults to ``initial``).
+    ``mid_year`` discounts each year's flow at mid-year.
+    """
+
+    initial: WaccP
+    mature: WaccP
+    fade_start_year: float = 5.0
+    fade_end_year: float = 10.0
+    cost_of_equity: Optional[WaccP] = None
+    mid_year: bool = False
+
+    _n = field_validator("fade_start_year", "fade_end_year", mode="before")(
+        lambda v: _num(_fixed_only(v, "cost_of_capital fade years"))
+    )
+
+    @model_validator(mode="after")
+    def _order(self):
+        if not 0 <= self.fade_start_year <= self.fade_end_year:
+            raise ValueError(
+                f"cost_of_capital.fade_start_year = {self.fade_start_year} must be >= 0 and <= "
+                f"fade_end_year = {self.fade_end_year}"
+            )
+        return self
+
+
+class TerminalMethod(str, Enum):
+    GORDON = "gordon"
+    EXIT_MULTIPLE = "exit_multiple"
+
+
+class Terminal(_Base):
+    """Terminal value at the horizon.
+
+    ``gordon``: TV = FCFF(N+1) / (wacc - growth), FCFF(N+1) = EBIT(N+1) (1 - tax)
+    (1 - growth / return_on_capital) (Damodaran, "Investment Valuation", ch. 12);
+    ``wacc`` defaults to cost_of_capital.mature, ``return_on_capital`` to that WACC.
+    A drawn spread below ``min_spread`` is clipped to it and counted.
+    ``exit_multiple``: TV = EV/Sales x revenue(N); the multiple is ``exit_multiple``
+    when given, else the path's simulated multiple at the horizon.
+    """
+
+    method: TerminalMethod = TerminalMethod.GORDON
+    growth: StableGrowthP = 0.03
+    wacc: Optional[WaccP] = None
+    return_on_capital: Optional[Positive] = None
+    min_spread: float = 0.01
+    exit_multiple: Optional[Positive] = None
+
+    _n = field_validator("min_spread", mode="before")(lambda v: _num(_fixed_only(v, "terminal.min_spread")))
+
+    @field_validator("min_spread")
+    @classmethod
+    def _ms(cls, v):
+        if not 0 < v < 1:
+            raise ValueError(f"terminal.min_spread = {v} must be a fraction in (0, 1), e.g. 0.01")
+        return v
+
+
+class Multiple(_Base):
+    """EV/Sales multiple path (multiple compression).
+
+    Starts at ``today`` (default: today's market EV over base revenue) and moves toward
+    the growth-linked anchor M_mature x exp(growth_beta (g_t - g_stable)), the log
+    premium over the anchor halving every ``half_life`` years, plus noise of
+    ``volatility`` per sqrt(year) in log space.
+    """
+
+    today: Optional[Positive] = None
+    mature: Positive
+    growth_beta: Signed = 0.0
+    half_life: Years = 2.0
+    volatility: NonNeg = 0.0
+
+
+class Dilution(_Base):
+    """Stock-based compensation: annual growth of the share count (market lens)."""
+
+    sbc_rate: Rate = 0.0
+
+
+class Financing(_Base):
+    """Equity raised when cash falls below ``cash_floor``.
+
+    The raise restores the floor plus ``buffer_years`` of the current burn, at the
+    simulated market price less ``issue_discount``. ``closed_years`` (years 1..H)
+    or ``closed = true`` shut the window: a path that needs cash then fails.
+    """
+
+    cash_floor: Amount = 0.0
+    buffer_years: NonNeg = 1.0
+    issue_discount: RateBelow1 = 0.1
+    cash_rate: Annotated[Param, Bounds(-0.5, 1.0, rate=True, what="an interest rate on cash")] = 0.0
+    closed: bool = False
+    closed_years: list[int] = []
+
+
+class Failure(_Base):
+    """Failure: absorbing; equity then gets ``recovery`` x invested capital (+ cash - debt).
+
+    ``annual_probability`` is an exogenous failure hazard (Damodaran's probability of
+    failure). ``limited_liability = true`` floors each path's equity value at 0 and the
+    report counts the floored paths.
+    """
+
+    annual_probability: RateBelow1 = 0.0
+    recovery: Rate = 0.0
+    limited_liability: bool = False
+
+
+class Simulation(_Base):
+    """Path count, seed, horizon and sampling; (config, seed, block_size) fix a run."""
+
+    paths: int = Field(100_000, ge=1)
+    seed: int = Field(20260623, ge=0)
+    horizon_years: int = Field(10, ge=1, le=100)
+    steps_per_year: int = Field(1, ge=1, le=12)
+    sampling: Method = Method.RANDOM
+    block_size: int = Field(65_536, ge=1)
+
+
+class Correlations(_Base):
+    """Spearman rank correlations between drawn inputs (Gaussian copula).
+
+    Either ``pairs = [["margin.target", "multiple.mature", 0.4], ...]`` or
+    ``inputs = [...]`` with a full ``matrix``. ``repair = true`` replaces a matrix
+    that is not positive semi-definite by the nearest valid one (Higham 2002).
+    """
+
+    pairs: list[tuple[str, str, float]] = []
+    inputs: list[str] = []
+    matrix: list[list[float]] = []
+    repair: bool = False
+
+
+class Config(_Base):
+    """A whole validated config. Build it with :func:`load_config` or :func:`config_from_dict`."""
+
+    company: Company
+    market: Market
+    balance_sheet: BalanceSheet = BalanceSheet()
+    segments: list[Segment] = Field(min_length=1)
+    margin: Margin
+    tax: Tax
+    reinvestment: Reinvestment
+    cost_of_capital: CostOfCapital
+    terminal: Terminal = Terminal()
+    multiple: Multiple
+    dilution: Dilution = Dilution()
+    financing: Financing = Financing()
+    failure: Failure = Failure()
+    simulation: Simulation = Simulation()
+    correlations: Correlations = Correlations()
+
+    @model_validator(mode="after")
+    def _cross(self):
+        names = [s.name for s in self.segments]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise ValueError(f"segment names must be unique; repeated: {sorted(dup)}")
+        h = self.simulation.horizon_years
+        bad = [y for y in self.financing.closed_years if not 1 <= y <= h]
+        if bad:
+            raise ValueError(
+                f"financing.closed_years = {bad}: years must lie in 1..simulation.horizon_years = {h}"
+            )
+        return self
+
+    # ------------------------------------------------------------------ helpers
+
+    @property
+    def n_steps(self) -> int:
+        """Number of time steps N = horizon_years x steps_per_year."""
+        return self.simulation.horizon_years * self.simulation.steps_per_year
+
+    @property
+    def money_mult(self) -> float:
+        return MONEY_UNITS[self.company.money_unit]
+
+    @property
+    def price(self) -> float:
+        """Today's price: trading currency per share, or whole market cap (money units)."""
+        return self.market.price if self.market.per_share else self.market.market_cap
+
+    @property
+    def market_cap_reporting(self) -> float:
+        """Today's market capitalisation in reporting currency, money units."""
+        m = self.market
+        if m.per_share:
+            cap_trading = m.price * m.shares * MONEY_UNITS[m.share_unit] / self.money_mult
+        else:
+            cap_trading = m.market_cap
+        return cap_trading / self.company.fx_rate
+
+    @property
+    def to_price(self) -> float:
+        """Factor from equity value (reporting currency, money units) to the price unit."""
+        m = self.market
+        if m.per_share:
+            return self.money_mult * self.company.fx_rate / (m.shares * MONEY_UNITS[m.share_unit])
+        return self.company.fx_rate
+
+    @property
+    def value_unit(self) -> str:
+        """Unit of value per share, e.g. ``'HKD/share'`` or ``'HKD million (whole equity)'``."""
+        if self.market.per_share:
+            return f"{self.company.trading_currency}/share"
+        return f"{self.company.trading_currency} {self.company.money_unit} (whole equity)"
+
+    def parameters(self) -> list["ParamInfo"]:
+        """Every numeric input, in a stable order, with its key path, spec and bounds."""
+        return list(_walk(self, ""))
+
+    def to_toml(self) -> str:
+        """The normalised config as TOML text (distributions in their given form)."""
+        return _to_toml(self.normalised_dict())
+
+    def normalised_dict(self) -> dict:
+        return _plain(self)
+
+    def sha256(self) -> str:
+        return hashlib.sha256(self.to_toml().encode()).hexdigest()
+
+
+class ParamInfo(NamedTuple):
+    """A numeric input: its key path (``segments.maas.growth.today``), spec and bounds."""
+
+    key: str
+    spec: Any
+    bounds: Optional[Bounds]
+
+
+def _bounds_of(finfo) -> Optional[Bounds]:
+    """The Bounds metadata of a field, also inside ``Optional[Annotated[..., Bounds]]``."""
+    import typing
+
+    found = next((m for m in finfo.metadata if isinstance(m, Bounds)), None)
+    stack = [finfo.annotation]
+    while found is None and stack:
+        t = stack.pop()
+        found = next((m for m in getattr(t, "__metadata__", ()) if isinstance(m, Bounds)), None)
+        stack.extend(typing.get_args(t))
+    return found
+
+
+def _walk(model: BaseModel, prefix: str) -> Iterator[ParamInfo]:
+    for name, finfo in type(model).model_fields.items():
+        val = getattr(model, name)
+        key = f"{prefix}{name}"
+        if isinstance(val, BaseModel) and hasattr(val, "ppf"):
+            yield ParamInfo(key, val, _bounds_of(finfo))
+        elif isinstance(val, BaseModel):
+            yield from _walk(val, key + ".")
+        elif isinstance(val, list) and val and isinstance(val[0], Segment):
+            for seg in val:
+                yield from _walk(seg, f"{key}.{seg.name}.")
+
+
+def _plain(obj):
+    if isinstance(obj, BaseModel) and hasattr(obj, "to_dict"):
+        d = obj.to_dict()
+        if d.get("kind") == "fixed" and "value" in d:
+            return d["value"]
+        return d
+    if isinstance(obj, BaseModel):
+        out = {}
+        for name in type(obj).model_fields:
+            v = getattr(obj, name)
+            if v is None:
+                continue
+            out[name] = _plain(v)
+        return out
+    if isinstance(obj, Enum):
+        return obj.value
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    return obj
+
+
+def _toml_value(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if isinstance(v, float):
+        if math.isinf(v):
+            return "inf" if v > 0 else "-inf"
+        return repr(v)
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, _dt.date):
+        return v.isoformat()
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{k} = {_toml_value(x)}" for k, x in v.items()) + " }"
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    raise TypeError(type(v))
+
+
+def _to_toml(d: dict) -> str:
+    lines: list[str] = []
+    for section, body in d.items():
+        if section == "segments":
+            for seg in body:
+                lines.append("[[segments]]")
+                for k, v in seg.items():
+                    if isinstance(v, dict) and not ("kind" in v or "p5" in v):
+                        continue
+                    lines.append(f"{k} = {_toml_value(v)}")
+                for k, v in seg.items():
+                    if isinstance(v, dict) and not ("kind" in v or "p5" in v):
+                        lines.append(f"[segments.{k}]")
+                        lines.extend(f"{kk} = {_toml_value(vv)}" for kk, vv in v.items())
+                lines.append("")
+            continue
+        lines.append(f"[{section}]")
+        lines.extend(f"{k} = {_toml_value(v)}" for k, v in body.items())
+        lines.append("")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- loading
+
+
+class _YamlLoader:
+    """PyYAML SafeLoader that reads ``1e6`` as a float (YAML 1.2), not a string."""
+
+    _cls = None
+
+    @classmethod
+    def get(cls):
+        if cls._cls is None:
+            import yaml
+
+            class Loader(yaml.SafeLoader):
+                pass
+
+            Loader.add_implicit_resolver(
+                "tag:yaml.org,2002:float",
+                re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+                list("-+0123456789"),
+            )
+            cls._cls = Loader
+        return cls._cls
+
+
+def read_config_file(path) -> dict:
+    """Read a TOML (``.toml``) or YAML (``.yaml``/``.yml``) file into a dict.
+
+    Raises
+    ------
+    ConfigError
+        The file is missing or not parseable; the message gives the line.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise ConfigError(f"config file {str(p)!r} does not exist; give the path to a .toml or .yaml config")
+    if p.is_dir():
+        raise ConfigError(f"config path {str(p)!r} is a directory; give a .toml or .yaml file")
+    text = p.read_text(encoding="utf-8")
+    suffix = p.suffix.lower()
+    if suffix in (".yaml", ".yml"):
+        import yaml
+
+        try:
+            data = yaml.load(text, Loader=_YamlLoader.get())  # noqa: S506 - SafeLoader subclass
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{p}: not valid YAML: {e}") from None
+    elif suffix == ".toml":
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"{p}: not valid TOML: {e}") from None
+    else:
+        raise ConfigError(f"config file {str(p)!r}: unknown extension {suffix!r}; use .toml, .yaml or .yml")
+    if not isinstance(data, dict):
+        raise ConfigError(f"{p}: the top level must be a table of sections, got {type(data).__name__}")
+    return data
+
+
+def load_config(path, overrides: Optional[dict] = None) -> Config:
+    """Load and validate a config file.
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``.toml`` or ``.yaml`` file.
+    overrides : dict, optional
+        ``{"simulation.paths": 1000, ...}``: values set by key path before validation
+        (used by the CLI's ``--paths`` and ``--seed``).
+
+    Returns
+    -------
+    Config
+
+    Raises
+    ------
+    ConfigError
+        Any invalid input; the message names the key, the value and the fix.
+    """
+    data = read_config_file(path)
+    for k, v in (overrides or {}).items():
+        node = data
+        *head, last = k.split(".")
+        for h in head:
+            node = node.setdefault(h, {})
+        node[last] = v
+    return config_from_dict(data)
+
+
+def config_from_dict(data: dict) -> Config:
+    """Validate a config given as a dict (the parsed TOML).
+
+    Raises
+    ------
+    ConfigError
+        Any invalid input; the message names the key, the value and the fix.
+    """
+    data = _index_segments(data)
+    try:
+        cfg = Config.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(format_validation_error(e, data)) from None
+    _check_bounds(cfg)
+    _check_terminal(cfg)
+    _check_multiple(cfg)
+    _check_correlations(cfg)
+    return cfg
+
+
+def _index_segments(data: dict) -> dict:
+    # segments may be written as [[segments]] (a list) or [segments.NAME] tables.
+    segs = data.get("segments")
+    if isinstance(segs, dict):
+        data = dict(data)
+        data["segments"] = [{"name": k, **v} if isinstance(v, dict) else v for k, v in segs.items()]
+    return data
+
+
+def _loc_to_key(loc: tuple, data: dict) -> str:
+    parts: list[str] = []
+    node: Any = data
+    i = 0
+    while i < len(loc):
+        p = loc[i]
+        if isinstance(p, int) and parts and parts[-1] == "segments":
+            try:
+                parts.append(str(node[p].get("name", p)))
+                node = node[p]
+            except Exception:
+                parts.append(str(p))
+            i += 1
+            continue
+        if isinstance(p, str) and (p[:1].isupper() or p in ("function-after", "function-before")):
+            i += 1  # union / validator tags in pydantic locations
+            continue
+        parts.append(str(p))
+        if isinstance(node, dict):
+            node = node.get(p, {})
+        i += 1
+    return ".".join(parts)
+
+
+_KINDS_HINT = None
+
+
+def format_validation_error(e: ValidationError, data: dict) -> str:
+    """Turn a pydantic ValidationError into lines ``key = value: problem; fix``."""
+    lines = []
+    seen = set()
+    for err in e.errors(include_url=False):
+        key = _loc_to_key(tuple(err["loc"]), data)
+        typ = err["type"]
+        msg = err["msg"]
+        if msg.startswith("Value error, "):
+            msg = msg[len("Value error, "):]
+        inp = err.get("input")
+        if typ == "extra_forbidden":
+            parent = key.rsplit(".", 1)[0] if "." in key else "(top level)"
+            line = f"unknown key {key!r}: not a setting of [{parent}]; check the spelling (see the config reference in README)"
+        elif typ == "missing":
+            line = f"missing required key {key!r}; add it (see the config reference in README)"
+        elif typ in ("float_parsing", "float_type", "int_parsing", "int_type", "int_from_float"):
+            line = f"{key} = {inp!r}: expected a number; {msg}"
+        else:
+            shown = "" if isinstance(inp, (dict, list)) else f" = {inp!r}"
+            line = f"{key}{shown}: {msg}" if key else msg
+        if line not in seen:
+            seen.add(line)
+            lines.append(line)
+    # unions report one error per member; keep the most specific one per key
+    return "invalid config:\n  " + "\n  ".join(_dedupe_union(lines))
+
+
+def _dedupe_union(lines: list[str]) -> list[str]:
+    return lines
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.6g}"
+
+
+def _check_bounds(cfg: Config) -> None:
+    errors = []
+    for info in cfg.parameters():
+        b = info.bounds
+        if b is None:
+            continue
+        lo, hi = info.spec.bounds(1e-9)
+        bad_lo = lo < b.lo or (b.lo_open and lo <= b.lo)
+        bad_hi = hi > b.hi or (b.hi_open and hi >= b.hi)
+        if not (bad_lo or bad_hi):
+            continue
+        shown = _spec_text(info.spec)
+        rng = f"{'(' if b.lo_open else '['}{_fmt(b.lo)}, {_fmt(b.hi)}{')' if b.hi_open else ']'}"
+        if b.rate and bad_hi and hi > 1.0 and hi <= 100.0:
+            fix = f"rates are fractions: write {_fmt(hi / 100)} or \"{_fmt(hi)}%\" if you meant {_fmt(hi)}%"
+        elif info.spec.is_fixed:
+            fix = f"give {b.what} in {rng}"
+        else:
+            fix = (
+                f"its draws reach [{_fmt(lo)}, {_fmt(hi)}]; give {b.what} in {rng}, e.g. a truncnormal or pert "
+                "bounded inside that range"
+            )
+        errors.append(f"{info.key} = {shown}: outside {rng}; {fix}")
+    if errors:
+        raise ConfigError("invalid config:\n  " + "\n  ".join(errors))
+
+
+def _spec_text(spec) -> str:
+    d = spec.to_dict()
+    if d.get("kind") == "fixed":
+        return _fmt(d["value"])
+    return _toml_value(d)
+
+
+def _check_terminal(cfg: Config) -> None:
+    t = cfg.terminal
+    if t.method != TerminalMethod.GORDON:
+        return
+    w_key = "terminal.wacc" if t.wacc is not None else "cost_of_capital.mature"
+    w = t.wacc if t.wacc is not None else cfg.cost_of_capital.mature
+    if w.is_fixed and t.growth.is_fixed:
+        r, g = w.median(), t.growth.median()
+        if r - g < t.min_spread:
+            raise ConfigError(
+                f"invalid config:\n  {w_key} = {_fmt(r)} and terminal.growth = {_fmt(g)}: the spread "
+                f"{w_key} - terminal.growth = {_fmt(r - g)} is below terminal.min_spread = {_fmt(t.min_spread)}; "
+                "the Gordon terminal value needs the stable cost of capital above stable growth: lower "
+                "terminal.growth or raise the stable WACC"
+            )
+
+
+def _check_multiple(cfg: Config) -> None:
+    if cfg.multiple.today is not None:
+        return
+    bs = cfg.balance_sheet
+    ev = (
+        cfg.market_cap_reporting
+        - bs.cash.median()
+        + bs.debt.median()
+        + bs.minority_interests.median()
+        - bs.non_operating_assets.median()
+    )
+    rev = sum(s.base.median() for s in cfg.segments)
+    if ev <= 0 or rev <= 0:
+        raise ConfigError(
+            "invalid config:\n  multiple.today is not given and today's EV/Sales cannot be computed "
+            f"(market EV = {_fmt(ev)}, base revenue = {_fmt(rev)}); give multiple.today"
+        )
+
+
+def correlation_setup(cfg: Config):
+    """Names and Spearman matrix of the correlated inputs (empty when none)."""
+    c = cfg.correlations
+    keys = {p.key: p for p in cfg.parameters()}
+    if c.pairs and (c.inputs or c.matrix):
+        raise ConfigError(
+            "invalid config:\n  correlations: give either pairs or inputs with matrix, not both"
+        )
+    if c.pairs:
+        names: list[str] = []
+        for a, b, _ in c.pairs:
+            for n in (a, b):
+                if n not in names:
+                    names.append(n)
+        m = np.eye(len(names))
+        for a, b, r in c.pairs:
+            if a == b:
+                raise ConfigError(f"invalid config:\n  correlations.pairs: {a!r} is paired with itself")
+            if not -1 <= r <= 1:
+                raise ConfigError(
+                    f"invalid config:\n  correlations.pairs [{a!r}, {b!r}] = {r}: a Spearman correlation lies in [-1, 1]"
+                )
+            i, j = names.index(a), names.index(b)
+            m[i, j] = m[j, i] = r
+    elif c.inputs or c.matrix:
+        names = list(c.inputs)
+        m = np.asarray(c.matrix, dtype=float)
+        if m.shape != (len(names), len(names)):
+            raise ConfigError(
+                f"invalid config:\n  correlations.matrix has shape {m.shape} but correlations.inputs names "
+                f"{len(names)} inputs; give a {len(names)}x{len(names)} matrix"
+            )
+    else:
+        return [], None
+    for n in names:
+        if n not in keys:
+            near = [k for k in keys if k.endswith(n.split(".")[-1])][:3]
+            raise ConfigError(
+                f"invalid config:\n  correlations: {n!r} is not an input of this config"
+                + (f"; did you mean {', '.join(repr(x) for x in near)}?" if near else "")
+            )
+        if keys[n].spec.is_fixed:
+            raise ConfigError(
+                f"invalid config:\n  correlations: {n!r} is a fixed number; only drawn inputs (distributions) can be correlated"
+            )
+    return names, m
+
+
+def _check_correlations(cfg: Config) -> None:
+    names, m = correlation_setup(cfg)
+    if not names:
+        return
+    try:
+        check_correlation(m, names, repair=cfg.correlations.repair)
+    except CorrelationError as e:
+        raise ConfigError(f"invalid config:\n  correlations: {e}") from None
+    except ValueError as e:
+        raise ConfigError(f"invalid config:\n  correlations: {e}") from None

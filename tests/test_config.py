@@ -1,0 +1,182 @@
+"""Config validation: bad input gets a clear error naming the key, the value and the fix."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine import ConfigError, config_from_dict, load_config
+
+from .conftest import CONFIGS
+
+
+def err(d) -> str:
+    with pytest.raises(ConfigError) as e:
+        config_from_dict(d)
+    return str(e.value)
+
+
+def test_real_configs_validate():
+    for name in ("zhipu.toml", "ai_peer.toml"):
+        cfg = load_config(CONFIGS / name)
+        assert cfg.company.name
+
+
+def test_rate_of_8_meaning_8_percent_is_rejected_with_hint(base):
+    base["cost_of_capital"]["initial"] = 8
+    msg = err(base)
+    assert "cost_of_capital.initial" in msg and "= 8" in msg and "0.08" in msg and "8%" in msg
+
+
+def test_percent_strings_accepted(base):
+    base["cost_of_capital"]["initial"] = "10%"
+    base["tax"]["rate"] = "25 %"
+    cfg = config_from_dict(base)
+    assert cfg.cost_of_capital.initial.median() == pytest.approx(0.10)
+    assert cfg.tax.rate.median() == pytest.approx(0.25)
+
+
+def test_churn_and_tax_above_one_rejected(base):
+    base["segments"][0]["churn"]["rate"] = 5
+    assert "segments.core.churn.rate" in err(base)
+    base["segments"][0]["churn"]["rate"] = 0.05
+    base["tax"]["rate"] = 25
+    assert "tax.rate" in err(base)
+
+
+def test_real_ranges_accepted(base):
+    # MaaS grew 292.6%; Zhipu's 2025 margin was about -650%
+    base["segments"][0]["growth"]["today"] = 2.926
+    base["margin"]["today"] = -6.5
+    config_from_dict(base)
+
+
+def test_margin_above_one_rejected(base):
+    base["margin"]["target"] = 1.2
+    msg = err(base)
+    assert "margin.target" in msg and "1.2" in msg
+
+
+def test_drawn_rate_that_leaves_its_range_rejected(base):
+    base["cost_of_capital"]["initial"] = {"kind": "normal", "mean": 0.10, "sd": 0.05}
+    msg = err(base)
+    assert "cost_of_capital.initial" in msg and "truncnormal" in msg
+
+
+def test_negative_revenue_rejected(base):
+    base["segments"][0]["revenue"] = -5
+    assert "segments.core.revenue" in err(base)
+
+
+@pytest.mark.parametrize("shares", [0, -10])
+def test_zero_or_negative_shares_rejected(base, shares):
+    base["market"]["shares"] = shares
+    msg = err(base)
+    assert "market.shares" in msg and str(shares) in msg
+
+
+def test_unknown_distribution_kind(base):
+    base["margin"]["target"] = {"kind": "gamma", "a": 2}
+    msg = err(base)
+    assert "margin.target" in msg and "gamma" in msg and "pert" in msg
+
+
+def test_missing_required_key(base):
+    del base["tax"]
+    msg = err(base)
+    assert "missing required key 'tax'" in msg
+
+
+def test_missing_nested_key(base):
+    del base["cost_of_capital"]["mature"]
+    assert "cost_of_capital.mature" in err(base)
+
+
+def test_unknown_key_is_never_ignored(base):
+    base["margin"]["targt"] = 0.2
+    msg = err(base)
+    assert "margin.targt" in msg and "unknown key" in msg
+
+
+def test_unknown_section_is_never_ignored(base):
+    base["stress"] = {"x": 1}
+    assert "unknown key 'stress'" in err(base)
+
+
+def test_currencies_without_fx_rejected(base):
+    base["company"]["trading_currency"] = "HKD"
+    msg = err(base)
+    assert "fx_rate" in msg and "HKD" in msg and "USD" in msg
+
+
+def test_fixed_spread_below_minimum_names_both_keys(base):
+    base["terminal"]["growth"] = 0.095
+    msg = err(base)
+    assert "cost_of_capital.mature" in msg and "terminal.growth" in msg and "min_spread" in msg
+    base["terminal"]["growth"] = 0.12
+    assert "terminal.growth" in err(base)
+
+
+def test_non_psd_spearman_rejected_with_nearest_then_repaired(base):
+    base["margin"]["target"] = {"kind": "uniform", "min": 0.05, "max": 0.2}
+    base["terminal"]["growth"] = {"kind": "uniform", "min": 0.01, "max": 0.03}
+    base["multiple"]["mature"] = {"kind": "uniform", "min": 1, "max": 4}
+    keys = ["margin.target", "terminal.growth", "multiple.mature"]
+    base["correlations"] = {"inputs": keys, "matrix": [[1, 0.7, 0.3], [0.7, 1, -0.5], [0.3, -0.5, 1]]}
+    msg = err(base)
+    assert "positive semi-definite" in msg and "-0.018" in msg and "repair" in msg
+    base["correlations"]["repair"] = True
+    config_from_dict(base)
+
+
+def test_singular_psd_matrix_accepted(base):
+    base["margin"]["target"] = {"kind": "uniform", "min": 0.05, "max": 0.2}
+    base["multiple"]["mature"] = {"kind": "uniform", "min": 1, "max": 4}
+    base["correlations"] = {"pairs": [["margin.target", "multiple.mature", 1.0]]}
+    config_from_dict(base)
+
+
+def test_correlation_of_unknown_input(base):
+    base["correlations"] = {"pairs": [["margin.targets", "multiple.mature", 0.3]]}
+    assert "margin.targets" in err(base)
+
+
+def test_yaml_1e6_is_a_float(tmp_path):
+    text = (CONFIGS / "ai_peer.toml").read_text()
+    import tomllib
+
+    import yaml
+
+    d = tomllib.loads(text)
+    d["segments"][0]["revenue"] = "REPLACE"
+    y = yaml.safe_dump(d, sort_keys=False).replace("REPLACE", "1e6")
+    p = tmp_path / "peer.yaml"
+    p.write_text(y)
+    cfg = load_config(p)
+    assert cfg.segments[0].revenue.median() == 1_000_000.0
+    assert isinstance(cfg.segments[0].revenue.median(), float)
+
+
+def test_yaml_word_where_number_expected_names_key(tmp_path, base):
+    import yaml
+
+    base["tax"]["rate"] = "lots"
+    p = tmp_path / "c.yaml"
+    p.write_text(yaml.safe_dump(base))
+    with pytest.raises(ConfigError) as e:
+        load_config(p)
+    assert "tax.rate" in str(e.value) and "lots" in str(e.value)
+
+
+def test_both_price_and_market_cap_rejected(base):
+    base["market"]["market_cap"] = 1000
+    assert "market_cap" in err(base)
+
+
+def test_normalised_toml_round_trips(base, tmp_path):
+    base["margin"]["target"] = {"kind": "pert", "min": 0.05, "mode": 0.2, "max": 0.3}
+    cfg = config_from_dict(base)
+    p = tmp_path / "n.toml"
+    p.write_text(cfg.to_toml())
+    again = load_config(p)
+    assert again.to_toml() == cfg.to_toml()
+    assert again.sha256() == cfg.sha256()
