@@ -82,6 +82,15 @@ S_RCORR = 13
 S_MPR = 14
 NS = 15
 
+# Scenario shocks by step: columns of ``shock`` (time, NSH + n_seg * NSS).
+SH_MARGIN_ADD = 0  # added to the operating margin [fraction]
+SH_MULT_LOG = 1  # added to log EV/Sales (-50% is log 0.5)
+SH_WACC_ADD = 2  # added to the cost of capital [fraction]
+NSH = 3
+SS_GROWTH_ADD = 0  # added to the segment's gross growth rate in the step [fraction]
+SS_CHURN_SET = 1  # NaN: no shock; else the segment's churn in the step
+NSS = 2
+
 # Integer options.
 I_N = 0
 I_NSEG = 1
@@ -201,7 +210,7 @@ def logit_normal(median, dispersion, eps):
 
 
 @jit
-def simulate_block(theta, growth_method, iopt, fopt, closed, rng, out, keep_out, keep_seg):
+def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, keep_out, keep_seg):
     """Simulate one block of paths (DESIGN points 1-10), fused over time.
 
     Parameters
@@ -219,6 +228,9 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, rng, out, keep_out,
         currency), horizon [years].
     closed : ndarray(int64, ndim=1), (time,)
         1 where no equity can be raised in that step.
+    shock : ndarray(float64, ndim=2), (time, NSH + n_seg * NSS)
+        Scenario overlays by step (``SH_*`` then ``SS_*`` per segment); zeros
+        (and NaN for ``SS_CHURN_SET``) leave the model unchanged.
     rng : numpy.random.Generator
         The block's shock stream (consumed sequentially, path by path).
     out : ndarray(float64, ndim=2), (path, NO)
@@ -372,6 +384,13 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, rng, out, keep_out,
                     g_lin = th[base + S_G0] + (th[base + S_GINF] - th[base + S_G0]) * f
                     x[k] = math.log1p(g_lin)
                 c = logit_normal(th[base + S_CHURN], th[base + S_CDISP], ec[k])
+                sb = NSH + k * NSS
+                c_set = shock[t - 1, sb + SS_CHURN_SET]
+                if not math.isnan(c_set):
+                    c = c_set
+                gfac = math.exp(x[k]) + shock[t - 1, sb + SS_GROWTH_ADD]
+                if gfac < 0.0:
+                    gfac = 0.0
                 s0 = th[base + S_RVOL]
                 sinf = th[base + S_RVOL_INF]
                 if math.isnan(sinf):
@@ -379,9 +398,9 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, rng, out, keep_out,
                 sig = sinf + (s0 - sinf) * 2.0 ** (-(tau - dt) / th[base + S_RHL])
                 rho = th[base + S_RCORR]
                 z = rho * eg[k] + math.sqrt(1.0 - rho * rho) * er[k]
-                drift = x[k] * dt - (0.5 * sig * sig + th[base + S_MPR] * sig) * dt
+                drift = -(0.5 * sig * sig + th[base + S_MPR] * sig) * dt
                 churn_w += R[k] * c
-                R[k] = R[k] * math.exp(drift + sig * sqdt * z) * (1.0 - c) ** dt
+                R[k] = R[k] * gfac**dt * math.exp(drift + sig * sqdt * z) * (1.0 - c) ** dt
                 r_tot += R[k]
             churn_avg = churn_w / r_prev if r_prev > 0.0 else 0.0
             if r_prev > 0.0:
@@ -391,8 +410,9 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, rng, out, keep_out,
 
             # ---- 2. operating margin and EBIT (annual rate)
             u_m = mpers_dt * u_m + mnoise * sqdt * e_m
+            m_add = shock[t - 1, SH_MARGIN_ADD]
             if mmethod == 2:
-                ebit = r_tot * (1.0 - vcs + u_m) - fixed0 * (1.0 + fixed_g) ** tau
+                ebit = r_tot * (1.0 - vcs + u_m + m_add) - fixed0 * (1.0 + fixed_g) ** tau
                 if r_tot > 0.0:
                     margin = ebit / r_tot
                     if margin > mmax:
@@ -408,7 +428,7 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, rng, out, keep_out,
                     m_det = m0 + (mt - m0) * f
                 else:
                     m_det = mt + (m0 - mt) * 2.0 ** (-tau / mhl)
-                margin = m_det + u_m
+                margin = m_det + u_m + m_add
                 if margin > mmax:
                     margin = mmax
                 ebit = margin * r_tot
@@ -429,7 +449,7 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, rng, out, keep_out,
             fcff = ebit_flow - tax - reinv
 
             # ---- 5. discounting
-            r_t = wacc_at(tau, w0, wm, fade_s, fade_e)
+            r_t = wacc_at(tau, w0, wm, fade_s, fade_e) + shock[t - 1, SH_WACC_ADD]
             step = (1.0 + r_t) ** dt
             df_end = df / step
             if mid:
@@ -441,7 +461,7 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, rng, out, keep_out,
             # ---- 7. multiple compression
             anchor = mu_mat * math.exp(beta * (g_tot - tg))
             prem = prem * mu_decay + mu_vol * sqdt * e_mu
-            mult = anchor * math.exp(prem)
+            mult = anchor * math.exp(prem + shock[t - 1, SH_MULT_LOG])
 
             # ---- 8. cash, dilution, financing, failure
             cash = cash * cash_grow + fcff

@@ -244,24 +244,25 @@ def render_report(s: dict, console=None) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    c = console or Console(soft_wrap=False, width=max(100, Console().width))
+    c = console or Console(soft_wrap=False)
     unit = s["value_unit"]
     c.print(
         f"[bold]{s['company']}[/bold]: {s['paths']:,} paths, seed {s['seed']}, horizon {s['horizon_years']} years, "
         f"{s['sampling']} sampling"
     )
     if not s["per_share"]:
-        c.print(f"[yellow]No share count given: 'per share' means the whole equity ({unit}).[/yellow]")
+        c.print(f"[yellow]No share count in the config: 'per share' means the whole equity, in {unit}.[/yellow]")
     v = s["value_per_share"]
-    t = Table(title=f"DCF value per share ({unit})", title_justify="left")
-    for col in ("mean", "sd", "p1", "p5", "p10", "p25", "p50", "p75", "p90", "p95", "p99"):
-        t.add_column(col, justify="right")
-    t.add_row(*[_money(v[k]) for k in ("mean", "sd", "p1", "p5", "p10", "p25", "p50", "p75", "p90", "p95", "p99")])
+    t = Table(title=f"DCF value per share, {unit}", title_justify="left")
+    t.add_column("statistic")
+    t.add_column("value", justify="right")
+    t.add_row("mean", f"{_money(v['mean'])}  (standard error {_money(v['se_mean'])})")
+    t.add_row("standard deviation", _money(v["sd"]))
+    for q in (1, 5, 10, 25, 50, 75, 90, 95, 99):
+        t.add_row(f"{q}th percentile" if q != 50 else "median", _money(v[f"p{q}"]))
+    t.add_row("[bold]today's price[/bold]", f"[bold]{_money(s['price'])}[/bold]")
+    t.add_row("percentile of today's price", f"{s['price_percentile']:.2f}")
     c.print(t)
-    c.print(
-        f"Today's price {_money(s['price'])} {unit} sits at percentile {s['price_percentile']:.2f} of the "
-        f"value distribution (mean value {_money(v['mean'])} +/- {_money(v['se_mean'])} standard error)."
-    )
     pj = Table(title="P(today's price is justified)", title_justify="left")
     for col, j in (("lens", "left"), ("estimate", "right"), ("std error", "right"), ("Wilson 95% CI", "right"),
                    ("paths", "right"), ("justified when", "left")):

@@ -179,6 +179,19 @@ def _options(cfg: Config):
     return gm, iopt, fopt, closed
 
 
+def base_shock(cfg: Config) -> np.ndarray:
+    """The no-scenario shock table (time, NSH + n_seg * NSS): zeros, NaN churn overrides.
+
+    Stress scenarios (:mod:`engine.stress`) fill it by step; see the ``SH_*`` /
+    ``SS_*`` columns in :mod:`engine._kernels`.
+    """
+    n_seg = len(cfg.segments)
+    shock = np.zeros((cfg.n_steps, K.NSH + n_seg * K.NSS))
+    for k in range(n_seg):
+        shock[:, K.NSH + k * K.NSS + K.SS_CHURN_SET] = np.nan
+    return shock
+
+
 class _Plan:
     """Everything a block needs, built once per run."""
 
@@ -186,6 +199,7 @@ class _Plan:
         self.cfg = cfg
         self.table = table
         self.gm, self.iopt, self.fopt, self.closed = _options(cfg)
+        self.shock = base_shock(cfg)
         self.drawn_specs = [table.specs[i] for i in table.drawn]
         names, spearman = correlation_setup(cfg)
         self.corr_factor = None
@@ -221,6 +235,7 @@ def simulate(
     memory_limit: int = DEFAULT_MEMORY_LIMIT,
     progress: Optional[Callable[[int, int], None]] = None,
     command: str = "",
+    shock: Optional[np.ndarray] = None,
 ):
     """Simulate ``paths`` paths of the company in ``cfg``.
 
@@ -240,6 +255,8 @@ def simulate(
         Called from the calling thread after each finished block.
     command : str
         The command line recorded in the ``history`` attribute.
+    shock : ndarray(float64, ndim=2), (time, NSH + n_seg * NSS), optional
+        Scenario overlays by step (see :func:`base_shock`); default none.
 
     Returns
     -------
@@ -280,6 +297,10 @@ def simulate(
             )
     table = ParameterTable(cfg)
     plan = _Plan(cfg, table)
+    if shock is not None:
+        if shock.shape != plan.shock.shape:
+            raise ValueError(f"shock table has shape {shock.shape}; expected {plan.shock.shape}")
+        plan.shock = np.ascontiguousarray(shock, dtype=np.float64)
     nblocks = math.ceil(P / B)
     out = np.empty((P, K.NO))
     draws_all = np.empty((P, len(table.drawn)))
@@ -300,7 +321,7 @@ def simulate(
         rng = np.random.default_rng(block_seed(cfg.simulation.seed, b, 1))
         ko = keep_out[lo:hi] if keep_paths else keep_out
         ks = keep_seg[lo:hi] if keep_paths else keep_seg
-        K.simulate_block(theta, plan.gm, iopt, plan.fopt, plan.closed, rng, out[lo:hi], ko, ks)
+        K.simulate_block(theta, plan.gm, iopt, plan.fopt, plan.closed, plan.shock, rng, out[lo:hi], ko, ks)
         return hi - lo
 
     t0 = time.perf_counter()
