@@ -174,7 +174,11 @@ class _progress:
         self.t0 = time.perf_counter()
 
     def __enter__(self):
-        return None if self.disabled else self
+        if self.disabled:
+            return None
+        from rich.console import Console
+
+        return self if Console(stderr=True).is_terminal else None
 
     def __call__(self, done, total):
         if self.bar is None:
@@ -220,11 +224,11 @@ def _money(x: float) -> str:
     if not math.isfinite(x):
         return "n/a"
     a = abs(x)
-    if a >= 1e5:
+    if a >= 1000:
         return f"{x:,.0f}"
-    if a >= 100:
-        return f"{x:,.1f}"
-    return f"{x:,.2f}"
+    if a >= 1:
+        return f"{x:,.2f}"
+    return f"{x:.4g}"
 
 
 def _pct(x: float, digits=1) -> str:
@@ -232,11 +236,10 @@ def _pct(x: float, digits=1) -> str:
 
 
 def _prob(x: float) -> str:
+    """A probability as a percentage with 3 significant digits (0.0384%, 3.11%)."""
     if x == 0:
-        return "0"
-    if x < 1e-3:
-        return f"{x:.2e}"
-    return f"{100 * x:.2f}%"
+        return "0%"
+    return f"{100 * x:.3g}%"
 
 
 def render_report(s: dict, console=None) -> None:
@@ -259,7 +262,8 @@ def render_report(s: dict, console=None) -> None:
     t.add_row("mean", f"{_money(v['mean'])}  (standard error {_money(v['se_mean'])})")
     t.add_row("standard deviation", _money(v["sd"]))
     for q in (1, 5, 10, 25, 50, 75, 90, 95, 99):
-        t.add_row(f"{q}th percentile" if q != 50 else "median", _money(v[f"p{q}"]))
+        label = {1: "1st", 50: "median"}.get(q, f"{q}th")
+        t.add_row(label if q == 50 else f"{label} percentile", _money(v[f"p{q}"]))
     t.add_row("[bold]today's price[/bold]", f"[bold]{_money(s['price'])}[/bold]")
     t.add_row("percentile of today's price", f"{s['price_percentile']:.2f}")
     c.print(t)
@@ -269,9 +273,9 @@ def render_report(s: dict, console=None) -> None:
         pj.add_column(col, justify=j)
     d, m = s["p_justified"]["dcf"], s["p_justified"]["market"]
     pj.add_row("DCF", _prob(d["estimate"]), _prob(d["se"]), f"[{_prob(d['ci95_low'])}, {_prob(d['ci95_high'])}]",
-               f"{d['hits']:,}", "DCF value per share >= price")
+               f"{d['hits']:,}", "value per share >= price")
     pj.add_row("market", _prob(m["estimate"]), _prob(m["se"]), f"[{_prob(m['ci95_low'])}, {_prob(m['ci95_high'])}]",
-               f"{m['hits']:,}", "horizon return >= cost of equity")
+               f"{m['hits']:,}", "return >= cost of equity")
     c.print(pj)
     o = Table(title="Outcomes", title_justify="left", show_header=False)
     o.add_column("what")

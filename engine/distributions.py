@@ -327,12 +327,24 @@ class DistributionSpec(BaseModel):
             The values x with P(X <= x) = u, in the units of the input.
         """
         u = np.asarray(u, dtype=np.float64)
-        dist = self.dist()
-        out = np.asarray(dist.ppf(u), dtype=np.float64).reshape(u.shape)
-        # scipy's ppf can overshoot a finite support end by an ulp (seen for
-        # truncnorm); keep every draw inside the support.
-        lo, hi = dist.support()
+        out = np.asarray(self.dist().ppf(u), dtype=np.float64).reshape(u.shape)
+        # scipy computes a support end as loc + scale * (standard end), which
+        # can miss the given bound by an ulp, and its ppf can overshoot too;
+        # keep every draw inside the exact support.
+        lo, hi = self.support()
         return np.clip(out, lo, hi, out=out)
+
+    def support(self) -> tuple[float, float]:
+        """The exact support ``(lo, hi)``; an unbounded end is -inf / inf.
+
+        Returns
+        -------
+        (float, float)
+            For bounded kinds the given bounds exactly (min and max, low and
+            high), not scipy's ``loc + scale * end``.
+        """
+        lo, hi = self.dist().support()
+        return float(lo), float(hi)
 
     def quantile(self, q: float) -> float:
         """The `q`-quantile of the distribution.
@@ -389,7 +401,7 @@ class DistributionSpec(BaseModel):
         tail = parse_number(tail)
         if not 0.0 < tail < 0.5:
             raise ValueError(f"tail = {_fmt(tail)} must be in (0, 0.5)")
-        s_lo, s_hi = (float(x) for x in self.dist().support())
+        s_lo, s_hi = self.support()
         lo = s_lo if math.isfinite(s_lo) else self.quantile(tail)
         hi = s_hi if math.isfinite(s_hi) else self.quantile(1.0 - tail)
         return lo, hi
@@ -562,6 +574,9 @@ class Fixed(DistributionSpec):
         return self.value
 
     def bounds(self, tail: float = 1e-9) -> tuple[float, float]:
+        return self.value, self.value
+
+    def support(self) -> tuple[float, float]:
         return self.value, self.value
 
     def scaled(self, factor: Any) -> "Fixed":
@@ -771,6 +786,9 @@ class Triangular(DistributionSpec):
         _require_min_max(self.min, self.max)
         _require_mode(self.min, self.mode, self.max)
 
+    def support(self) -> tuple[float, float]:
+        return self.min, self.max
+
     def _make_dist(self) -> Any:
         width = self.max - self.min
         return stats.triang(c=(self.mode - self.min) / width, loc=self.min, scale=width)
@@ -820,6 +838,9 @@ class Pert(DistributionSpec):
         b = 1.0 + self.lambda_ * (self.max - self.mode) / width
         return a, b
 
+    def support(self) -> tuple[float, float]:
+        return self.min, self.max
+
     def _make_dist(self) -> Any:
         a, b = self.shape()
         return stats.beta(a, b, loc=self.min, scale=self.max - self.min)
@@ -860,6 +881,9 @@ class Uniform(DistributionSpec):
             return self.min, self.max  # type: ignore[return-value]
         width = (self.p95 - self.p5) / 0.9  # type: ignore[operator]
         return self.p5 - 0.05 * width, self.p95 + 0.05 * width  # type: ignore[operator]
+
+    def support(self) -> tuple[float, float]:
+        return self.interval()
 
     def _make_dist(self) -> Any:
         lo, hi = self.interval()
@@ -932,6 +956,9 @@ class Beta(DistributionSpec):
         k = m * (1.0 - m) / v - 1.0
         return m * k, (1.0 - m) * k
 
+    def support(self) -> tuple[float, float]:
+        return self.min, self.max
+
     def _make_dist(self) -> Any:
         a, b = self.shape()
         return stats.beta(a, b, loc=self.min, scale=self.max - self.min)
@@ -986,6 +1013,10 @@ class TruncNormal(DistributionSpec):
         a = -math.inf if self.low is None else (self.low - self.mean_) / self.sd
         b = math.inf if self.high is None else (self.high - self.mean_) / self.sd
         return a, b
+
+    def support(self) -> tuple[float, float]:
+        return (-math.inf if self.low is None else self.low,
+                math.inf if self.high is None else self.high)
 
     def _make_dist(self) -> Any:
         a, b = self.standard_bounds()

@@ -29,7 +29,6 @@ can repair either with the nearest correlation matrix (Higham 2002).
 
 from __future__ import annotations
 
-import math
 import numbers
 from enum import Enum
 from typing import Any, Sequence
@@ -530,6 +529,26 @@ def _method(method: Any) -> Method:
         ) from None
 
 
+def _private_seedseq(seedseq: Any) -> np.random.SeedSequence:
+    """A private copy of `seedseq` with no children spawned.
+
+    scipy's QMC engines spawn a child from the seed sequence behind the
+    Generator they are given, which would mutate the caller's SeedSequence
+    and make a second draw with the same object differ. Working on a fresh
+    copy makes draws depend only on (entropy, spawn_key, pool_size).
+    """
+    if isinstance(seedseq, np.random.SeedSequence):
+        return np.random.SeedSequence(
+            seedseq.entropy, spawn_key=seedseq.spawn_key, pool_size=seedseq.pool_size
+        )
+    if isinstance(seedseq, numbers.Integral) and not isinstance(seedseq, (bool, np.bool_)):
+        return np.random.SeedSequence(_nonneg_int(seedseq, "seed"))
+    raise ValueError(
+        f"seedseq must be a numpy.random.SeedSequence (see block_seed) or a "
+        f"non-negative integer; got {type(seedseq).__name__}"
+    )
+
+
 def draw_uniforms(n: int, d: int, method: Any, seedseq: Any) -> np.ndarray:
     """Draw an (n, d) array of uniforms in the open interval (0, 1).
 
@@ -551,7 +570,9 @@ def draw_uniforms(n: int, d: int, method: Any, seedseq: Any) -> np.ndarray:
         m = ceil(log2 n); the first n points of the sequence, so the prefix
         property holds too. Balance properties are best for n a power of 2.
     seedseq : numpy.random.SeedSequence or int
-        Seed material passed to ``np.random.default_rng``.
+        Seed material. A private copy is used, so the caller's object is
+        never mutated and the draw depends only on its entropy and spawn
+        key (not on how many children it has spawned).
 
     Returns
     -------
@@ -571,7 +592,7 @@ def draw_uniforms(n: int, d: int, method: Any, seedseq: Any) -> np.ndarray:
     method = _method(method)
     if n == 0 or d == 0:
         return np.empty((n, d), dtype=np.float64)
-    rng = np.random.default_rng(seedseq)
+    rng = np.random.default_rng(_private_seedseq(seedseq))
     if method is Method.RANDOM:
         u = rng.random((n, d))
     elif method is Method.LHS:

@@ -176,6 +176,30 @@ def test_truncnormal_draws_within_bounds(mean, sd, low_z, width_z, u):
     assert np.all(x >= low) and np.all(x <= high)
 
 
+@settings(deadline=None, max_examples=60)
+@given(
+    lo=st.floats(-1e3, 1e3),
+    width=st.floats(1e-3, 1e3),
+    mode_frac=st.floats(0.0, 1.0),
+    kind=st.sampled_from(["triangular", "pert", "uniform", "beta"]),
+)
+def test_bounded_draws_within_exact_bounds(lo, width, mode_frac, kind):
+    hi = lo + width
+    if not lo < hi:
+        return
+    mode = min(max(lo + mode_frac * (hi - lo), lo), hi)
+    raw = {
+        "triangular": {"kind": "triangular", "min": lo, "mode": mode, "max": hi},
+        "pert": {"kind": "pert", "min": lo, "mode": mode, "max": hi},
+        "uniform": {"kind": "uniform", "min": lo, "max": hi},
+        "beta": {"kind": "beta", "alpha": 0.5, "beta": 0.7, "min": lo, "max": hi},
+    }[kind]
+    spec = parse_param(raw)
+    x = spec.ppf(np.array([0.0, 2.0**-54, 1e-9, 0.5, 1 - 1e-9, 1 - 2.0**-53, 1.0]))
+    assert np.all(x >= lo) and np.all(x <= hi)
+    assert spec.bounds() == (lo, hi)
+
+
 # ---------------------------------------------------------------------------
 # 90 % interval forms
 # ---------------------------------------------------------------------------

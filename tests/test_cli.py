@@ -1,0 +1,145 @@
+"""The command line through click's CliRunner and one real subprocess."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from engine.cli import main
+
+from .conftest import CONFIGS, ROOT
+
+ZHIPU = str(CONFIGS / "zhipu.toml")
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "zhipu.nc"
+    r = invoke("run", ZHIPU, "--paths", "3000", "--json", "--out", str(out))
+    assert r.exit_code == 0, r.output
+    return json.loads(r.stdout), out
+
+
+def test_run_json_has_the_documented_keys(small_run):
+    rep, _ = small_run
+    for k in ("company", "currency", "value_unit", "price", "paths", "seed", "value_per_share", "p_justified",
+              "price_percentile", "failed_share", "tv_clipped", "median_horizon_return", "elapsed_s"):
+        assert k in rep, k
+    assert set(rep["value_per_share"]) >= {"mean", "sd", "p1", "p5", "p10", "p25", "p50", "p75", "p90", "p95", "p99"}
+    for lens in ("dcf", "market"):
+        assert set(rep["p_justified"][lens]) >= {"estimate", "se", "ci95_low", "ci95_high"}
+    assert rep["company"] == "Zhipu AI" and rep["currency"] == "HKD" and rep["paths"] == 3000
+    assert rep["price"] == 1_070_000
+
+
+def test_report_from_file_equals_run(small_run):
+    rep, out = small_run
+    r = invoke("report", str(out), "--json")
+    assert r.exit_code == 0
+    again = json.loads(r.stdout)
+    assert again == rep
+
+
+def test_report_text_from_file(small_run):
+    _, out = small_run
+    r = invoke("report", str(out))
+    assert r.exit_code == 0
+    assert "P(today's price is justified)" in r.stdout and "Wilson 95% CI" in r.stdout
+    assert "whole equity" in r.stdout
+
+
+def test_zero_hits_gives_wilson_upper_bound_not_zero_pm_zero():
+    from engine import proportion
+
+    p = proportion(0, 10_000)
+    assert p["estimate"] == 0 and p["ci95_low"] == 0
+    assert p["ci95_high"] == pytest.approx(3.84e-4, rel=0.01)
+
+
+def test_validate_prints_normalised_config():
+    r = invoke("validate", ZHIPU)
+    assert r.exit_code == 0
+    assert "[company]" in r.stdout and 'name = "Zhipu AI"' in r.stdout
+
+
+def _bad_config(tmp_path, old, new):
+    text = (CONFIGS / "ai_peer.toml").read_text()
+    assert old in text
+    p = tmp_path / "bad.toml"
+    p.write_text(text.replace(old, new, 1))
+    return str(p)
+
+
+@pytest.mark.parametrize(
+    "old,new,expect",
+    [
+        ("rate = 0.25", "rate = 25", ["tax.rate", "25", "0.25"]),
+        ('kind = "pert", min = 0.0, mode = 0.12', 'kind = "gamma", min = 0.0, mode = 0.12', ["margin.target", "gamma"]),
+        ("[tax]\nrate = 0.25", "[tax]\nrat = 0.25", ["tax.rat", "unknown key"]),
+        ("market_cap = 71_700", "market_cap = -5", ["market_cap", "-5"]),
+        ("revenue = 5_015", "revenue = -5_015", ["segments.core.revenue", "-5015"]),
+    ],
+)
+def test_bad_input_exit_2_without_traceback(tmp_path, old, new, expect):
+    r = invoke("run", _bad_config(tmp_path, old, new), "--paths", "100")
+    assert r.exit_code == 2, r.output
+    assert "Traceback" not in r.output
+    for e in expect:
+        assert e in r.stderr, (e, r.stderr)
+
+
+def test_missing_file_exit_2():
+    r = invoke("run", "no/such/config.toml")
+    assert r.exit_code == 2 and "does not exist" in r.stderr
+
+
+def test_out_must_be_netcdf(tmp_path):
+    r = invoke("run", ZHIPU, "--paths", "100", "--out", str(tmp_path / "x.csv"))
+    assert r.exit_code == 2 and ".nc" in r.stderr
+
+
+def test_report_of_a_non_result_file(tmp_path):
+    p = tmp_path / "x.nc"
+    p.write_text("not netcdf")
+    r = invoke("report", str(p))
+    assert r.exit_code == 2 and "not a readable NetCDF" in r.stderr
+
+
+def test_keep_paths_over_limit_refused_before_allocating():
+    r = invoke("run", ZHIPU, "--paths", "50000000", "--keep-paths", "--max-memory-gb", "1")
+    assert r.exit_code == 2 and "GiB" in r.stderr and "--keep-paths" in r.stderr
+
+
+def test_debug_shows_traceback(tmp_path):
+    r = CliRunner().invoke(main, ["run", "missing.toml", "--debug"])
+    assert r.exit_code != 0 and r.exception is not None
+
+
+def test_seed_and_paths_options_reproduce(tmp_path):
+    a = json.loads(invoke("run", ZHIPU, "--paths", "1000", "--seed", "5", "--json").stdout)
+    b = json.loads(invoke("run", ZHIPU, "--paths", "1000", "--seed", "5", "--json", "--threads", "1").stdout)
+    a.pop("elapsed_s"), b.pop("elapsed_s")
+    assert a == b and a["seed"] == 5
+
+
+def test_console_script_subprocess(tmp_path):
+    out = tmp_path / "r.nc"
+    proc = subprocess.run(
+        [sys.executable, "-m", "engine.cli", "run", ZHIPU, "--paths", "2000", "--quiet", "--out", str(out)],
+        capture_output=True, text=True, cwd=ROOT, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "DCF value per share" in proc.stdout and out.exists()
+    import xarray as xr
+
+    ds = xr.load_dataset(out, engine="h5netcdf")
+    assert ds.sizes["path"] == 2000 and np.isfinite(ds["value_per_share"].values).all()
