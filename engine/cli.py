@@ -290,6 +290,65 @@ def render_report(s: dict, console=None) -> None:
         o.add_row("paths with equity floored at 0 (limited liability)", f"{s['floored']:,}")
     o.add_row("elapsed", f"{s['elapsed_s']:.2f} s")
     c.print(o)
+    if s.get("must_believe"):
+        render_must_believe(s["must_believe"], c)
+
+
+# --------------------------------------------------------------------------- explain the answer
+
+
+def _fmt_value(x, fmt: str) -> str:
+    """A median formatted by its kind: fractions as %, multiples as 'x', money and numbers plainly."""
+    if x is None or not isinstance(x, (int, float)) or not math.isfinite(x):
+        return "n/a"
+    if fmt == "fraction":
+        return f"{100 * x:.1f}%"
+    if fmt == "multiple":
+        return f"{x:.2f}x"
+    return _money(x)
+
+
+def render_must_believe(mb: dict, console=None) -> None:
+    """Print the 'what you must believe' table of :func:`engine.summary.must_believe`."""
+    from rich.console import Console
+    from rich.table import Table
+
+    c = console or Console(soft_wrap=False)
+    ld, lm = mb["lenses"]["dcf"], mb["lenses"]["market"]
+    t = Table(
+        title=(f"What you must believe: medians over all {mb['paths']:,} paths vs the {ld['justified_paths']:,} "
+               f"DCF-justified and {lm['justified_paths']:,} market-justified paths (money in {mb['money_unit']})"),
+        title_justify="left",
+    )
+    t.add_column("outcome / drawn input", no_wrap=True)
+    t.add_column("all", justify="right")
+    t.add_column("DCF ok", justify="right")
+    t.add_column("pctl", justify="right")
+    t.add_column("market ok", justify="right")
+    c.print("[dim]'DCF ok' / 'market ok': medians over the justified paths; 'pctl': where the DCF-justified "
+            "median falls among all paths (50 = nothing special to believe)[/dim]")
+    for r in mb["rows"]:
+        pct = r.get("dcf_percentile")
+        t.add_row(
+            f"[bold]{r['label']}[/bold]" if r["kind"] == "outcome" else r["label"],
+            _fmt_value(r["all"], r["format"]),
+            _fmt_value(r["dcf"], r["format"]),
+            "n/a" if pct is None else f"{pct:.0f}",
+            _fmt_value(r["market"], r["format"]),
+        )
+    c.print(t)
+    for lens in ("dcf", "market"):
+        if mb["lenses"][lens]["note"]:
+            c.print(f"[yellow]{mb['lenses'][lens]['note']}[/yellow]")
+    for b in mb["base_rates"]:
+        mark = "[bold red]![/bold red] " if b.get("exceeds") and b["what"] != "rule_of_40" else "  "
+        extra = ""
+        if b.get("model_share") is not None and b.get("base_share") is not None:
+            extra = (f" Model: {100 * b['model_share']:.1f}% of all paths"
+                     + (f", {100 * b['justified_share']:.1f}% of justified paths" if b.get("justified_share") is not None else "")
+                     + f" vs base rate {100 * b['base_share']:.1f}%.")
+        c.print(f"{mark}{b['statement']}.{extra}")
+        c.print(f"    [dim]base rate: {b['text']}[/dim]")
 
 
 if __name__ == "__main__":  # pragma: no cover

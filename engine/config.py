@@ -503,6 +503,9 @@ class Simulation(_Base):
     steps_per_year: int = Field(1, ge=1, le=12)
     sampling: Method = Method.RANDOM
     block_size: int = Field(65_536, ge=1)
+    #: Stress scenario file for ``pricedin stress`` (relative to the config file);
+    #: default ``stress/<config stem>.toml`` next to the config.
+    stress_scenarios: Optional[str] = None
 
 
 class Correlations(_Base):

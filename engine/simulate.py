@@ -236,6 +236,8 @@ def simulate(
     progress: Optional[Callable[[int, int], None]] = None,
     command: str = "",
     shock: Optional[np.ndarray] = None,
+    overrides: Optional[dict] = None,
+    theta_fn: Optional[Callable[[int, int], tuple]] = None,
 ):
     """Simulate ``paths`` paths of the company in ``cfg``.
 
@@ -257,6 +259,17 @@ def simulate(
         The command line recorded in the ``history`` attribute.
     shock : ndarray(float64, ndim=2), (time, NSH + n_seg * NSS), optional
         Scenario overlays by step (see :func:`base_shock`); default none.
+    overrides : dict of {str: float}, optional
+        ``{key path: value}``: inputs set to ``value`` on every path *after* the
+        parameter draws, so every other input keeps exactly its per-path draw
+        (common random numbers; used by the tornado of
+        :mod:`engine.sensitivity`). A drawn input's ``param_*`` variable then
+        holds the override. Units are the input's own.
+    theta_fn : callable(block, n) -> (theta, draws), optional
+        Replaces the per-block parameter draws: ``theta`` (n, n_columns) in the
+        layout of ``parameter_table(cfg)`` and ``draws`` (n, len(table.drawn)),
+        its drawn columns. :mod:`engine.stress` uses it to reuse the base run's
+        uniforms (common random numbers); default: the config's own draws.
 
     Returns
     -------
@@ -301,6 +314,12 @@ def simulate(
         if shock.shape != plan.shock.shape:
             raise ValueError(f"shock table has shape {shock.shape}; expected {plan.shock.shape}")
         plan.shock = np.ascontiguousarray(shock, dtype=np.float64)
+    over_cols = []
+    for key, val in (overrides or {}).items():
+        if key not in table.keys:
+            raise ValueError(f"override {key!r} is not an input of this config")
+        col = table.column(key)
+        over_cols.append((col, table.drawn.index(col) if col in table.drawn else -1, float(val)))
     nblocks = math.ceil(P / B)
     out = np.empty((P, K.NO))
     draws_all = np.empty((P, len(table.drawn)))
@@ -316,7 +335,11 @@ def simulate(
     def run_block(b: int) -> int:
         lo = b * B
         hi = min(P, lo + B)
-        theta, draws = plan.theta(b, hi - lo)
+        theta, draws = (theta_fn or plan.theta)(b, hi - lo)
+        for col, j, val in over_cols:
+            theta[:, col] = val
+            if j >= 0:
+                draws[:, j] = val
         draws_all[lo:hi] = draws
         rng = np.random.default_rng(block_seed(cfg.simulation.seed, b, 1))
         ko = keep_out[lo:hi] if keep_paths else keep_out
@@ -442,8 +465,32 @@ def _dataset(cfg, table, out, draws, keep_out, keep_seg, elapsed, command, versi
         "created": now,
         "elapsed_s": float(elapsed),
         "history": f"{now} pricedin {version}: {command or 'simulate()'}",
+        "ticker": cfg.company.ticker,
+        "mid_year": cfg.cost_of_capital.mid_year,
+        "limited_liability": cfg.failure.limited_liability,
     }
+    ds.attrs = encode_attrs(ds.attrs)
     return ds
+
+
+def encode_attrs(attrs: dict) -> dict:
+    """Make attrs storable in NetCDF: bool -> 0/1, None -> "", dict/list -> JSON text.
+
+    NetCDF has no boolean, null or mapping attribute types; these encodings
+    round-trip through h5netcdf unchanged.
+    """
+    import json
+
+    out = {}
+    for k, v in attrs.items():
+        if isinstance(v, (bool, np.bool_)):
+            v = int(v)
+        elif v is None:
+            v = ""
+        elif isinstance(v, (dict, list, tuple)):
+            v = json.dumps(v, default=str)
+        out[k] = v
+    return out
 
 
 def _json(d) -> str:

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-__all__ = ["summarize", "proportion", "QUANTILES", "open_results", "save_results"]
+__all__ = ["summarize", "proportion", "QUANTILES", "open_results", "save_results", "must_believe"]
 
 #: Percentiles of value per share in every report.
 QUANTILES = (1, 5, 10, 25, 50, 75, 90, 95, 99)
@@ -62,7 +62,8 @@ def summarize(ds) -> dict:
         ``p_justified`` {dcf, market: {estimate, se, ci95_low, ci95_high, hits}},
         ``price_percentile`` [%], ``failed_share``, ``tv_clipped`` [paths],
         ``floored`` [paths], ``median_horizon_return`` [1/year],
-        ``median_terminal_share``, ``hurdle`` note, ``elapsed_s``.
+        ``median_terminal_share``, ``hurdle`` note, ``elapsed_s``,
+        ``must_believe`` (see :func:`must_believe`).
     """
     a = ds.attrs
     v = np.asarray(ds["value_per_share"].values)
@@ -99,6 +100,7 @@ def summarize(ds) -> dict:
         "median_dilution": float(np.median(ds["dilution"].values)),
         "config_sha256": a.get("config_sha256", ""),
         "elapsed_s": float(a.get("elapsed_s", float("nan"))),
+        "must_believe": must_believe(ds),
     }
 
 
@@ -155,3 +157,225 @@ def open_results(path):
     if ds.attrs.get("engine") != "pricedin" or "value_per_share" not in ds:
         raise ValueError(f"{str(p)!r} is not a pricedin results file (no value_per_share / engine attribute)")
     return ds
+
+
+# --------------------------------------------------------------------------- what you must believe
+
+#: Outcomes compared in :func:`must_believe`: variable, label, format.
+_MB_OUTCOMES = (
+    ("revenue_cagr", "revenue CAGR over the horizon", "fraction"),
+    ("revenue_horizon", "revenue at the horizon", "money"),
+    ("margin_horizon", "operating margin at the horizon", "fraction"),
+    ("multiple_horizon", "EV/Sales multiple at the horizon", "multiple"),
+    ("dilution", "share count at the horizon / today", "multiple"),
+)
+
+#: Base rates (Mauboussin, Callahan & Majd, "The Base Rate Book", 2016; McKinsey 2021 on the
+#: Rule of 40; SaaS Capital 2023 retention survey), as given in the project's data notes.
+BASE_RATES = {
+    "revenue_cagr": {
+        "threshold": 0.20,
+        "share": 0.181,
+        "text": "of companies starting under USD 325M of sales, 18.1% grew sales above 20% a year for ten years "
+                "(Mauboussin, Callahan & Majd, The Base Rate Book, 2016)",
+    },
+    "rule_of_40": {
+        "threshold": 0.40,
+        "share": 0.16,
+        "text": "software companies exceeded the Rule of 40 (growth + margin >= 40%) only 16% of the time, "
+                "2011-2021 (McKinsey 2021)",
+    },
+    "multiple_horizon": {
+        "text": "median software EV/revenue fell from about 9x (August 2021) to under 5x (early 2022)",
+        "peak": 9.0,
+        "trough": 5.0,
+    },
+    "churn": {
+        "text": "median gross revenue retention of B2B software is about 92-93%, i.e. churn of 7-8% a year "
+                "(SaaS Capital 2023)",
+        "low": 0.07,
+        "high": 0.08,
+    },
+}
+
+
+def _input_formats(ds) -> dict:
+    """``{key: 'fraction' | 'money' | 'number'}`` from the run's config (empty if it cannot be rebuilt)."""
+    try:
+        import tomllib
+    except ImportError:  # pragma: no cover
+        import tomli as tomllib
+    try:
+        from .config import AMOUNT, GROWTH, MARGIN, STABLE_GROWTH, config_from_dict
+
+        cfg = config_from_dict(tomllib.loads(ds.attrs["config_toml"]))
+    except Exception:  # noqa: BLE001 - formatting only
+        return {}
+    out = {}
+    for p in cfg.parameters():
+        b = p.bounds
+        if b is None:
+            out[p.key] = "number"
+        elif b.rate or b in (GROWTH, MARGIN, STABLE_GROWTH):
+            out[p.key] = "fraction"
+        elif b == AMOUNT:
+            out[p.key] = "money"
+        else:
+            out[p.key] = "number"
+    return out
+
+
+def _median(x) -> float:
+    x = np.asarray(x, dtype=float)
+    x = x[np.isfinite(x)]
+    return float(np.median(x)) if x.size else float("nan")
+
+
+def must_believe(ds) -> dict:
+    """What you must believe for today's price to be justified.
+
+    For the paths where the price is justified (DCF lens: value per share >= price;
+    market lens: horizon return >= cost of equity) and for all paths, the median of
+    every drawn input and of the key outcomes, side by side, with base rates where
+    they apply.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A result of :func:`engine.simulate`, dim ``path`` (P paths).
+
+    Returns
+    -------
+    dict
+        ``paths`` (P); ``lenses``: {``dcf``, ``market``: {``justified_paths``,
+        ``share``, ``note``}} (``note`` says so when no path is justified, and the
+        medians of that lens are then None, never medians of nothing);
+        ``rows``: list of {``key`` (variable or input key path), ``label``,
+        ``kind`` ('outcome' | 'input'), ``format`` ('fraction' | 'money' |
+        'multiple' | 'number'), ``all`` (median over all paths), ``dcf``,
+        ``market`` (medians over the justified paths), ``dcf_percentile``,
+        ``market_percentile`` (percentile [0, 100] of that median within the
+        all-paths distribution: 50 means "nothing special to believe")}; outcomes
+        first, then inputs by how far the DCF-justified median sits from the
+        all-paths median (percentile distance); ``base_rates``: list of
+        {``what``, ``text``, ``model_share`` (share of all paths past the base
+        rate's threshold), ``justified_share`` (same among DCF-justified paths),
+        ``base_share``, ``exceeds`` (the DCF-justified median is past the
+        threshold), ``statement``}; ``money_unit``; ``horizon_years``.
+        Medians ignore NaN (e.g. the multiple of failed paths).
+    """
+    a = ds.attrs
+    n = int(ds.sizes["path"])
+    masks = {
+        "dcf": np.asarray(ds["justified_dcf"].values, dtype=bool),
+        "market": np.asarray(ds["justified_market"].values, dtype=bool),
+    }
+    lenses = {}
+    for lens, m in masks.items():
+        k = int(m.sum())
+        note = None
+        if k == 0:
+            note = (f"no path of {n:,} is justified under the {lens} lens: there is no set of drawn inputs in this "
+                    "model that justifies today's price, so no medians are shown")
+        lenses[lens] = {"justified_paths": k, "share": k / n if n else float("nan"), "note": note}
+
+    def pct_in(x_all, v):
+        x = np.asarray(x_all, dtype=float)
+        x = x[np.isfinite(x)]
+        if not x.size or not math.isfinite(v):
+            return None
+        return float(100.0 * (np.count_nonzero(x < v) + 0.5 * np.count_nonzero(x == v)) / x.size)
+
+    def row(key, label, kind, fmt, values):
+        values = np.asarray(values, dtype=float)
+        r = {"key": key, "label": label, "kind": kind, "format": fmt, "all": _median(values)}
+        for lens, m in masks.items():
+            if lenses[lens]["justified_paths"]:
+                med = _median(values[m])
+                r[lens] = med
+                r[f"{lens}_percentile"] = pct_in(values, med)
+            else:
+                r[lens] = None
+                r[f"{lens}_percentile"] = None
+        return r
+
+    rows = [row(v, label, "outcome", fmt, ds[v].values) for v, label, fmt in _MB_OUTCOMES if v in ds]
+    fmts = _input_formats(ds)
+    inputs = []
+    for name in ds.data_vars:
+        if not str(name).startswith("param_"):
+            continue
+        key = ds[name].attrs.get("key", str(name)[len("param_"):])
+        inputs.append(row(key, key, "input", fmts.get(key, "number"), ds[name].values))
+    inputs.sort(key=lambda r: -abs((r["dcf_percentile"] if r["dcf_percentile"] is not None else 50.0) - 50.0))
+    rows += inputs
+
+    base = []
+    jd = masks["dcf"]
+    horizon = int(a.get("horizon_years", 0))
+    if "revenue_cagr" in ds:
+        br = BASE_RATES["revenue_cagr"]
+        cagr = np.asarray(ds["revenue_cagr"].values, dtype=float)
+        thr = br["threshold"]
+        med_j = _median(cagr[jd]) if jd.any() else None
+        exceeds = None if med_j is None else bool(med_j > thr)
+        if med_j is None:
+            st = "no DCF-justified path: the required revenue CAGR cannot be stated"
+        else:
+            st = (f"justified paths need a median revenue CAGR of {100 * med_j:.1f}% a year for {horizon} years: "
+                  + (f"ABOVE the 20% that only {100 * br['share']:.1f}% of small companies sustained for ten years"
+                     if exceeds else f"within the 20% a year that {100 * br['share']:.1f}% of small companies "
+                     "exceeded for ten years"))
+        base.append({
+            "what": "revenue_cagr", "text": br["text"], "threshold": thr, "base_share": br["share"],
+            "model_share": float(np.mean(cagr > thr)) if n else float("nan"),
+            "justified_share": float(np.mean(cagr[jd] > thr)) if jd.any() else None,
+            "exceeds": exceeds, "statement": st,
+        })
+        if "margin_horizon" in ds:
+            br = BASE_RATES["rule_of_40"]
+            r40 = cagr + np.asarray(ds["margin_horizon"].values, dtype=float)
+            med_j = _median(r40[jd]) if jd.any() else None
+            exceeds = None if med_j is None else bool(med_j >= br["threshold"])
+            st = ("no DCF-justified path" if med_j is None else
+                  f"justified paths' median revenue CAGR + horizon margin is {100 * med_j:.1f}% "
+                  f"({'at or above' if exceeds else 'below'} 40%; a proxy for the Rule of 40, which software "
+                  f"companies beat {100 * br['share']:.0f}% of the time)")
+            base.append({
+                "what": "rule_of_40", "text": br["text"], "threshold": br["threshold"], "base_share": br["share"],
+                "model_share": float(np.mean(r40 >= br["threshold"])) if n else float("nan"),
+                "justified_share": float(np.mean(r40[jd] >= br["threshold"])) if jd.any() else None,
+                "exceeds": exceeds, "statement": st,
+            })
+    if "multiple_horizon" in ds:
+        br = BASE_RATES["multiple_horizon"]
+        mult = np.asarray(ds["multiple_horizon"].values, dtype=float)
+        med_j = _median(mult[jd]) if jd.any() else None
+        exceeds = None if med_j is None or not math.isfinite(med_j) else bool(med_j > br["peak"])
+        st = ("no DCF-justified path" if med_j is None else
+              f"justified paths' median EV/Sales at the horizon is {med_j:.1f}x "
+              + ("ABOVE the 2021 software peak of about 9x" if exceeds else
+                 "(software medians: about 9x at the 2021 peak, under 5x in 2022)"))
+        base.append({"what": "multiple_horizon", "text": br["text"], "threshold": br["peak"], "base_share": None,
+                     "model_share": float(np.nanmean(mult > br["peak"])) if n else float("nan"),
+                     "justified_share": float(np.nanmean(mult[jd] > br["peak"])) if jd.any() else None,
+                     "exceeds": exceeds, "statement": st})
+    br = BASE_RATES["churn"]
+    for r in inputs:
+        if r["key"].endswith("churn.rate"):
+            med_j = r["dcf"]
+            exceeds = None if med_j is None else bool(med_j < br["low"])
+            st = ("no DCF-justified path" if med_j is None else
+                  f"{r['key']}: justified paths' median churn is {100 * med_j:.1f}% a year "
+                  + ("(retention BETTER than the B2B software median of 92-93%)" if exceeds else
+                     "(no better than the B2B software median retention of 92-93%)"))
+            base.append({"what": r["key"], "text": br["text"], "threshold": br["low"], "base_share": None,
+                         "model_share": None, "justified_share": None, "exceeds": exceeds, "statement": st})
+    return {
+        "paths": n,
+        "horizon_years": horizon,
+        "money_unit": f"{a.get('reporting_currency', '')} {a.get('money_unit', '')}".strip(),
+        "lenses": lenses,
+        "rows": rows,
+        "base_rates": base,
+    }
