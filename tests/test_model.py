@@ -226,3 +226,62 @@ def test_open_financing_dilutes_holders(base):
     assert not ds["failed"].values.any()
     assert (ds["dilution"].values > 1.0).all()
     assert (ds["equity_raised"].values > 0).all()
+
+
+# ------------------------------------------------------------------ property: kernel == a plain textbook DCF
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+
+def textbook_dcf(rev0, g, m, tax, nol, s2c, r, tg, roc, years, mid):
+    """An independent, loop-by-loop DCF (Damodaran's ginzu, constant WACC)."""
+    pv, rev_prev = 0.0, rev0
+    for t in range(1, years + 1):
+        rev = rev0 * (1 + g) ** t
+        ebit = m * rev
+        if ebit < 0:
+            nol, tx = nol - ebit, 0.0
+        else:
+            used = min(nol, ebit)
+            nol, tx = nol - used, tax * (ebit - used)
+        fcff = ebit - tx - (rev - rev_prev) / s2c
+        pv += fcff / (1 + r) ** (t - 0.5 if mid else t)
+        rev_prev = rev
+    ebit_next = m * rev_prev * (1 + tg)
+    nopat = ebit_next * (1 - tax) if ebit_next > 0 else ebit_next
+    tv = nopat * (1 - tg / roc) / (r - tg)
+    pv_tv = tv / (1 + r) ** (years - 0.5 if mid else years)
+    return pv, pv_tv
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    g=st.floats(-0.3, 1.5),
+    m=st.floats(-2.0, 0.6),
+    tax=st.floats(0.0, 0.4),
+    nol=st.floats(0.0, 3000.0),
+    s2c=st.floats(0.5, 5.0),
+    r=st.floats(0.05, 0.2),
+    tg=st.floats(0.0, 0.04),
+    roc=st.floats(0.05, 0.5),
+    years=st.integers(1, 12),
+    mid=st.booleans(),
+)
+def test_kernel_equals_textbook_dcf(g, m, tax, nol, s2c, r, tg, roc, years, mid):
+    from tests.conftest import base_dict
+
+    d = base_dict()
+    d["segments"][0]["growth"] = {"today": g, "long_run": g}
+    d["margin"] = {"today": m, "target": m}
+    d["tax"]["rate"] = tax
+    d["balance_sheet"]["nol"] = nol
+    d["balance_sheet"]["cash"] = 1e9  # never forced to raise or fail
+    d["reinvestment"]["sales_to_capital"] = s2c
+    d["cost_of_capital"] = {"initial": r, "mature": r, "mid_year": mid}
+    d["terminal"] = {"growth": tg, "return_on_capital": roc, "min_spread": 0.005}
+    d["simulation"].update(horizon_years=years, paths=2)
+    ds = simulate(config_from_dict(d))
+    pv, pv_tv = textbook_dcf(1000.0, g, m, tax, nol, s2c, r, tg, roc, years, mid)
+    np.testing.assert_allclose(ds["pv_explicit"].values, pv, rtol=1e-9, atol=1e-6)
+    np.testing.assert_allclose(ds["pv_terminal"].values, pv_tv, rtol=1e-9, atol=1e-6)
