@@ -734,6 +734,6 @@ def sample_parameters(specs: Sequence[Any], n: int, method: Any, seedseq: Any,
         if spec.is_fixed:
             out[:, j] = spec.ppf(np.full(1, 0.5))[0]
         else:
-            out[:, j] = spec.ppf(u[:, col])
+            out[:, j] = spec.sample_ppf(u[:, col])
             col += 1
     return out

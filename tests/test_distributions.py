@@ -570,3 +570,35 @@ def test_scale_factor_must_be_positive():
             parse_param(raw).scaled(0)
         with pytest.raises(ValueError, match="factor = -2 must be > 0"):
             parse_param(raw).scaled(-2)
+
+
+# ---------------------------------------------------------------- sampling inverse (numerical inversion)
+
+@pytest.mark.parametrize(
+    "d",
+    [
+        {"kind": "pert", "min": 0.05, "mode": 0.2, "max": 0.35},
+        {"kind": "beta", "alpha": 2.0, "beta": 5.0},
+        {"kind": "beta", "mean": 0.3, "sd": 0.1, "min": 0.1, "max": 0.9},
+        {"kind": "truncnormal", "mean": 100, "sd": 25, "low": 50, "high": 150},
+    ],
+)
+def test_sample_ppf_within_u_resolution_of_exact(d):
+    from engine.distributions import PINV_U_RESOLUTION, parse_param
+
+    spec = parse_param(d)
+    u = np.random.default_rng(3).random(20_000)
+    x = spec.sample_ppf(u)
+    lo, hi = spec.support()
+    assert ((x >= lo) & (x <= hi)).all()
+    # |F(x) - u| below the table's u-resolution (with a little float slack)
+    assert np.max(np.abs(spec.dist().cdf(x) - u)) < 10 * PINV_U_RESOLUTION
+    np.testing.assert_allclose(x, spec.ppf(u), rtol=1e-7, atol=1e-9)
+
+
+def test_sample_ppf_exact_for_fast_kinds():
+    from engine.distributions import parse_param
+
+    spec = parse_param({"kind": "normal", "mean": 1.0, "sd": 2.0})
+    u = np.linspace(0.01, 0.99, 99)
+    np.testing.assert_array_equal(spec.sample_ppf(u), spec.ppf(u))
