@@ -258,34 +258,74 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, ke
     horizon = fopt[F_HORIZON]
     sqdt = math.sqrt(dt)
 
+    # per-segment scratch, allocated once per block
     R = np.empty(K)
     x = np.empty(K)
-    kap = np.empty(K)
+    xinf = np.empty(K)
+    dec = np.empty(K)
     ou_sd = np.empty(K)
+    eta_inf = np.empty(K)
+    eta_gap = np.empty(K)
+    eta_dec = np.empty(K)
+    sig_inf = np.empty(K)
+    sig_gap = np.empty(K)
+    sig_dec = np.empty(K)
+    c_med = np.empty(K)
+    c_logit = np.empty(K)
+    c_disp = np.empty(K)
+    rho = np.empty(K)
+    rho_c = np.empty(K)
+    mpr = np.empty(K)
+    g_lin0 = np.empty(K)
+    g_lininf = np.empty(K)
+    fade = np.empty(K)
     eg = np.empty(K)
     er = np.empty(K)
     ec = np.empty(K)
+    annual = dt == 1.0
 
     for p in range(n_paths):
         th = theta[p]
-        # ---- initial state
+        # ---- per-path constants and initial state
         r_tot = 0.0
         g0_num = 0.0
         for k in range(K):
             base = NG + k * NS
             R[k] = th[base + S_REV0]
             x[k] = math.log1p(th[base + S_G0])
-            hl = th[base + S_GHL]
-            kap[k] = LN2 / hl
-            ou_sd[k] = math.sqrt((1.0 - math.exp(-2.0 * kap[k] * dt)) / (2.0 * kap[k]))
+            xinf[k] = math.log1p(th[base + S_GINF])
+            kap = LN2 / th[base + S_GHL]
+            dec[k] = math.exp(-kap * dt)
+            ou_sd[k] = math.sqrt((1.0 - math.exp(-2.0 * kap * dt)) / (2.0 * kap))
+            vol0 = th[base + S_GVOL]
+            volinf = th[base + S_GVOL_INF]
+            if math.isnan(volinf):
+                volinf = vol0
+            eta_inf[k] = volinf
+            eta_gap[k] = vol0 - volinf
+            eta_dec[k] = 2.0 ** (-dt / th[base + S_GVOL_HL])
+            s0 = th[base + S_RVOL]
+            sinf = th[base + S_RVOL_INF]
+            if math.isnan(sinf):
+                sinf = s0
+            sig_inf[k] = sinf
+            sig_gap[k] = s0 - sinf
+            sig_dec[k] = 2.0 ** (-dt / th[base + S_RHL])
+            cm = th[base + S_CHURN]
+            c_med[k] = cm
+            c_disp[k] = th[base + S_CDISP]
+            c_logit[k] = math.log(cm / (1.0 - cm)) if 0.0 < cm < 1.0 else 0.0
+            rho[k] = th[base + S_RCORR]
+            rho_c[k] = math.sqrt(1.0 - rho[k] * rho[k])
+            mpr[k] = th[base + S_MPR]
+            g_lin0[k] = th[base + S_G0]
+            g_lininf[k] = th[base + S_GINF]
+            fade[k] = th[base + S_FADE]
             r_tot += R[k]
-            g0_num += R[k] * math.exp(x[k]) * (1.0 - th[base + S_CHURN])
+            g0_num += R[k] * math.exp(x[k]) * (1.0 - cm)
         rev0 = r_tot
         cash0 = th[P_CASH]
-        debt = th[P_DEBT]
-        mi = th[P_MI]
-        nonop = th[P_NONOP]
-        claims = -debt - mi + nonop
+        claims = -th[P_DEBT] - th[P_MI] + th[P_NONOP]
         nol = th[P_NOL]
         s2c = th[P_S2C]
         ic = th[P_IC]
@@ -301,17 +341,18 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, ke
         m0 = th[P_M_TODAY]
         mt = th[P_M_TARGET]
         mconv = th[P_M_CONV]
-        mhl = th[P_M_HL]
-        mnoise = th[P_M_NOISE]
+        m_dec = 2.0 ** (-dt / th[P_M_HL])
+        m_gap = m0 - mt  # exponential method: gap after t steps = m_gap * m_dec**t
+        mnoise = th[P_M_NOISE] * sqdt
         mpers_dt = th[P_M_PERS] ** dt
         mmax = th[P_M_MAX]
         vcs = th[P_VCS]
-        fixed0 = th[P_FIXED]
-        fixed_g = th[P_FIXED_G]
+        fixed = th[P_FIXED]
+        fixed_step = (1.0 + th[P_FIXED_G]) ** dt
         mu_mat = th[P_MU_MAT]
         beta = th[P_MU_BETA]
         mu_decay = 2.0 ** (-dt / th[P_MU_HL])
-        mu_vol = th[P_MU_VOL]
+        mu_vol = th[P_MU_VOL] * sqdt
         sbc_step = (1.0 + th[P_SBC]) ** dt
         floor = th[P_FLOOR]
         buffer = th[P_BUFFER]
@@ -325,8 +366,8 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, ke
         mu0 = th[P_MU_TODAY]
         if math.isnan(mu0):
             mu0 = (mcap0 - cash0 - claims) / rev0 if rev0 > 0.0 else 0.0
-        anchor0 = mu_mat * math.exp(beta * (g0_tot - tg))
-        prem = math.log(mu0 / anchor0) if mu0 > 0.0 else 0.0
+        log_anchor0 = math.log(mu_mat) + beta * (g0_tot - tg)
+        prem = math.log(mu0) - log_anchor0 if mu0 > 0.0 else 0.0
         mult = mu0
 
         cash = cash0
@@ -342,6 +383,7 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, ke
         margin = m0
         ebit = 0.0
         r_t = w0
+        g_tot = 0.0
 
         for t in range(1, N + 1):
             tau = t * dt
@@ -362,57 +404,53 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, ke
                     for k in range(K):
                         keep_seg[p, t - 1, k] = 0.0
                 continue
+            sh = shock[t - 1]
 
             # ---- 1. revenue by segment
             r_tot = 0.0
             churn_w = 0.0
             for k in range(K):
-                base = NG + k * NS
-                ginf = math.log1p(th[base + S_GINF])
                 if growth_method[k] == 0:
-                    vol0 = th[base + S_GVOL]
-                    volinf = th[base + S_GVOL_INF]
-                    if math.isnan(volinf):
-                        volinf = vol0
-                    eta = volinf + (vol0 - volinf) * 2.0 ** (-(tau - dt) / th[base + S_GVOL_HL])
-                    x[k] = ginf + (x[k] - ginf) * math.exp(-kap[k] * dt) + eta * ou_sd[k] * eg[k]
+                    eta = eta_inf[k] + eta_gap[k]
+                    eta_gap[k] *= eta_dec[k]
+                    x[k] = xinf[k] + (x[k] - xinf[k]) * dec[k] + eta * ou_sd[k] * eg[k]
+                    gfac = math.exp(x[k])
                 else:
-                    fade = th[base + S_FADE]
-                    f = (tau - dt) / (fade - dt) if fade > dt else 1.0
+                    f = (tau - dt) / (fade[k] - dt) if fade[k] > dt else 1.0
                     if f > 1.0:
                         f = 1.0
-                    g_lin = th[base + S_G0] + (th[base + S_GINF] - th[base + S_G0]) * f
-                    x[k] = math.log1p(g_lin)
-                c = logit_normal(th[base + S_CHURN], th[base + S_CDISP], ec[k])
+                    gfac = 1.0 + g_lin0[k] + (g_lininf[k] - g_lin0[k]) * f
+                    x[k] = math.log(gfac)
                 sb = NSH + k * NSS
-                c_set = shock[t - 1, sb + SS_CHURN_SET]
-                if not math.isnan(c_set):
-                    c = c_set
-                gfac = math.exp(x[k]) + shock[t - 1, sb + SS_GROWTH_ADD]
+                gfac += sh[sb + SS_GROWTH_ADD]
                 if gfac < 0.0:
                     gfac = 0.0
-                s0 = th[base + S_RVOL]
-                sinf = th[base + S_RVOL_INF]
-                if math.isnan(sinf):
-                    sinf = s0
-                sig = sinf + (s0 - sinf) * 2.0 ** (-(tau - dt) / th[base + S_RHL])
-                rho = th[base + S_RCORR]
-                z = rho * eg[k] + math.sqrt(1.0 - rho * rho) * er[k]
-                drift = -(0.5 * sig * sig + th[base + S_MPR] * sig) * dt
+                c_set = sh[sb + SS_CHURN_SET]
+                if not math.isnan(c_set):
+                    c = c_set
+                elif c_disp[k] == 0.0 or c_med[k] <= 0.0 or c_med[k] >= 1.0:
+                    c = c_med[k]
+                else:
+                    c = 1.0 / (1.0 + math.exp(-(c_logit[k] + c_disp[k] * ec[k])))
                 churn_w += R[k] * c
-                R[k] = R[k] * gfac**dt * math.exp(drift + sig * sqdt * z) * (1.0 - c) ** dt
+                grow = gfac * (1.0 - c)
+                if not annual:
+                    grow = grow**dt
+                sig = sig_inf[k] + sig_gap[k]
+                sig_gap[k] *= sig_dec[k]
+                if sig != 0.0:
+                    z = rho[k] * eg[k] + rho_c[k] * er[k]
+                    grow *= math.exp(sig * (sqdt * z - (0.5 * sig + mpr[k]) * dt))
+                R[k] *= grow
                 r_tot += R[k]
             churn_avg = churn_w / r_prev if r_prev > 0.0 else 0.0
-            if r_prev > 0.0:
-                g_tot = (r_tot / r_prev) ** (1.0 / dt) - 1.0
-            else:
-                g_tot = -1.0
 
             # ---- 2. operating margin and EBIT (annual rate)
-            u_m = mpers_dt * u_m + mnoise * sqdt * e_m
-            m_add = shock[t - 1, SH_MARGIN_ADD]
+            u_m = mpers_dt * u_m + mnoise * e_m
+            m_add = sh[SH_MARGIN_ADD]
             if mmethod == 2:
-                ebit = r_tot * (1.0 - vcs + u_m + m_add) - fixed0 * (1.0 + fixed_g) ** tau
+                fixed *= fixed_step
+                ebit = r_tot * (1.0 - vcs + u_m + m_add) - fixed
                 if r_tot > 0.0:
                     margin = ebit / r_tot
                     if margin > mmax:
@@ -427,7 +465,8 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, ke
                         f = 1.0
                     m_det = m0 + (mt - m0) * f
                 else:
-                    m_det = mt + (m0 - mt) * 2.0 ** (-tau / mhl)
+                    m_gap *= m_dec
+                    m_det = mt + m_gap
                 margin = m_det + u_m + m_add
                 if margin > mmax:
                     margin = mmax
@@ -449,8 +488,8 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, ke
             fcff = ebit_flow - tax - reinv
 
             # ---- 5. discounting
-            r_t = wacc_at(tau, w0, wm, fade_s, fade_e) + shock[t - 1, SH_WACC_ADD]
-            step = (1.0 + r_t) ** dt
+            r_t = wacc_at(tau, w0, wm, fade_s, fade_e) + sh[SH_WACC_ADD]
+            step = 1.0 + r_t if annual else (1.0 + r_t) ** dt
             df_end = df / step
             if mid:
                 pv += fcff * df / math.sqrt(step)
@@ -458,13 +497,21 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, ke
                 pv += fcff * df_end
             df = df_end
 
-            # ---- 7. multiple compression
-            anchor = mu_mat * math.exp(beta * (g_tot - tg))
-            prem = prem * mu_decay + mu_vol * sqdt * e_mu
-            mult = anchor * math.exp(prem + shock[t - 1, SH_MULT_LOG])
+            # ---- 7. multiple compression: the premium moves every step; the
+            # multiple itself is only needed to raise equity, keep paths or exit
+            prem = prem * mu_decay + mu_vol * e_mu
+            need_mult = keep or t == N
+            cash = cash * cash_grow + fcff
+            if cash < floor:
+                need_mult = True
+            if need_mult:
+                if r_prev > 0.0:
+                    g_tot = r_tot / r_prev - 1.0 if annual else (r_tot / r_prev) ** (1.0 / dt) - 1.0
+                else:
+                    g_tot = -1.0
+                mult = mu_mat * math.exp(beta * (g_tot - tg) + prem + sh[SH_MULT_LOG])
 
             # ---- 8. cash, dilution, financing, failure
-            cash = cash * cash_grow + fcff
             shares *= sbc_step
             if u_fail < fail_step:
                 failed = True
