@@ -193,19 +193,6 @@ def wacc_at(tau, w0, wm, start, end):
     return w0 + (wm - w0) * (tau - start) / (end - start)
 
 
-@jit
-def logit_normal(median, dispersion, eps):
-    """Logit-normal churn draw: ``logit(c) = logit(median) + dispersion * eps``."""
-    if median <= 0.0:
-        return 0.0
-    if median >= 1.0:
-        return 1.0
-    if dispersion == 0.0:
-        return median
-    z = math.log(median / (1.0 - median)) + dispersion * eps
-    return 1.0 / (1.0 + math.exp(-z))
-
-
 # ----------------------------------------------------------------------- the path kernel
 
 
