@@ -75,6 +75,7 @@ def main():
     pricedin run configs/zhipu.toml            simulate and print the report
     pricedin validate configs/zhipu.toml       check a config, print it normalised
     pricedin report results.nc                 re-print the report of a saved run
+    pricedin stress configs/zhipu.toml         stress scenarios on common random numbers
     """
 
 
@@ -101,8 +102,17 @@ def _common_run(f):
 @main.command()
 @click.argument("config", type=click.Path(dir_okay=False))
 @_common_run
+@click.option("--plot", "plot_dir", type=click.Path(file_okay=False), default=None,
+              help="Write the figures (hist, cdf, fan, tornado, convergence) as PNG into DIR.")
+@click.option("--target-se", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Add blocks of paths until the standard error of P(justified, DCF) is at most X.")
+@click.option("--target-rse", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Add blocks of paths until SE / P(justified, DCF) is at most X.")
+@click.option("--max-paths", type=click.IntRange(min=1), default=10_000_000, show_default=True,
+              help="Upper limit on paths for --target-se / --target-rse.")
 @_guard
-def run(config, paths, seed, threads, out, keep_paths, max_memory_gb, as_json, quiet):
+def run(config, paths, seed, threads, out, keep_paths, max_memory_gb, as_json, quiet, plot_dir=None,
+        target_se=None, target_rse=None, max_paths=10_000_000):
     """Simulate CONFIG and print the report."""
     from .config import load_config
     from .simulate import simulate
@@ -113,20 +123,66 @@ def run(config, paths, seed, threads, out, keep_paths, max_memory_gb, as_json, q
         raise InputError(f"--out {out!r}: results are saved as NetCDF; give a file name ending in .nc")
     command = "pricedin " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     with _progress(quiet or as_json) as progress:
-        ds = simulate(
-            cfg,
-            paths=paths,
-            seed=seed,
-            threads=threads,
-            keep_paths=keep_paths,
-            memory_limit=int(max_memory_gb * 2**30),
-            progress=progress,
-            command=command,
-        )
+        sim = functools.partial(simulate, cfg, seed=seed, threads=threads, keep_paths=keep_paths,
+                                memory_limit=int(max_memory_gb * 2**30), progress=progress, command=command)
+        if target_se is None and target_rse is None:
+            ds = sim(paths=paths)
+            conv = None
+        else:
+            ds, conv = _run_to_target(sim, cfg, paths, target_se, target_rse, max_paths)
     if out:
         save_results(ds, out)
     summary = summarize(ds)
+    if conv is not None:
+        summary["convergence"] = conv
+    if plot_dir:
+        written = _write_plots(ds, cfg.model_copy(update={"simulation": cfg.simulation.model_copy(
+            update={"seed": int(ds.attrs["seed"])})}), plot_dir, threads)
+        summary["plots"] = [str(w) for w in written]
     _emit(summary, as_json, out)
+    if not as_json and conv is not None:
+        click.echo(_convergence_line(conv))
+    if not as_json and plot_dir:
+        click.echo(f"figures written to {plot_dir}: " + ", ".join(w.name for w in written))
+
+
+def _run_to_target(sim, cfg, paths, target_se, target_rse, max_paths):
+    """Run, then re-run with more whole blocks (doubling) until the SE target is met or ``max_paths``.
+
+    By the seed contract a run of P paths is the prefix of any longer run with the
+    same seed, so the final result equals a plain run of that many paths.
+    """
+    import numpy as np
+
+    from .summary import proportion
+
+    B = cfg.simulation.block_size
+    n = min(int(paths or B), max_paths)
+    while True:
+        ds = sim(paths=n)
+        k = int(np.count_nonzero(ds["justified_dcf"].values))
+        pr = proportion(k, n)
+        se, p = pr["se"], pr["estimate"]
+        rse = se / p if p > 0 else float("inf")
+        met = (target_se is None or se <= target_se) and (target_rse is None or rse <= target_rse)
+        if met or n >= max_paths:
+            break
+        if cfg.simulation.sampling.value == "random":
+            n = min(max_paths, 2 * n)  # plain random draws: any P is a prefix of a longer run
+        else:
+            n = min(max_paths, max(n + B, -(-2 * n // B) * B))  # LHS / Sobol: whole blocks only
+    return ds, {"target_se": target_se, "target_rse": target_rse, "paths": int(n), "se": se,
+                "rse": rse, "met": bool(met), "max_paths": int(max_paths)}
+
+
+def _convergence_line(conv: dict) -> str:
+    what = []
+    if conv["target_se"] is not None:
+        what.append(f"SE {_prob(conv['se'])} (target {_prob(conv['target_se'])})")
+    if conv["target_rse"] is not None:
+        what.append(f"relative SE {conv['rse']:.3g} (target {conv['target_rse']:.3g})")
+    status = "met" if conv["met"] else f"NOT met: stopped at --max-paths {conv['max_paths']:,}"
+    return f"convergence of P(justified, DCF) at {conv['paths']:,} paths: " + ", ".join(what) + f"; {status}"
 
 
 @main.command()
@@ -159,6 +215,159 @@ def validate(config):
         f"{cfg.simulation.steps_per_year} step(s)/year",
         err=True,
     )
+
+
+# --------------------------------------------------------------------------- stress
+
+
+@main.command()
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("--scenarios", "scenarios_file", type=click.Path(dir_okay=False), default=None,
+              help="Scenario file (TOML); default: simulation.stress_scenarios, else stress/<config stem>.toml "
+                   "next to the config.")
+@click.option("--reverse", is_flag=True,
+              help="Reverse stress: the shift of each headline input that brings P(justified, DCF) to 50%.")
+@click.option("--input", "reverse_inputs", multiple=True, metavar="KEY",
+              help="With --reverse: search this input (key path) instead of the headline inputs; repeatable.")
+@click.option("--paths", type=click.IntRange(min=1), default=None,
+              help="Paths per scenario (default: simulation.paths; with --reverse at most 20,000).")
+@click.option("--seed", type=click.IntRange(min=0), default=None, help="Seed (default: simulation.seed).")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="Worker threads (default: all cores); results do not depend on it.")
+@click.option("--out", "out", type=click.Path(dir_okay=False), default=None,
+              help="Write one Dataset with a scenario dimension to FILE.nc (atomically).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object on stdout.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@_debug
+@_guard
+def stress(config, scenarios_file, reverse, reverse_inputs, paths, seed, threads, out, as_json, quiet):
+    """Run the base and every stress scenario of CONFIG on common random numbers."""
+    from pathlib import Path
+
+    from .config import load_config
+    from .stress import default_scenario_file, load_scenarios, reverse_stress, run_stress
+    from .summary import save_results
+
+    cfg = load_config(config)
+    if reverse:
+        if out:
+            raise InputError("--out is not available with --reverse (it writes no per-path results)")
+        note = None if (quiet or as_json) else (lambda key: click.echo(f"searching {key} ...", err=True))
+        res = reverse_stress(cfg, keys=list(reverse_inputs) or None, paths=paths, seed=seed, threads=threads,
+                             progress=note)
+        if as_json:
+            click.echo(json.dumps(_finite(res), indent=2))
+        else:
+            render_reverse(res, cfg.company.name)
+        return
+    if reverse_inputs:
+        raise InputError("--input KEY is for --reverse; add --reverse or drop --input")
+    if out is not None and not out.lower().endswith(".nc"):
+        raise InputError(f"--out {out!r}: results are saved as NetCDF; give a file name ending in .nc")
+    path = Path(scenarios_file) if scenarios_file else default_scenario_file(config, cfg)
+    scen = load_scenarios(path)
+    command = "pricedin " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    with _progress(quiet or as_json) as progress:
+        res = run_stress(cfg, scen, paths=paths, seed=seed, threads=threads, progress=progress,
+                         command=command, keep_datasets=bool(out))
+    res.info["scenario_file"] = str(path)
+    if out:
+        res.info["scenario_file_toml"] = path.read_text(encoding="utf-8")
+        save_results(res.dataset(), out)
+    if as_json:
+        click.echo(json.dumps(_finite(res.to_dict()), indent=2))
+        return
+    render_stress(res.to_dict())
+    if out:
+        click.echo(f"results written to {out}")
+
+
+def _short(x: float) -> str:
+    """A number in at most ~7 characters: 1.07M, -137k, 69.5k, 12.3, 0.0123."""
+    if not math.isfinite(x):
+        return "n/a"
+    a = abs(x)
+    for lim, suf in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if a >= lim:
+            v = x / lim
+            return f"{v:.3g}{suf}" if abs(v) < 100 else f"{v:.0f}{suf}"
+    return f"{x:.3g}"
+
+
+def _plus(text: str, x: float) -> str:
+    return "0" if x == 0 else (("+" if x > 0 else "") + text)
+
+
+def render_stress(r: dict, console=None) -> None:
+    """Print the stress tables (rich): levels by scenario, then paired changes from base with 95% intervals."""
+    from rich.console import Console
+    from rich.table import Table
+
+    c = console or Console(soft_wrap=False, width=None if sys.stdout.isatty() else 110)
+    unit = r["value_unit"]
+    c.print(
+        f"[bold]{r['company']}[/bold]: stress test, base + {len(r['scenarios'])} scenarios, {r['paths']:,} paths "
+        f"each, seed {r['seed']}, common random numbers; scenarios from {r.get('scenario_file', '')}"
+    )
+    t = Table(title=f"Value per share ({unit}; price {_short(r['price'])}) and P(justified)", title_justify="left")
+    for col in ("scenario", "p5", "p50", "p95", "mean", "P(DCF)", "P(market)", "failed"):
+        t.add_column(col, justify="left" if col == "scenario" else "right")
+    rows = [r["base"]] + r["scenarios"]
+    for s in rows:
+        v, pj = s["value_per_share"], s["p_justified"]
+        t.add_row(s["name"], _short(v["p5"]), _short(v["p50"]), _short(v["p95"]), _short(v["mean"]),
+                  _prob(pj["dcf"]["estimate"]), _prob(pj["market"]["estimate"]), _pct(s["failed_share"], 1))
+    c.print(t)
+    d = Table(title="Change from base, same paths: estimate ± paired 95% half-width (pp = percentage points)",
+              title_justify="left")
+    for col in ("scenario", "Δ mean", "Δ P(DCF), pp", "Δ P(market), pp", "Δ failed, pp"):
+        d.add_column(col, justify="left" if col == "scenario" else "right")
+
+    def cell(est, ci, f):
+        half = (ci[1] - ci[0]) / 2
+        return "0 ± 0" if est == 0 and half == 0 else f"{_plus(f(est), est)} ± {f(half)}"
+
+    pp = lambda x: f"{100 * abs(x):.2f}" if x >= 0 else f"-{100 * abs(x):.2f}"  # noqa: E731
+    for s in r["scenarios"]:
+        x = s["delta"]
+        d.add_row(s["name"], cell(x["mean"], x["mean_ci95"], _short),
+                  cell(x["p_justified_dcf"], x["p_justified_dcf_ci95"], pp),
+                  cell(x["p_justified_market"], x["p_justified_market_ci95"], pp),
+                  cell(x["failed_share"], x["failed_share_ci95"], pp))
+    c.print(d)
+    for s in r["scenarios"]:
+        c.print(f"  [bold]{s['name']}[/bold]: {s['description']}")
+
+
+def render_reverse(r: dict, company: str, console=None) -> None:
+    """Print the reverse stress table (rich)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    c = console or Console(soft_wrap=False, width=None if sys.stdout.isatty() else 150)
+    c.print(
+        f"[bold]{company}[/bold]: reverse stress, the shift of one input (rest of the base held) that brings "
+        f"P(justified, DCF) to {r['target']:.0%}; {r['paths']:,} paths, seed {r['seed']}, common random numbers; "
+        f"base P = {_prob(r['p_base'])}"
+    )
+    t = Table(title_justify="left")
+    for col in ("input", "base median", "shift needed", "bracket", "median then", "P at bracket ends",
+                "range searched", "P over range"):
+        t.add_column(col, justify="left" if col == "input" else "right", no_wrap=col == "input")
+    for e in r["inputs"]:
+        rng = f"[{e['range'][0]:+.4g}, {e['range'][1]:+.4g}]" if "range" in e else "-"
+        prng = f"{_prob(e['p_range'][0])} .. {_prob(e['p_range'][1])}" if "p_range" in e else "-"
+        if e["status"] == "found":
+            b = e["shift_bracket"]
+            t.add_row(e["key"], f"{e['base_median']:.4g}", f"{e['shift']:+.4g}", f"[{b[0]:+.4g}, {b[1]:+.4g}]",
+                      f"{e['value_median']:.4g}", f"{_prob(e['p_bracket'][0])} / {_prob(e['p_bracket'][1])}",
+                      rng, prng)
+        else:
+            t.add_row(e["key"], f"{e['base_median']:.4g}", "none in range", "-", "-", "-", rng, prng)
+    c.print(t)
+    c.print("P is a step function of the shift on a finite sample: the answer is a bracket narrowed by brentq to "
+            "1/1000 of the range searched. 'none in range': no shift within the input's allowed range (capped) "
+            "reaches the target.")
 
 
 # --------------------------------------------------------------------------- output
@@ -349,6 +558,177 @@ def render_must_believe(mb: dict, console=None) -> None:
                      + f" vs base rate {100 * b['base_share']:.1f}%.")
         c.print(f"{mark}{b['statement']}.{extra}")
         c.print(f"    [dim]base rate: {b['text']}[/dim]")
+
+
+def _load_target(target, paths, threads, keep_paths=False):
+    """A config file is simulated (``paths`` paths); a ``.nc`` results file is loaded. Returns (ds, cfg)."""
+    from .config import load_config
+    from .simulate import simulate
+    from .summary import open_results
+
+    if str(target).lower().endswith(".nc"):
+        ds = open_results(target)
+        return ds, None
+    cfg = load_config(target)
+    ds = simulate(cfg, paths=paths, threads=threads, keep_paths=keep_paths)
+    return ds, cfg
+
+
+@main.command()
+@click.argument("target", type=click.Path(dir_okay=False))
+@click.option("--paths", type=click.IntRange(min=10), default=5000, show_default=True,
+              help="Paths of the run when TARGET is a config.")
+@click.option("--tornado-paths", type=click.IntRange(min=10), default=None,
+              help="Paths of each tornado run (default: the run's paths; a prefix of the same seed).")
+@click.option("--low", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.10, show_default=True,
+              help="Tornado low quantile.")
+@click.option("--high", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.90, show_default=True,
+              help="Tornado high quantile.")
+@click.option("--bins", type=click.IntRange(min=2), default=None, help="Quantile bins of the first-order index.")
+@click.option("--no-tornado", is_flag=True, help="Only the global part (no re-runs).")
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="Worker threads.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@_debug
+@_guard
+def sensitivity(target, paths, tornado_paths, low, high, bins, no_tornado, threads, as_json):
+    """Tornado and global sensitivity of value per share and P(justified).
+
+    TARGET is a config (simulated with --paths) or a saved results file (.nc): the
+    global part (rank correlations, first-order indices) then needs no re-run; the
+    tornado re-runs the file's own config with the same seed.
+    """
+    from .sensitivity import sensitivity as _sens
+
+    if not low < high:
+        raise InputError(f"--low {low} must be below --high {high}")
+    ds, cfg = _load_target(target, paths, threads)
+    res = _sens(ds, cfg, tornado_paths=tornado_paths, threads=threads, low=low, high=high, bins=bins,
+                with_tornado=not no_tornado)
+    if as_json:
+        click.echo(json.dumps(_finite(res), indent=2))
+        return
+    render_sensitivity(res)
+
+
+def render_sensitivity(res: dict, console=None, top: int = 15) -> None:
+    """Print the tornado and global sensitivity tables."""
+    from rich.console import Console
+    from rich.table import Table
+
+    c = console or Console(soft_wrap=False)
+    tor = res.get("tornado")
+    if tor:
+        unit = tor["value_unit"]
+        t = Table(title=(f"Tornado: median value per share [{unit}] and P(justified, DCF) with each input at its "
+                         f"{100 * tor['low']:g}th / {100 * tor['high']:g}th percentile ({tor['paths']:,} paths, "
+                         f"seed {tor['seed']}); base median {_money(tor['base_median'])}, "
+                         f"base P {_prob(tor['base_p_justified'])}, price {_money(tor['price'])}"),
+                  title_justify="left")
+        for col, j in (("input", "left"), ("low value", "right"), ("high value", "right"), ("median @low", "right"),
+                       ("median @high", "right"), ("swing", "right"), ("P @low", "right"), ("P @high", "right")):
+            t.add_column(col, justify=j, no_wrap=(col == "input"))
+        for r in tor["inputs"][:top]:
+            t.add_row(r["key"], f"{r['low_value']:.4g}", f"{r['high_value']:.4g}", _money(r["median_low"]),
+                      _money(r["median_high"]), _money(r["swing"]), _prob(r["p_low"]), _prob(r["p_high"]))
+        c.print(t)
+        c.print(f"[dim]{tor['method']}[/dim]")
+    g = res["global"]
+    t = Table(title=f"Global sensitivity from {g['paths']:,} saved draws ({g['bins']} quantile bins)",
+              title_justify="left")
+    for col in ("input", "Spearman (value)", "Spearman (justified)", "S_i (value)", "S_i (justified)"):
+        t.add_column(col, justify="left" if col == "input" else "right", no_wrap=(col == "input"))
+    f = lambda x: "n/a" if x is None or not math.isfinite(x) else f"{x:+.3f}"  # noqa: E731
+    f2 = lambda x: "n/a" if x is None or not math.isfinite(x) else f"{x:.3f}"  # noqa: E731
+    for r in g["inputs"][:top]:
+        t.add_row(r["key"], f(r["spearman_value"]), f(r["spearman_justified"]), f2(r["s_value"]), f2(r["s_justified"]))
+    c.print(t)
+    c.print(f"sum of first-order indices (value): {g['sum_s_value']:.3f}"
+            + ("  [yellow](inputs are rank-correlated: S_i is a correlation ratio, not a variance share)[/yellow]"
+               if g["correlated_inputs"] else ""))
+    c.print(f"[dim]{g['method']}[/dim]")
+
+
+@main.command()
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("--paths", type=click.IntRange(min=0), default=5000, show_default=True,
+              help="Paths of the run that places each implied value in its distribution (0: no run).")
+@click.option("--max-horizon", type=click.IntRange(1, 100), default=50, show_default=True,
+              help="Longest horizon searched for the implied forecast period [years].")
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="Worker threads.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@_debug
+@_guard
+def implied(config, paths, max_horizon, threads, as_json):
+    """Reverse DCF: the growth, margin and forecast period today's price implies."""
+    from .config import load_config
+    from .implied import implied as _implied
+    from .simulate import simulate
+
+    cfg = load_config(config)
+    ds = simulate(cfg, paths=paths, threads=threads) if paths else None
+    res = _implied(cfg, ds, max_horizon=max_horizon)
+    if as_json:
+        click.echo(json.dumps(_finite(res), indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    c = Console(soft_wrap=False)
+    pct = lambda p: "n/a" if p is None else f"{p:.1f}"  # noqa: E731
+    t = Table(title=(f"What today's price implies ({_money(res['price'])} {res['value_unit']}; base case worth "
+                     f"{_money(res['base_value'])})"), title_justify="left")
+    for col in ("question", "implied", "percentile in the run", "run median"):
+        t.add_column(col, justify="left" if col == "question" else "right")
+    g = res["growth"]
+    t.add_row(f"constant revenue growth (CAGR over {res['horizon_years']} years)",
+              _pct(g["implied_cagr"]) if g["implied_cagr"] is not None else "none", pct(g["percentile_in_run"]),
+              _pct(g["run_median_cagr"]) if g["run_median_cagr"] is not None else "n/a")
+    m = res["margin"]
+    t.add_row(f"{m['input']}", _pct(m["implied"]) if m["implied"] is not None else "none",
+              pct(m["percentile_in_run"]), _pct(m["run_median"]) if m["run_median"] is not None else "n/a")
+    fp = res["forecast_period"]
+    t.add_row("market-implied forecast period", f"{fp['years']} years" if fp["years"] else f"> {fp['max_searched']} years",
+              "", f"{res['horizon_years']} years (config)")
+    c.print(t)
+    for part in (g, m, fp):
+        if part.get("note"):
+            c.print(f"[yellow]{part['note']}[/yellow]")
+    c.print(f"[dim]{res['method']}[/dim]")
+
+
+@main.command()
+@click.argument("results", type=click.Path(dir_okay=False))
+@click.option("--kind", type=click.Choice(["hist", "cdf", "fan", "tornado", "convergence"]), default="hist",
+              show_default=True, help="Which figure.")
+@click.option("-o", "--output", "output", type=click.Path(dir_okay=False), required=True, help="PNG file to write.")
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="Worker threads (tornado re-runs).")
+@_debug
+@_guard
+def plot(results, kind, output, threads):
+    """Draw a figure of a saved RESULTS file (.nc) into a PNG file."""
+    from .plots import plot as _plot
+    from .summary import open_results
+
+    if not output.lower().endswith(".png"):
+        raise InputError(f"-o {output!r}: figures are written as PNG; give a file name ending in .png")
+    ds = open_results(results)
+    click.echo(f"wrote {_plot(ds, kind, output, threads=threads)}")
+
+
+def _write_plots(ds, cfg, folder, threads, paths_cap: int = 2000):
+    """The ``run --plot DIR`` set; the fan uses a re-run of at most ``paths_cap`` kept paths (same seed)."""
+    from pathlib import Path
+
+    from .plots import plot as _plot
+    from .simulate import simulate
+
+    written = []
+    for kind in ("hist", "cdf", "tornado", "convergence"):
+        written.append(_plot(ds, kind, Path(folder) / f"{kind}.png", threads=threads))
+    kept = ds if "revenue" in ds else simulate(cfg, paths=min(paths_cap, int(ds.sizes["path"])),
+                                               seed=int(ds.attrs["seed"]), threads=threads, keep_paths=True)
+    written.append(_plot(kept, "fan", Path(folder) / "fan.png"))
+    return written
 
 
 if __name__ == "__main__":  # pragma: no cover
