@@ -106,8 +106,12 @@ def _fan(ds, fig):
         ax.fill_between(t, q[0], q[4], color="steelblue", alpha=0.2, label="5-95%")
         ax.fill_between(t, q[1], q[3], color="steelblue", alpha=0.45, label="25-75%")
         ax.plot(t, q[2], color="navy", label="median")
-        if var == "revenue" and np.nanmin(q[0]) > 0 and np.nanmax(q[4]) / np.nanmin(q[0]) > 100:
-            ax.set_yscale("log")
+        pos = q[2][q[2] > 0]
+        if var == "revenue" and pos.size and np.nanmax(q[4]) / pos.min() > 30:
+            # spans decades: log scale; failed paths (revenue 0) fall below the axis
+            ax.set_yscale("log", nonpositive="clip")
+            ax.set_ylim(bottom=pos.min() / 10)
+            label = label.replace("]", ", log scale]")
         ax.set_ylabel(label)
         ax.legend(loc="upper left", fontsize=8)
     axes[-1].set_xlabel("fiscal year [year]")
