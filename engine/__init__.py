@@ -21,6 +21,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 from .config import Config, ConfigError, config_from_dict, load_config  # noqa: E402
 from .simulate import MemoryLimitError, simulate  # noqa: E402
 from .summary import open_results, proportion, save_results, summarize  # noqa: E402
+from .stress import load_scenarios, reverse_stress, run_stress  # noqa: E402
 
 __all__ = [
     "__version__",
@@ -29,8 +30,11 @@ __all__ = [
     "MemoryLimitError",
     "config_from_dict",
     "load_config",
+    "load_scenarios",
     "open_results",
     "proportion",
+    "reverse_stress",
+    "run_stress",
     "save_results",
     "simulate",
     "summarize",
