@@ -191,10 +191,22 @@ def _convergence_line(conv: dict) -> str:
 @_debug
 @_guard
 def report(results, as_json):
-    """Re-print the report of a saved RESULTS file (.nc) without simulating."""
+    """Re-print the report of a saved RESULTS file (.nc) without simulating.
+
+    A file written by ``pricedin stress --out`` re-prints the stress tables.
+    """
     from .summary import open_results, summarize
 
     ds = open_results(results)
+    if "scenario" in ds.dims:
+        from .stress import stress_report_from_dataset
+
+        rep = stress_report_from_dataset(ds)
+        if as_json:
+            click.echo(json.dumps(_finite(rep), indent=2))
+        else:
+            render_stress(rep)
+        return
     _emit(summarize(ds), as_json, None)
 
 

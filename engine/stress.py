@@ -886,6 +886,47 @@ def run_stress(
     return StressResult(base, out, info, dss if keep_datasets else None, [r.cfg for r in runs])
 
 
+def stress_report_from_dataset(ds) -> dict:
+    """The stress report (as :meth:`StressResult.to_dict`) recomputed from a saved stress Dataset.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Written by ``pricedin stress --out`` (dims ``scenario``, ``path``; ``base`` first).
+
+    Returns
+    -------
+    dict
+        ``{company, value_unit, price, paths, ..., "base": {...}, "scenarios": [{..., "delta": {...}}]}``.
+    """
+    names = [str(n) for n in ds["scenario"].values]
+    descs = [str(d) for d in ds["scenario_description"].values]
+    rows, cols = [], []
+    for i, name in enumerate(names):
+        sub = ds.isel(scenario=i).drop_vars(["scenario_description", "scenario_config_toml", "scenario"])
+        rows.append(_row(name, descs[i], sub))
+        cols.append({k: np.asarray(sub[k].values) for k in _KEPT})
+    base = rows[0]
+    out = []
+    for row, c in zip(rows[1:], cols[1:]):
+        row["delta"] = _delta(row, base, c, cols[0])
+        out.append(row)
+    a = ds.attrs
+    info = {
+        "company": a["company"],
+        "value_unit": a["value_unit"],
+        "per_share": bool(a["per_share"]),
+        "price": float(a["price"]),
+        "paths": int(ds.sizes["path"]),
+        "seed": int(a["seed"]),
+        "block_size": int(a["block_size"]),
+        "sampling": a.get("sampling", "random"),
+        "horizon_years": int(a["horizon_years"]),
+        "scenario_file": a.get("scenario_file", ""),
+    }
+    return {**info, "common_random_numbers": True, "base": base, "scenarios": out}
+
+
 # --------------------------------------------------------------------------- reverse stress
 
 #: Headline inputs of a reverse stress test and the widest shift searched (in the

@@ -238,6 +238,13 @@ def test_cli_json_table_and_out(tmp_path):
     assert not list(tmp_path.glob("*.part"))
     res = CliRunner().invoke(main, ["stress", cfg_path, "--paths", "128", "--quiet"])
     assert res.exit_code == 0 and "rates" in res.output and "Change from base" in res.output
+    # `report` re-prints the stress report from the file, without simulating
+    rep = CliRunner().invoke(main, ["report", str(out), "--json"])
+    assert rep.exit_code == 0, rep.output
+    again = json.loads(rep.output)
+    assert again["base"] == j["base"] and again["scenarios"] == j["scenarios"]
+    txt = CliRunner().invoke(main, ["report", str(out)])
+    assert txt.exit_code == 0 and "Change from base" in txt.output
 
 
 def test_library_scenario_files_validate_against_their_configs():
