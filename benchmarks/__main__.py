@@ -1,0 +1,45 @@
+"""``python -m benchmarks [--quick] [--json] [--results FILE]``: run the benchmark and report it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+
+from .harness import FULL_SIZES, QUICK_SIZES, format_table, run_benchmarks
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="sizes 1e4, 1e5, 1e6, keep_paths up to 1e5 (under a minute); default: full, adds 1e7")
+    ap.add_argument("--json", action="store_true", help="print the results as one JSON object on stdout")
+    ap.add_argument("--sizes", default=None, help="comma-separated path counts (overrides --quick)")
+    ap.add_argument("--repeats", type=int, default=None, help="timings per case, best kept")
+    ap.add_argument("--no-cold", action="store_true", help="skip the cold-start runs")
+    ap.add_argument("--results", default=None, metavar="FILE", help="also write the Markdown report to FILE")
+    a = ap.parse_args(argv)
+    if a.sizes:
+        sizes = [int(float(s)) for s in a.sizes.split(",")]
+        mode = "custom"
+    else:
+        sizes = QUICK_SIZES if a.quick else FULL_SIZES
+        mode = "quick" if a.quick else "full"
+    keep_max = 100_000 if mode == "quick" else None
+    res = run_benchmarks(sizes=sizes, repeats=a.repeats, keep_max_paths=keep_max, cold=not a.no_cold, mode=mode,
+                         quiet=False)
+    res["command"] = "python -m benchmarks " + " ".join(shlex.quote(x) for x in (argv if argv is not None else sys.argv[1:]))
+    table = format_table(res)
+    if a.results:
+        from .report import write_results
+
+        write_results(res, a.results)
+    if a.json:
+        print(json.dumps(res, indent=2))
+    else:
+        print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,352 @@
+"""The benchmark run: engine, numpy baseline, floor, threads, memory, cold start, in one go.
+
+Every case runs in a fresh subprocess (:mod:`benchmarks.one`) so that peak memory is per
+case. Within a case the engine, the floor and the numpy version are timed back to back,
+best of ``repeats``: on a shared machine the ratios are the claims, not the absolute times.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable, Iterable, Optional
+
+ROOT = Path(__file__).resolve().parents[1]
+QUICK_SIZES = (10_000, 100_000, 1_000_000)
+FULL_SIZES = (10_000, 100_000, 1_000_000, 10_000_000)
+MODELS = ("standard", "zhipu")
+THREADS = (1, 2)
+#: --keep-paths refuses runs over this many bytes of (path, time) arrays (the CLI default, 4 GiB).
+KEEP_LIMIT = 4 * 2**30
+
+TARGETS = {
+    "speedup_vs_numpy": (">=", 6.0),
+    "ratio_to_floor": ("<=", 2.0),
+    "summary_rss_1e7_mb": ("<", 2048.0),
+    "cold_start_s": ("<", 10.0),
+    "warm_run_1e5_s": ("<", 2.0),
+}
+
+
+def _log(msg: str, quiet: bool) -> None:
+    if not quiet:
+        print(msg, file=sys.stderr, flush=True)
+
+
+def machine_info() -> dict:
+    """nproc, CPU model, memory, Python / numpy / numba / scipy versions."""
+    import numba
+    import numpy
+    import scipy
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_gb = None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                mem_gb = round(int(line.split()[1]) / 2**20, 1)
+    except OSError:
+        pass
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "memory_gib": mem_gb,
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+        "numba": numba.__version__,
+        "scipy": scipy.__version__,
+        "platform": platform.platform(),
+        "loadavg_at_start": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None,
+    }
+
+
+def source_info() -> dict:
+    """The commit benchmarked and whether engine/ had uncommitted changes (numbers move with them)."""
+    def git(*args):
+        try:
+            p = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10)
+            return p.stdout.strip() if p.returncode == 0 else None
+        except (OSError, subprocess.SubprocessError):
+            return None
+
+    status = git("status", "--porcelain", "--", "engine")
+    return {"commit": git("rev-parse", "--short", "HEAD"),
+            "engine_modified": None if status is None else sorted(l[3:] for l in status.splitlines())}
+
+
+def _run_case(args: list[str], env: Optional[dict] = None) -> dict:
+    cmd = [sys.executable, "-m", "benchmarks.one", *args]
+    p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
+    if p.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({p.returncode}):\n{p.stderr[-2000:]}")
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def _keep_bytes(model: str, paths: int) -> int:
+    from .one import load_model
+    from engine.simulate import keep_paths_bytes
+
+    return keep_paths_bytes(load_model(model), paths)
+
+
+def cold_start(paths: int = 10_000, config: Path = ROOT / "configs" / "zhipu.toml",
+               warm_paths: int = 100_000) -> dict:
+    """Wall time of ``pricedin run`` in a fresh process: empty numba cache, warm cache, and a warm
+    run of ``warm_paths`` paths. The empty cache is a new NUMBA_CACHE_DIR."""
+    cache = tempfile.mkdtemp(prefix="pricedin-numba-")
+    env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+
+    def timed(n: int) -> float:
+        cmd = [sys.executable, "-m", "engine.cli", "run", str(config), "--paths", str(n), "--quiet"]
+        t0 = time.perf_counter()
+        p = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+        dt = time.perf_counter() - t0
+        if p.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd)} failed ({p.returncode}):\n{p.stderr[-2000:]}")
+        return dt
+
+    try:
+        empty = timed(paths)
+        warm = timed(paths)
+        warm_big = timed(warm_paths)
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
+    return {"config": str(config.relative_to(ROOT)) if config.is_relative_to(ROOT) else str(config),
+            "paths": paths, "empty_cache_s": empty, "warm_cache_s": warm,
+            "warm_paths": warm_paths, "warm_run_s": warm_big}
+
+
+def _monaco() -> Optional[dict]:
+    """monaco on the standard model, only when it is installed (else None: skipped silently)."""
+    try:
+        import monaco  # noqa: F401
+    except ImportError:
+        return None
+    return {"installed": True, "note": "monaco is installed; a monaco port of the standard model is not written yet"}
+
+
+def _fit_slope(xs: list[float], ys: list[float]) -> tuple[float, float]:
+    n = len(xs)
+    mx, my = sum(xs) / n, sum(ys) / n
+    sxx = sum((x - mx) ** 2 for x in xs)
+    b = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx if sxx > 0 else 0.0
+    return my - b * mx, b
+
+
+def run_benchmarks(sizes: Iterable[int] = QUICK_SIZES, models: Iterable[str] = MODELS,
+                   threads: Iterable[int] = THREADS, keep_paths: bool = True,
+                   keep_max_paths: Optional[int] = None, repeats: Optional[int] = None,
+                   cold: bool = True, cold_paths: int = 10_000, warm_paths: int = 100_000,
+                   mode: str = "custom", quiet: bool = True,
+                   log: Optional[Callable[[str], None]] = None) -> dict:
+    """Run the benchmark and return the results dict (the ``--json`` output).
+
+    Parameters
+    ----------
+    sizes : path counts, ascending; the headline numbers are those of the largest.
+    models : ``standard`` (the one-segment model of :mod:`benchmarks.standard`) and/or ``zhipu``.
+    threads : thread counts timed on the standard model (thread scaling); the others run on the last.
+    keep_paths : also run ``keep_paths`` cases (skipped where the arrays exceed 4 GiB).
+    keep_max_paths : run ``keep_paths`` cases only up to this many paths (default: all sizes).
+    repeats : timings per case, best kept (default 3 up to 10^4 paths, 2 below 10^6, else 1).
+    cold : also time ``pricedin run`` in fresh processes (empty and warm numba cache).
+    """
+    sizes = sorted(int(s) for s in sizes)
+    models = list(models)
+    threads = sorted(int(t) for t in threads)
+    say = log or (lambda m: _log(m, quiet))
+    t_start = time.perf_counter()
+    res: dict = {"mode": mode, "machine": machine_info(), "source": source_info(), "sizes": sizes, "threads": threads, "cases": []}
+    for n in sizes:
+        reps = repeats if repeats is not None else (3 if n <= 10_000 else 2 if n < 1_000_000 else 1)
+        for model in models:
+            keep_here = keep_paths and (keep_max_paths is None or n <= keep_max_paths)
+            for keep in ([False, True] if keep_here else [False]):
+                label = f"{model}/{'keep_paths' if keep else 'summary'} {n:,} paths"
+                if keep and _keep_bytes(model, n) > KEEP_LIMIT:
+                    say(f"  {label}: skipped (kept arrays over the 4 GiB limit)")
+                    res["cases"].append({"model": model, "mode": "keep_paths", "paths": n,
+                                         "skipped": "kept (path, time) arrays would exceed the 4 GiB limit"})
+                    continue
+                std_summary = model == "standard" and not keep
+                args = ["--model", model, "--paths", str(n), "--repeats", str(reps),
+                        "--threads", ",".join(map(str, threads if std_summary else threads[-1:]))]
+                if std_summary:
+                    args.append("--baselines")
+                    if n == sizes[-1]:
+                        args.append("--profile")
+                if keep:
+                    args.append("--keep-paths")
+                say(f"  {label} ...")
+                case = _run_case(args)
+                steps = n * case["n_steps"]
+                case["engine_path_steps_per_s"] = {t: steps / s for t, s in case["engine_s"].items()}
+                if std_summary:
+                    v = case["variates_per_step"]
+                    case["floor_normals_per_s"] = {t: steps * v / s for t, s in case["floor_s"].items()}
+                    case["numpy_path_steps_per_s"] = steps / case["numpy_s"]
+                    case["speedup_vs_numpy"] = {t: case["numpy_s"] / s for t, s in case["engine_s"].items()}
+                    case["ratio_to_floor"] = {t: s / case["floor_s"][t] for t, s in case["engine_s"].items()}
+                res["cases"].append(case)
+
+    # ---- headline: the standard model, summary mode, largest size
+    top = [c for c in res["cases"] if c.get("model") == "standard" and c.get("mode") == "summary"
+           and c["paths"] == sizes[-1]]
+    if top:
+        c = top[0]
+        tmax, t1 = str(threads[-1]), str(threads[0])
+        res["headline"] = {"model": "standard", "mode": "summary", "paths": c["paths"], "threads": threads[-1],
+                           "note": "engine on all listed threads vs numpy (one thread); floor on the same threads"}
+        res["engine_path_steps_per_s"] = c["engine_path_steps_per_s"][tmax]
+        res["numpy_path_steps_per_s"] = c["numpy_path_steps_per_s"]
+        res["floor_normals_per_s"] = c["floor_normals_per_s"][tmax]
+        res["speedup_vs_numpy"] = c["speedup_vs_numpy"][tmax]
+        res["ratio_to_floor"] = c["ratio_to_floor"][tmax]
+        res["single_thread"] = {
+            "engine_path_steps_per_s": c["engine_path_steps_per_s"][t1],
+            "floor_normals_per_s": c["floor_normals_per_s"][t1],
+            "speedup_vs_numpy": c["speedup_vs_numpy"][t1],
+            "ratio_to_floor": c["ratio_to_floor"][t1],
+        }
+        res["thread_scaling"] = {
+            "threads": [threads[0], threads[-1]],
+            "engine": c["engine_s"][t1] / c["engine_s"][tmax],
+            "floor": c["floor_s"][t1] / c["floor_s"][tmax],
+            "paths": c["paths"],
+        }
+        if "time_split" in c:
+            res["engine_time_split"] = c["time_split"]
+
+    # ---- memory
+    rss: dict = {}
+    for c in res["cases"]:
+        if "peak_rss_mb" in c:
+            rss.setdefault(f"{c['model']}/{c['mode']}", {})[str(c["paths"])] = round(c["peak_rss_mb"], 1)
+    res["peak_rss_mb"] = rss
+    std = rss.get("standard/summary", {})
+    if std:
+        xs = [int(k) for k in std]
+        ys = list(std.values())
+        big = [(x, y) for x, y in zip(xs, ys) if x >= 100_000] or list(zip(xs, ys))
+        a, b = _fit_slope([x for x, _ in big], [y for _, y in big]) if len(big) > 1 else (ys[0], 0.0)
+        res["summary_rss_mb_per_million_paths"] = b * 1e6
+        if "10000000" in std:
+            res["summary_rss_1e7_mb"] = std["10000000"]
+            res["summary_rss_1e7_source"] = "measured"
+        else:
+            res["summary_rss_1e7_mb"] = a + b * 1e7
+            res["summary_rss_1e7_source"] = "extrapolated (linear fit of the sizes >= 1e5)"
+
+    # ---- cold start
+    if cold:
+        say("  cold start (pricedin run, fresh processes) ...")
+        cs = cold_start(cold_paths, warm_paths=warm_paths)
+        res["cold_start"] = cs
+        res["cold_start_s"] = cs["empty_cache_s"]
+        res["warm_cache_start_s"] = cs["warm_cache_s"]
+        res["warm_run_1e5_s"] = cs["warm_run_s"]
+
+    mon = _monaco()
+    if mon is not None:
+        res["monaco"] = mon
+
+    # ---- targets
+    targets = {}
+    for key, (op, lim) in TARGETS.items():
+        if key not in res:
+            continue
+        v = res[key]
+        met = v >= lim if op == ">=" else (v <= lim if op == "<=" else v < lim)
+        targets[key] = {"value": v, "target": f"{op} {lim:g}", "met": bool(met)}
+    res["targets"] = targets
+    if hasattr(os, "getloadavg"):
+        res["machine"]["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    res["elapsed_s"] = time.perf_counter() - t_start
+    return res
+
+
+# ------------------------------------------------------------------------------- report
+
+
+def _fmt(x: float, unit: str = "") -> str:
+    if x is None:
+        return "-"
+    if abs(x) >= 1e6:
+        return f"{x / 1e6:,.1f}M{unit}"
+    if abs(x) >= 100:
+        return f"{x:,.0f}{unit}"
+    return f"{x:.3g}{unit}"
+
+
+def format_table(res: dict) -> str:
+    """The results as Markdown tables (also the plain-text report)."""
+    lines = []
+    th = [str(t) for t in res["threads"]]
+    lines.append("| model | mode | paths | threads | engine s | engine path-steps/s | peak RSS MiB "
+                 "| numpy path-steps/s | speedup vs numpy | floor normals/s | ratio to floor |")
+    lines.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for c in res["cases"]:
+        if "skipped" in c:
+            lines.append(f"| {c['model']} | {c['mode']} | {c['paths']:,} | - | skipped: {c['skipped']} "
+                         "| | | | | | |")
+            continue
+        for t, s in c["engine_s"].items():
+            row = [c["model"], c["mode"], f"{c['paths']:,}", t, f"{s:.3f}",
+                   _fmt(c["engine_path_steps_per_s"][t]), f"{c['peak_rss_mb']:.0f}"]
+            if "numpy_s" in c:
+                row += [_fmt(c["numpy_path_steps_per_s"]), f"{c['speedup_vs_numpy'][t]:.2f}x",
+                        _fmt(c["floor_normals_per_s"][t]), f"{c['ratio_to_floor'][t]:.1f}"]
+            else:
+                row += ["", "", "", ""]
+            lines.append("| " + " | ".join(row) + " |")
+    lines.append("")
+    if "speedup_vs_numpy" in res:
+        h = res["headline"]
+        lines.append(f"Headline (standard model, summary, {h['paths']:,} paths, engine on {h['threads']} threads): "
+                     f"engine {_fmt(res['engine_path_steps_per_s'])} path-steps/s, numpy "
+                     f"{_fmt(res['numpy_path_steps_per_s'])} path-steps/s, floor {_fmt(res['floor_normals_per_s'])} "
+                     f"normals/s; speedup vs numpy {res['speedup_vs_numpy']:.2f}x, ratio to floor "
+                     f"{res['ratio_to_floor']:.1f}. One thread: speedup {res['single_thread']['speedup_vs_numpy']:.2f}x, "
+                     f"ratio to floor {res['single_thread']['ratio_to_floor']:.1f}. Thread scaling "
+                     f"{th[0]}->{th[-1]}: engine {res['thread_scaling']['engine']:.2f}x, floor "
+                     f"{res['thread_scaling']['floor']:.2f}x.")
+        lines.append("")
+    if "engine_time_split" in res:
+        s = res["engine_time_split"]
+        lines.append(f"Engine time split (standard, {s['paths']:,} paths, 1 thread): simulate {s['simulate_s']:.3f} s = "
+                     f"parameter draws (_Plan.theta) {s['theta_s']:.3f} s ({100 * s['theta_share']:.0f}%) + kernel "
+                     f"(simulate_block) {s['kernel_s']:.3f} s ({100 * s['kernel_share']:.0f}%) + rest (allocation, "
+                     f"Dataset) {s['other_s']:.3f} s; the kernel alone is {s['kernel_to_floor']:.1f}x the floor "
+                     f"({s['floor_s']:.3f} s).")
+        lines.append("")
+    if "summary_rss_mb_per_million_paths" in res:
+        lines.append(f"Summary-mode memory: {res['summary_rss_mb_per_million_paths']:.0f} MiB per million paths; "
+                     f"10 million paths: {res['summary_rss_1e7_mb']:.0f} MiB ({res['summary_rss_1e7_source']}).")
+        lines.append("")
+    if "cold_start" in res:
+        cs = res["cold_start"]
+        lines.append(f"`pricedin run {cs['config']}` in a fresh process: {cs['paths']:,} paths, empty numba cache "
+                     f"{cs['empty_cache_s']:.2f} s, warm cache {cs['warm_cache_s']:.2f} s; {cs['warm_paths']:,} paths, "
+                     f"warm cache {cs['warm_run_s']:.2f} s.")
+        lines.append("")
+    if res.get("targets"):
+        lines.append("| target | value | goal | met |")
+        lines.append("|---|---:|---:|---|")
+        for k, t in res["targets"].items():
+            lines.append(f"| {k} | {t['value']:.3g} | {t['target']} | {'yes' if t['met'] else 'no'} |")
+        lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,296 @@
+"""The standard model written plainly in vectorised numpy: the baseline the engine is compared with.
+
+Same equations as the compiled path kernel (``engine._kernels.simulate_block``), written
+the way an analyst would write them in numpy: arrays over paths, a Python loop over
+time steps, fresh (P,) temporaries at every step. It draws its own parameters and
+shocks from one ``numpy.random.Generator``, so it matches the engine in distribution,
+not bit for bit (``tests/test_benchmarks.py`` checks that).
+
+Covered: one segment; Ornstein-Uhlenbeck growth on ln(1 + g) (with decaying
+volatility) or a linear fade; logit-normal churn; the optional direct revenue shock;
+linear or exponential margin convergence with AR(1) noise and a cap; taxes with a loss
+carry-forward; reinvestment = change in revenue / sales-to-capital; year-end or
+mid-year discounting along the WACC fade; Gordon terminal value with stable
+reinvestment g / ROC; the EV/Sales multiple with a decaying premium; cash, SBC
+dilution, equity raises and failure. Anything else raises ``NotImplementedError``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = ["simulate_numpy"]
+
+LN2 = math.log(2.0)
+
+
+def _draw(spec, rng: np.random.Generator, n: int):
+    """A fixed input as a float, a drawn one as an (n,) array, drawn with plain numpy."""
+    if spec is None:
+        return None
+    if spec.is_fixed:
+        return float(spec.median())
+    kind = spec.kind
+    if kind == "uniform":
+        return rng.uniform(spec.min, spec.max, n)
+    if kind == "triangular":
+        return rng.triangular(spec.min, spec.mode, spec.max, n)
+    if kind == "pert":
+        lam = float(getattr(spec, "lambda_", 4.0))
+        w = spec.max - spec.min
+        a = 1.0 + lam * (spec.mode - spec.min) / w
+        b = 1.0 + lam * (spec.max - spec.mode) / w
+        return spec.min + w * rng.beta(a, b, n)
+    raise NotImplementedError(f"the numpy reference does not draw {kind!r} inputs")
+
+
+def simulate_numpy(cfg, paths: int, seed: int = 0) -> dict:
+    """Simulate ``paths`` paths of a one-segment ``cfg`` (an :class:`engine.config.Config`).
+
+    Returns
+    -------
+    dict of str -> ndarray (paths,)
+        ``value_per_share``, ``equity_value``, ``pv_explicit``, ``pv_terminal``,
+        ``revenue_horizon``, ``price_horizon``, ``failed``.
+    """
+    if len(cfg.segments) != 1:
+        raise NotImplementedError("the numpy reference models one segment")
+    if cfg.margin.method.value == "cost_structure" or cfg.terminal.method.value != "gordon":
+        raise NotImplementedError("the numpy reference models linear/exponential margins and a Gordon terminal value")
+    if cfg.correlations.pairs:
+        raise NotImplementedError("the numpy reference draws independent inputs")
+    rng = np.random.default_rng(seed)
+    P = int(paths)
+    spec = {p.key: p.spec for p in cfg.parameters()}
+    seg = cfg.segments[0]
+    sk = f"segments.{seg.name}."
+
+    def par(key):
+        return _draw(spec.get(key), rng, P)
+
+    # ---- per-path parameters (theta)
+    rev0 = par(sk + ("revenue" if seg.revenue is not None else "run_rate"))
+    g0 = par(sk + "growth.today")
+    ginf_rate = par(sk + "growth.long_run")
+    ghl = par(sk + "growth.half_life")
+    fade_year = par(sk + "growth.fade_year")
+    gvol0 = par(sk + "growth.volatility")
+    gvol_inf = par(sk + "growth.volatility_long_run")
+    gvol_hl = par(sk + "growth.volatility_half_life")
+    churn = par(sk + "churn.rate")
+    cdisp = par(sk + "churn.dispersion")
+    rvol0 = par(sk + "revenue_shock.volatility")
+    rvol_inf = par(sk + "revenue_shock.volatility_long_run")
+    rhl = par(sk + "revenue_shock.half_life")
+    rcorr = par(sk + "revenue_shock.correlation")
+    mpr = par(sk + "revenue_shock.market_price_of_risk")
+    cash0 = par("balance_sheet.cash")
+    claims = -par("balance_sheet.debt") - par("balance_sheet.minority_interests") + par(
+        "balance_sheet.non_operating_assets")
+    nol = np.zeros(P) + par("balance_sheet.nol")
+    ic0 = par("balance_sheet.invested_capital")
+    m0 = par("margin.today")
+    mt = par("margin.target")
+    mconv = par("margin.convergence_year")
+    mhl = par("margin.half_life")
+    mnoise = par("margin.noise_sd")
+    mpers = par("margin.noise_persistence")
+    mmax = par("margin.maximum")
+    tax_rate = par("tax.rate")
+    s2c = par("reinvestment.sales_to_capital")
+    w0 = par("cost_of_capital.initial")
+    wm = par("cost_of_capital.mature")
+    tg = par("terminal.growth")
+    tw = par("terminal.wacc")
+    roc = par("terminal.return_on_capital")
+    mu_today = par("multiple.today")
+    mu_mat = par("multiple.mature")
+    beta = par("multiple.growth_beta")
+    mu_hl = par("multiple.half_life")
+    mu_vol = par("multiple.volatility")
+    sbc = par("dilution.sbc_rate")
+    floor = par("financing.cash_floor")
+    buffer = par("financing.buffer_years")
+    disc = par("financing.issue_discount")
+    cash_rate = par("financing.cash_rate")
+    p_fail = par("failure.annual_probability")
+    recov = par("failure.recovery")
+
+    ou = seg.growth.method.value == "ou"
+    linear_margin = cfg.margin.method.value == "linear"
+    mid = bool(cfg.cost_of_capital.mid_year)
+    fade_s = cfg.cost_of_capital.fade_start_year
+    fade_e = cfg.cost_of_capital.fade_end_year
+    spy = cfg.simulation.steps_per_year
+    N = cfg.n_steps
+    dt = 1.0 / spy
+    sqdt = math.sqrt(dt)
+    if gvol_inf is None:
+        gvol_inf = gvol0
+    if rvol_inf is None:
+        rvol_inf = rvol0
+    rev_shock = not (np.all(np.asarray(rvol0) == 0.0) and np.all(np.asarray(rvol_inf) == 0.0))
+    hazard = not np.all(np.asarray(p_fail) == 0.0)
+    logit_c = np.log(churn / (1.0 - churn)) if 0.0 < np.min(churn) and np.max(churn) < 1.0 else None
+
+    # ---- initial state
+    R = np.zeros(P) + rev0
+    x = np.zeros(P) + np.log1p(g0)
+    kap = LN2 / ghl
+    ou_sd = np.sqrt((1.0 - np.exp(-2.0 * kap * dt)) / (2.0 * kap))
+    x_inf = np.log1p(ginf_rate)
+    ic = R / s2c if ic0 is None else np.zeros(P) + ic0
+    g0_tot = np.exp(x) * (1.0 - churn) - 1.0
+    mu0 = (cfg.market_cap_reporting - cash0 - claims) / rev0 if mu_today is None else mu_today
+    prem = np.zeros(P) + np.log(mu0 / (mu_mat * np.exp(beta * (g0_tot - tg))))
+    mu_decay = 2.0 ** (-dt / mu_hl)
+    cash = np.zeros(P) + cash0
+    shares = np.ones(P)
+    u_m = np.zeros(P)
+    df = np.ones(P)
+    pv = np.zeros(P)
+    failed = np.zeros(P, dtype=bool)
+    recovery_pv = np.zeros(P)
+    closed = np.zeros(N, dtype=bool)
+    if cfg.financing.closed:
+        closed[:] = True
+    for y in cfg.financing.closed_years:
+        closed[(y - 1) * spy: y * spy] = True
+    r_prev = R
+    ebit = np.zeros(P)
+    margin = np.zeros(P) + m0
+    mult = np.zeros(P) + mu0
+    r_t = w0
+
+    for t in range(1, N + 1):
+        tau = t * dt
+        alive = ~failed
+        # 1. revenue: OU on ln(1 + g), logit-normal churn, optional direct revenue shock
+        eg = rng.standard_normal(P)
+        if ou:
+            eta = gvol_inf + (gvol0 - gvol_inf) * 2.0 ** (-(tau - dt) / gvol_hl)
+            x = x_inf + (x - x_inf) * np.exp(-kap * dt) + eta * ou_sd * eg
+        else:
+            f = np.minimum(np.where(fade_year > dt, (tau - dt) / (fade_year - dt), 1.0), 1.0)
+            x = np.zeros(P) + np.log1p(g0 + (ginf_rate - g0) * f)
+        if logit_c is not None:
+            c = 1.0 / (1.0 + np.exp(-(logit_c + cdisp * rng.standard_normal(P))))
+        else:
+            c = np.zeros(P) + churn
+        growth_factor = np.exp(x * dt) * (1.0 - c) ** dt
+        if rev_shock:
+            sig = rvol_inf + (rvol0 - rvol_inf) * 2.0 ** (-(tau - dt) / rhl)
+            z = rcorr * eg + np.sqrt(1.0 - rcorr * rcorr) * rng.standard_normal(P)
+            growth_factor = growth_factor * np.exp(-(0.5 * sig * sig + mpr * sig) * dt + sig * sqdt * z)
+        R_new = np.where(alive, R * growth_factor, R)
+        g_tot = R_new / r_prev - 1.0 if spy == 1 else (R_new / r_prev) ** spy - 1.0
+
+        # 2. margin: deterministic convergence + AR(1) noise, capped
+        u_m = mpers ** dt * u_m + mnoise * sqdt * rng.standard_normal(P)
+        if linear_margin:
+            m_det = m0 + (mt - m0) * min(tau / mconv, 1.0) if np.isscalar(mconv) else \
+                m0 + (mt - m0) * np.minimum(tau / mconv, 1.0)
+        else:
+            m_det = mt + (m0 - mt) * 2.0 ** (-tau / mhl)
+        new_margin = np.minimum(m_det + u_m, mmax)
+        new_ebit = new_margin * R_new
+
+        # 3. taxes with a loss carry-forward
+        ebit_flow = new_ebit * dt
+        used = np.where(ebit_flow > 0.0, np.minimum(nol, ebit_flow), 0.0)
+        tax = np.where(ebit_flow > 0.0, tax_rate * (ebit_flow - used), 0.0)
+        new_nol = np.where(ebit_flow < 0.0, nol - ebit_flow, nol - used)
+
+        # 4. reinvestment and FCFF
+        reinv = (R_new - r_prev) / s2c
+        fcff = ebit_flow - tax - reinv
+
+        # 5. discounting along the WACC fade
+        if tau <= fade_s:
+            w = w0
+        elif tau >= fade_e:
+            w = wm
+        else:
+            w = w0 + (wm - w0) * (tau - fade_s) / (fade_e - fade_s)
+        step = (1.0 + w) ** dt
+        df_end = df / step
+        flow_pv = fcff * (df / np.sqrt(step) if mid else df_end)
+
+        # 7. multiple: growth-linked anchor times a decaying log premium
+        e_mu = rng.standard_normal(P)
+        anchor = mu_mat * np.exp(beta * (g_tot - tg))
+        new_prem = prem * mu_decay + mu_vol * sqdt * e_mu
+        new_mult = anchor * np.exp(new_prem)
+
+        # 8. cash, dilution, equity raises, failure
+        new_cash = cash * (1.0 + cash_rate) ** dt + fcff
+        new_shares = shares * (1.0 + sbc) ** dt
+        fail_now = np.zeros(P, dtype=bool)
+        if hazard:
+            fail_now |= rng.random(P) < 1.0 - (1.0 - p_fail) ** dt
+        short = alive & ~fail_now & (new_cash < floor)
+        if short.any():
+            e_mkt = new_mult * R_new + new_cash + claims
+            cannot = short & (closed[t - 1] | (e_mkt <= 0.0))
+            fail_now |= cannot
+            raise_ = short & ~cannot
+            burn = np.where(fcff < 0.0, -fcff / dt, 0.0)
+            need = np.where(raise_, floor - new_cash + buffer * burn, 0.0)
+            new_shares = new_shares + need * new_shares / np.where(raise_, e_mkt * (1.0 - disc), 1.0)
+            new_cash = new_cash + need
+        fail_now &= alive
+
+        # commit the step on live paths; failed paths stay frozen
+        R = R_new if not failed.any() else np.where(alive, R_new, R)
+        ic = np.where(alive, ic + reinv, ic)
+        nol = np.where(alive, new_nol, nol)
+        pv = np.where(alive, pv + flow_pv, pv)
+        df = np.where(alive, df_end, df)
+        cash = np.where(alive, new_cash, cash)
+        shares = np.where(alive, new_shares, shares)
+        prem = np.where(alive, new_prem, prem)
+        mult = np.where(alive, new_mult, mult)
+        margin = np.where(alive, new_margin, margin)
+        ebit = np.where(alive, new_ebit, ebit)
+        if fail_now.any():
+            recovery_pv = np.where(fail_now, np.maximum(recov * ic, 0.0) * df, recovery_pv)
+            failed |= fail_now
+        r_t = w
+        r_prev = R
+
+    # 6. terminal value (Gordon, stable reinvestment g / ROC), going concern only
+    tw = wm if tw is None else tw
+    roc = tw if roc is None else roc
+    spread = np.maximum(np.zeros(P) + tw - tg, cfg.terminal.min_spread)
+    ebit_next = ebit * (1.0 + tg)
+    nopat = np.where(ebit_next > 0.0, ebit_next * (1.0 - tax_rate), ebit_next)
+    tv = nopat * (1.0 - tg / roc) / spread
+    pv_tv = tv * df
+    if mid:
+        pv_tv = pv_tv * math.sqrt(1.0 + r_t) if np.isscalar(r_t) else pv_tv * np.sqrt(1.0 + r_t)
+    pv_tv = np.where(failed, 0.0, pv_tv)
+
+    # 9. the DCF lens and the horizon price
+    equity = pv + pv_tv + recovery_pv + cash0 + claims
+    if cfg.failure.limited_liability:
+        equity = np.maximum(equity, 0.0)
+    e_h = np.maximum(mult * R + cash + claims, 0.0)
+    return {
+        "value_per_share": equity * cfg.to_price,
+        "equity_value": equity,
+        "pv_explicit": pv,
+        "pv_terminal": pv_tv,
+        "revenue_horizon": R,
+        "price_horizon": np.where(failed, 0.0, e_h / shares * cfg.to_price),
+        "failed": failed,
+    }
+
+
+def draws_per_step(cfg) -> int:
+    """Standard normals (and uniforms) the reference draws per path and step."""
+    seg = cfg.segments[0]
+    n = 3  # growth, margin, multiple
+    n += 1 if 0.0 < seg.churn.rate.median() < 1.0 else 0
+    return n
