@@ -117,8 +117,9 @@ def time_split(cfg, paths: int) -> dict:
     plan = _Plan(cfg, ParameterTable(cfg))
     B = cfg.simulation.block_size
     t_theta = t_kernel = 0.0
-    out = np.empty((min(B, paths), K.NO))
-    ko = np.empty((1, 1, K.NK))
+    out = np.empty((K.NO, min(B, paths)))
+    flags = np.empty((K.NL, min(B, paths)), dtype=np.int8)
+    ko = np.empty((K.NK, 1, 1))
     ks = np.empty((1, 1, len(cfg.segments)))
     for b in range(math.ceil(paths / B)):
         n = min(paths, (b + 1) * B) - b * B
@@ -126,7 +127,7 @@ def time_split(cfg, paths: int) -> dict:
         theta, _ = plan.theta(b, n)
         t1 = time.perf_counter()
         rng = np.random.default_rng(block_seed(cfg.simulation.seed, b, 1))
-        K.simulate_block(theta, plan.gm, plan.iopt, plan.fopt, plan.closed, plan.shock, rng, out[:n], ko, ks)
+        K.simulate_block(theta, plan.gm, plan.iopt, plan.fopt, plan.closed, plan.shock, rng, out[:, :n], flags[:, :n], ko, ks)
         t2 = time.perf_counter()
         t_theta += t1 - t0
         t_kernel += t2 - t1

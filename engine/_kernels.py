@@ -112,29 +112,31 @@ F_MCAP = 6  # today's market cap, reporting currency, money units
 F_HORIZON = 7
 NF = 8
 
-# Per-path outputs.
+# Per-path float outputs: rows of ``out`` (NO, path).
 O_VPS = 0
 O_EQUITY = 1
 O_PV_EXPL = 2
 O_PV_TV = 3
 O_TV_SHARE = 4
-O_FAILED = 5
-O_FAIL_YEAR = 6
-O_PRICE_H = 7
-O_RET_H = 8
-O_JUST_DCF = 9
-O_JUST_MKT = 10
-O_TV_CLIPPED = 11
-O_FLOORED = 12
-O_REV_N = 13
-O_MARGIN_N = 14
-O_MULT_N = 15
-O_DILUTION = 16
-O_CAGR = 17
-O_RAISED = 18
-O_CASH_N = 19
-O_REV_0 = 20
-NO = 21
+O_FAIL_YEAR = 5
+O_PRICE_H = 6
+O_RET_H = 7
+O_REV_N = 8
+O_MARGIN_N = 9
+O_MULT_N = 10
+O_DILUTION = 11
+O_CAGR = 12
+O_RAISED = 13
+O_CASH_N = 14
+NO = 15
+
+# Per-path 0/1 flags: rows of ``flags`` (NL, path), int8.
+L_FAILED = 0
+L_JUST_DCF = 1
+L_JUST_MKT = 2
+L_TV_CLIPPED = 3
+L_FLOORED = 4
+NL = 5
 
 # Kept (path, time) variables.
 K_REVENUE = 0
@@ -197,7 +199,7 @@ def wacc_at(tau, w0, wm, start, end):
 
 
 @jit
-def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, keep_out, keep_seg):
+def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, flags, keep_out, keep_seg):
     """Simulate one block of paths (DESIGN points 1-10), fused over time.
 
     Parameters
@@ -220,9 +222,12 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, ke
         (and NaN for ``SS_CHURN_SET``) leave the model unchanged.
     rng : numpy.random.Generator
         The block's shock stream (consumed sequentially, path by path).
-    out : ndarray(float64, ndim=2), (path, NO)
-        Written: the ``O_*`` per-path results.
-    keep_out : ndarray(float64, ndim=3), (path, time, NK) or (1, 1, NK)
+    out : ndarray(float64, ndim=2), (NO, path)
+        Written: the ``O_*`` per-path results, one row per variable (so each
+        becomes a result variable without a copy).
+    flags : ndarray(int8, ndim=2), (NL, path)
+        Written: the ``L_*`` per-path 0/1 flags (failed, justified, ...).
+    keep_out : ndarray(float64, ndim=3), (NK, path, time) or (NK, 1, 1)
         Written when ``iopt[I_KEEP]``: the ``K_*`` variables per step.
     keep_seg : ndarray(float64, ndim=3), (path, time, segment) or (1, 1, segment)
         Written when ``iopt[I_KEEP]``: segment revenue per step [money/year].
@@ -315,6 +320,7 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, ke
         claims = -th[P_DEBT] - th[P_MI] + th[P_NONOP]
         nol = th[P_NOL]
         s2c = th[P_S2C]
+        inv_s2c = 1.0 / s2c
         ic = th[P_IC]
         if math.isnan(ic):
             ic = rev0 / s2c
@@ -385,13 +391,12 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, ke
             if failed:
                 if keep:
                     for v in range(NK):
-                        keep_out[p, t - 1, v] = 0.0
-                    keep_out[p, t - 1, K_SHARES] = shares
-                    keep_out[p, t - 1, K_MULTIPLE] = np.nan
+                        keep_out[v, p, t - 1] = 0.0
+                    keep_out[K_SHARES, p, t - 1] = shares
+                    keep_out[K_MULTIPLE, p, t - 1] = np.nan
                     for k in range(K):
                         keep_seg[p, t - 1, k] = 0.0
                 continue
-            sh = shock[t - 1]
 
             # ---- 1. revenue by segment
             r_tot = 0.0
@@ -409,10 +414,10 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, ke
                     gfac = 1.0 + g_lin0[k] + (g_lininf[k] - g_lin0[k]) * f
                     x[k] = math.log(gfac)
                 sb = NSH + k * NSS
-                gfac += sh[sb + SS_GROWTH_ADD]
+                gfac += shock[t - 1, sb + SS_GROWTH_ADD]
                 if gfac < 0.0:
                     gfac = 0.0
-                c_set = sh[sb + SS_CHURN_SET]
+                c_set = shock[t - 1, sb + SS_CHURN_SET]
                 if not math.isnan(c_set):
                     c = c_set
                 elif c_disp[k] == 0.0 or c_med[k] <= 0.0 or c_med[k] >= 1.0:
@@ -434,7 +439,7 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, ke
 
             # ---- 2. operating margin and EBIT (annual rate)
             u_m = mpers_dt * u_m + mnoise * e_m
-            m_add = sh[SH_MARGIN_ADD]
+            m_add = shock[t - 1, SH_MARGIN_ADD]
             if mmethod == 2:
                 fixed *= fixed_step
                 ebit = r_tot * (1.0 - vcs + u_m + m_add) - fixed
@@ -470,12 +475,12 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, ke
                 tax = tax_rate * (ebit_flow - used)
 
             # ---- 4. reinvestment and FCFF
-            reinv = (r_tot - r_prev) / s2c
+            reinv = (r_tot - r_prev) * inv_s2c
             ic += reinv
             fcff = ebit_flow - tax - reinv
 
             # ---- 5. discounting
-            r_t = wacc_at(tau, w0, wm, fade_s, fade_e) + sh[SH_WACC_ADD]
+            r_t = wacc_at(tau, w0, wm, fade_s, fade_e) + shock[t - 1, SH_WACC_ADD]
             step = 1.0 + r_t if annual else (1.0 + r_t) ** dt
             df_end = df / step
             if mid:
@@ -496,7 +501,7 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, ke
                     g_tot = r_tot / r_prev - 1.0 if annual else (r_tot / r_prev) ** (1.0 / dt) - 1.0
                 else:
                     g_tot = -1.0
-                mult = mu_mat * math.exp(beta * (g_tot - tg) + prem + sh[SH_MULT_LOG])
+                mult = mu_mat * math.exp(beta * (g_tot - tg) + prem + shock[t - 1, SH_MULT_LOG])
 
             # ---- 8. cash, dilution, financing, failure
             shares *= sbc_step
@@ -519,26 +524,26 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, ke
 
             if keep:
                 kp = keep_out
-                kp[p, t - 1, K_REVENUE] = r_tot
-                kp[p, t - 1, K_GROWTH] = g_tot
-                kp[p, t - 1, K_CHURN] = churn_avg
-                kp[p, t - 1, K_MARGIN] = margin
-                kp[p, t - 1, K_EBIT] = ebit
-                kp[p, t - 1, K_FCFF] = fcff / dt
-                kp[p, t - 1, K_CASH] = cash
-                kp[p, t - 1, K_SHARES] = shares
-                kp[p, t - 1, K_MULTIPLE] = mult
+                kp[K_REVENUE, p, t - 1] = r_tot
+                kp[K_GROWTH, p, t - 1] = g_tot
+                kp[K_CHURN, p, t - 1] = churn_avg
+                kp[K_MARGIN, p, t - 1] = margin
+                kp[K_EBIT, p, t - 1] = ebit
+                kp[K_FCFF, p, t - 1] = fcff / dt
+                kp[K_CASH, p, t - 1] = cash
+                kp[K_SHARES, p, t - 1] = shares
+                kp[K_MULTIPLE, p, t - 1] = mult
                 if failed:
-                    kp[p, t - 1, K_PRICE] = 0.0
+                    kp[K_PRICE, p, t - 1] = 0.0
                 else:
                     e_mkt = mult * r_tot + cash + claims
-                    kp[p, t - 1, K_PRICE] = (e_mkt if e_mkt > 0.0 else 0.0) / shares * to_price
+                    kp[K_PRICE, p, t - 1] = (e_mkt if e_mkt > 0.0 else 0.0) / shares * to_price
                 for k in range(K):
                     keep_seg[p, t - 1, k] = R[k]
             r_prev = r_tot
 
         # ---- 6. terminal value (going concern only)
-        clipped = 0.0
+        clipped = 0
         pv_tv = 0.0
         if failed:
             pv_tv = 0.0
@@ -552,7 +557,7 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, ke
             spread = tw - tg
             if spread < min_spread:
                 spread = min_spread
-                clipped = 1.0
+                clipped = 1
             ebit_next = ebit * (1.0 + tg)
             nopat = ebit_next * (1.0 - tax_rate) if ebit_next > 0.0 else ebit_next
             fcff_next = nopat * (1.0 - tg / roc)
@@ -569,41 +574,38 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, ke
         # ---- 9. two lenses
         ev = pv + pv_tv + recovery_pv
         equity = ev + cash0 + claims
-        floored = 0.0
+        floored = 0
         if limited and equity < 0.0:
             equity = 0.0
-            floored = 1.0
+            floored = 1
         vps = equity * to_price
-        o = out[p]
-        o[O_VPS] = vps
-        o[O_EQUITY] = equity
-        o[O_PV_EXPL] = pv
-        o[O_PV_TV] = pv_tv
+        out[O_VPS, p] = vps
+        out[O_EQUITY, p] = equity
+        out[O_PV_EXPL, p] = pv
+        out[O_PV_TV, p] = pv_tv
         denom = pv + pv_tv
-        o[O_TV_SHARE] = pv_tv / denom if denom != 0.0 else 0.0
-        o[O_FAILED] = 1.0 if failed else 0.0
-        o[O_FAIL_YEAR] = fail_year
+        out[O_TV_SHARE, p] = pv_tv / denom if denom != 0.0 else 0.0
+        out[O_FAIL_YEAR, p] = fail_year
         if failed:
             price_h = 0.0
         else:
             e_h = mult * r_tot + cash + claims
             price_h = (e_h if e_h > 0.0 else 0.0) / shares * to_price
-        o[O_PRICE_H] = price_h
+        out[O_PRICE_H, p] = price_h
         ret = (price_h / price0) ** (1.0 / horizon) - 1.0
-        o[O_RET_H] = ret
-        o[O_JUST_DCF] = 1.0 if vps >= price0 else 0.0
-        o[O_JUST_MKT] = 1.0 if ret >= ke else 0.0
-        o[O_TV_CLIPPED] = clipped
-        o[O_FLOORED] = floored
-        o[O_REV_N] = r_tot
-        o[O_MARGIN_N] = margin
-        o[O_MULT_N] = mult if not failed else np.nan
-        o[O_DILUTION] = shares
-        o[O_CAGR] = (r_tot / rev0) ** (1.0 / horizon) - 1.0 if rev0 > 0.0 else np.nan
-        o[O_RAISED] = raised
-        o[O_CASH_N] = cash
-        o[O_REV_0] = rev0
-
+        out[O_RET_H, p] = ret
+        out[O_REV_N, p] = r_tot
+        out[O_MARGIN_N, p] = margin
+        out[O_MULT_N, p] = mult if not failed else np.nan
+        out[O_DILUTION, p] = shares
+        out[O_CAGR, p] = (r_tot / rev0) ** (1.0 / horizon) - 1.0 if rev0 > 0.0 else np.nan
+        out[O_RAISED, p] = raised
+        out[O_CASH_N, p] = cash
+        flags[L_FAILED, p] = 1 if failed else 0
+        flags[L_JUST_DCF, p] = 1 if vps >= price0 else 0
+        flags[L_JUST_MKT, p] = 1 if ret >= ke else 0
+        flags[L_TV_CLIPPED, p] = clipped
+        flags[L_FLOORED, p] = floored
 
 @jit
 def draw_normals(rng, out):

@@ -321,13 +321,15 @@ def simulate(
         col = table.column(key)
         over_cols.append((col, table.drawn.index(col) if col in table.drawn else -1, float(val)))
     nblocks = math.ceil(P / B)
-    out = np.empty((P, K.NO))
-    draws_all = np.empty((P, len(table.drawn)))
+    # variable-major layouts: each row becomes a result variable without a copy
+    out = np.empty((K.NO, P))
+    flags = np.empty((K.NL, P), dtype=np.int8)
+    draws_all = np.empty((len(table.drawn), P))
     if keep_paths:
-        keep_out = np.empty((P, N, K.NK))
+        keep_out = np.empty((K.NK, P, N))
         keep_seg = np.empty((P, N, nseg))
     else:
-        keep_out = np.empty((1, 1, K.NK))
+        keep_out = np.empty((K.NK, 1, 1))
         keep_seg = np.empty((1, 1, nseg))
     iopt = plan.iopt.copy()
     iopt[K.I_KEEP] = int(keep_paths)
@@ -340,11 +342,12 @@ def simulate(
             theta[:, col] = val
             if j >= 0:
                 draws[:, j] = val
-        draws_all[lo:hi] = draws
+        draws_all[:, lo:hi] = draws.T
         rng = np.random.default_rng(block_seed(cfg.simulation.seed, b, 1))
-        ko = keep_out[lo:hi] if keep_paths else keep_out
+        ko = keep_out[:, lo:hi] if keep_paths else keep_out
         ks = keep_seg[lo:hi] if keep_paths else keep_seg
-        K.simulate_block(theta, plan.gm, iopt, plan.fopt, plan.closed, plan.shock, rng, out[lo:hi], ko, ks)
+        K.simulate_block(theta, plan.gm, iopt, plan.fopt, plan.closed, plan.shock, rng,
+                         out[:, lo:hi], flags[:, lo:hi], ko, ks)
         return hi - lo
 
     t0 = time.perf_counter()
@@ -362,7 +365,7 @@ def simulate(
                 if progress:
                     progress(done, P)
     elapsed = time.perf_counter() - t0
-    return _dataset(cfg, table, out, draws_all, keep_out if keep_paths else None,
+    return _dataset(cfg, table, out, flags, draws_all, keep_out if keep_paths else None,
                     keep_seg if keep_paths else None, elapsed, command, __version__)
 
 
@@ -372,14 +375,9 @@ _OUT_COLS = {
     "pv_explicit": K.O_PV_EXPL,
     "pv_terminal": K.O_PV_TV,
     "terminal_share": K.O_TV_SHARE,
-    "failed": K.O_FAILED,
     "failure_year": K.O_FAIL_YEAR,
     "price_horizon": K.O_PRICE_H,
     "horizon_return": K.O_RET_H,
-    "justified_dcf": K.O_JUST_DCF,
-    "justified_market": K.O_JUST_MKT,
-    "tv_clipped": K.O_TV_CLIPPED,
-    "floored": K.O_FLOORED,
     "revenue_horizon": K.O_REV_N,
     "revenue_cagr": K.O_CAGR,
     "margin_horizon": K.O_MARGIN_N,
@@ -387,6 +385,14 @@ _OUT_COLS = {
     "dilution": K.O_DILUTION,
     "equity_raised": K.O_RAISED,
     "cash_horizon": K.O_CASH_N,
+}
+
+_FLAG_ROWS = {
+    "failed": K.L_FAILED,
+    "justified_dcf": K.L_JUST_DCF,
+    "justified_market": K.L_JUST_MKT,
+    "tv_clipped": K.L_TV_CLIPPED,
+    "floored": K.L_FLOORED,
 }
 
 _KEEP_COLS = {
@@ -407,21 +413,23 @@ def _attrs(v, cfg):
     return {"units": units_for(v.units, cfg), "long_name": v.long_name, "description": v.description}
 
 
-def _dataset(cfg, table, out, draws, keep_out, keep_seg, elapsed, command, version):
+def _dataset(cfg, table, out, flags, draws, keep_out, keep_seg, elapsed, command, version):
     import xarray as xr
 
-    P = out.shape[0]
+    P = out.shape[1]
     data = {}
     for v in PATH_VARIABLES:
-        col = out[:, _OUT_COLS[v.name]]
-        arr = col.astype(bool) if v.dtype == "bool" else col.copy()
+        if v.dtype == "bool":
+            arr = flags[_FLAG_ROWS[v.name]].view(np.bool_)  # 0/1 int8 -> bool, no copy
+        else:
+            arr = out[_OUT_COLS[v.name]]
         data[v.name] = (v.dims, arr, _attrs(v, cfg))
     for j, col in enumerate(table.drawn):
         key = table.keys[col]
         spec = table.specs[col]
         data[param_var_name(key)] = (
             ("path",),
-            draws[:, j].copy(),
+            draws[j],
             {"units": "1", "long_name": f"drawn input {key}", "key": key,
              "distribution": _json(spec.to_dict())},
         )
@@ -435,7 +443,7 @@ def _dataset(cfg, table, out, draws, keep_out, keep_seg, elapsed, command, versi
             if v.name == "segment_revenue":
                 arr = keep_seg
             else:
-                arr = keep_out[:, :, _KEEP_COLS[v.name]].copy()
+                arr = keep_out[_KEEP_COLS[v.name]]
                 if v.name == "shares" and cfg.market.per_share:
                     arr *= cfg.market.shares
             data[v.name] = (v.dims, arr, _attrs(v, cfg))

@@ -118,13 +118,15 @@ def test_compiled_kernel_equals_plain_python(zhipu):
     theta, _ = plan.theta(0, 40)
     outs = []
     for fn in (K.simulate_block, K.simulate_block.py_func):
-        out = np.empty((40, K.NO))
-        ko = np.empty((40, cfg.n_steps, K.NK))
+        out = np.empty((K.NO, 40))
+        flags = np.empty((K.NL, 40), dtype=np.int8)
+        ko = np.empty((K.NK, 40, cfg.n_steps))
         ks = np.empty((40, cfg.n_steps, 2))
         iopt = plan.iopt.copy()
         iopt[K.I_KEEP] = 1
         rng = np.random.default_rng(123)
-        fn(theta, plan.gm, iopt, plan.fopt, plan.closed, plan.shock, rng, out, ko, ks)
-        outs.append((out, ko))
+        fn(theta, plan.gm, iopt, plan.fopt, plan.closed, plan.shock, rng, out, flags, ko, ks)
+        outs.append((out, flags, ko))
     np.testing.assert_allclose(outs[0][0], outs[1][0], rtol=1e-9, atol=1e-9)
-    np.testing.assert_allclose(outs[0][1], outs[1][1], rtol=1e-9, atol=1e-9)
+    np.testing.assert_array_equal(outs[0][1], outs[1][1])
+    np.testing.assert_allclose(outs[0][2], outs[1][2], rtol=1e-9, atol=1e-9)
