@@ -581,6 +581,10 @@ def test_scale_factor_must_be_positive():
         {"kind": "beta", "alpha": 2.0, "beta": 5.0},
         {"kind": "beta", "mean": 0.3, "sd": 0.1, "min": 0.1, "max": 0.9},
         {"kind": "truncnormal", "mean": 100, "sd": 25, "low": 50, "high": 150},
+        {"kind": "truncnormal", "mean": 0.1, "sd": 0.05, "low": 0.0},
+        {"kind": "truncnormal", "mean": -3.0, "sd": 1.0, "low": 0.0, "high": 2.0},
+        {"kind": "pert", "min": 0.0, "mode": 0.0, "max": 1.0},
+        {"kind": "beta", "alpha": 0.5, "beta": 3.0},
     ],
 )
 def test_sample_ppf_within_u_resolution_of_exact(d):
