@@ -225,9 +225,15 @@ def _input_formats(ds) -> dict:
     return out
 
 
-def _median(x) -> float:
+def _finite(x) -> np.ndarray:
+    """``x`` as float without its NaN/inf entries (no copy when all are finite)."""
     x = np.asarray(x, dtype=float)
-    x = x[np.isfinite(x)]
+    ok = np.isfinite(x)
+    return x if ok.all() else x[ok]
+
+
+def _median(x) -> float:
+    x = _finite(x)
     return float(np.median(x)) if x.size else float("nan")
 
 
@@ -280,8 +286,7 @@ def must_believe(ds) -> dict:
         lenses[lens] = {"justified_paths": k, "share": k / n if n else float("nan"), "note": note}
 
     def pct_in(x_all, v):
-        x = np.asarray(x_all, dtype=float)
-        x = x[np.isfinite(x)]
+        x = _finite(x_all)
         if not x.size or not math.isfinite(v):
             return None
         return float(100.0 * (np.count_nonzero(x < v) + 0.5 * np.count_nonzero(x == v)) / x.size)
