@@ -23,7 +23,7 @@ import numpy as np
 from . import _kernels as K
 from .config import Config, GrowthMethod, MarginMethod, TerminalMethod, correlation_setup
 from .distributions import parse_number  # noqa: F401  (re-exported for callers)
-from .sampling import block_seed, check_correlation, copula_factor, sample_parameters
+from .sampling import block_seed, check_correlation, sample_parameters
 from .variables import KEPT_VARIABLES, PATH_VARIABLES, units_for
 
 __all__ = ["simulate", "ParameterTable", "parameter_table", "MemoryLimitError", "keep_paths_bytes"]
@@ -202,11 +202,11 @@ class _Plan:
         self.shock = base_shock(cfg)
         self.drawn_specs = [table.specs[i] for i in table.drawn]
         names, spearman = correlation_setup(cfg)
-        self.corr_factor = None
+        self.corr_pearson = None  # the copula's Pearson matrix (sample_parameters factors it)
         self.corr_index = None
         if names:
             pearson = check_correlation(spearman, names, repair=cfg.correlations.repair)
-            self.corr_factor = copula_factor(pearson)
+            self.corr_pearson = pearson
             drawn_keys = [table.keys[i] for i in table.drawn]
             self.corr_index = np.array([drawn_keys.index(n) for n in names], dtype=np.int64)
 
@@ -216,7 +216,7 @@ class _Plan:
             n,
             self.cfg.simulation.sampling,
             block_seed(self.cfg.simulation.seed, block, 0),
-            self.corr_factor,
+            self.corr_pearson,
             self.corr_index,
         )
         theta = np.empty((n, len(self.table.specs)))
