@@ -45,7 +45,7 @@ def _guard(func):
                 raise
             raise InputError(str(e)) from None
         except KeyboardInterrupt:
-            click.echo("interrupted; no result file was written", err=True)
+            click.echo("interrupted (result files are written atomically: none is left half-written)", err=True)
             sys.exit(130)
         except Exception as e:  # noqa: BLE001
             if debug:
@@ -445,6 +445,8 @@ def _money(x: float) -> str:
     if not math.isfinite(x):
         return "n/a"
     a = abs(x)
+    if a >= 1e15:
+        return f"{x:.3e}"
     if a >= 1000:
         return f"{x:,.0f}"
     if a >= 1:

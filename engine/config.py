@@ -35,6 +35,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     ValidationError,
     field_validator,
     model_validator,
@@ -88,7 +89,9 @@ RATE_OPEN1 = Bounds(0.0, 1.0, hi_open=True, rate=True, what="a rate (fraction) b
 WACC = Bounds(0.0, 1.0, lo_open=True, rate=True, what="a cost of capital (fraction)")
 GROWTH = Bounds(-1.0, 100.0, lo_open=True, what="a growth rate (fraction, > -1)")
 STABLE_GROWTH = Bounds(-1.0, 0.25, lo_open=True, rate=True, what="a stable growth rate (fraction)")
-MARGIN = Bounds(-1000.0, 1.0, what="an operating margin (fraction, at most 1)")
+LONG_RUN_GROWTH = Bounds(-1.0, 1.0, lo_open=True, rate=True, what="a long-run growth rate (fraction, at most 1)")
+S2C = Bounds(0.01, math.inf, what="a sales-to-capital ratio (revenue per unit of capital, typically 0.5-5)")
+MARGIN = Bounds(-1000.0, 1.0, rate=True, what="an operating margin (fraction, at most 1)")
 AMOUNT = Bounds(0.0, math.inf, what="a non-negative amount")
 POSITIVE = Bounds(0.0, math.inf, lo_open=True, what="a positive number")
 YEARS = Bounds(0.0, 1000.0, lo_open=True, what="a number of years (> 0)")
@@ -106,6 +109,7 @@ Rate = Annotated[Param, RATE]
 RateBelow1 = Annotated[Param, RATE_OPEN1]
 WaccP = Annotated[Param, WACC]
 GrowthP = Annotated[Param, GROWTH]
+LongRunGrowthP = Annotated[Param, LONG_RUN_GROWTH]
 StableGrowthP = Annotated[Param, STABLE_GROWTH]
 MarginP = Annotated[Param, MARGIN]
 Amount = Annotated[Param, AMOUNT]
@@ -117,6 +121,21 @@ Signed = Annotated[Param, SIGNED]
 
 class _Base(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_default=True, populate_by_name=True)
+
+    def unused_fields(self) -> set:
+        """Fields the section's chosen ``method`` does not use (none by default)."""
+        return set()
+
+    def _reject_unused(self, section: str):
+        given = sorted(self.unused_fields() & self.model_fields_set)
+        if given:
+            method = getattr(self, "method", None)
+            m = method.value if isinstance(method, Enum) else method
+            raise ValueError(
+                f"{', '.join(section + '.' + k for k in given)} not used by {section}.method = {m!r}; remove "
+                f"{'it' if len(given) == 1 else 'them'} or choose the method that uses {'it' if len(given) == 1 else 'them'}"
+            )
+        return self
 
 
 def _num(v: Any) -> Any:
@@ -155,9 +174,23 @@ class Company(_Base):
         if v is None:
             return v
         v2 = str(v).strip().upper()
+        if v2 == "RMB":
+            raise ValueError("currency 'RMB' is not an ISO 4217 code; the renminbi is 'CNY'")
         if not re.fullmatch(r"[A-Z]{3}", v2):
             raise ValueError(f"currency {v!r} is not an ISO 4217 code; write e.g. 'CNY', 'HKD', 'USD'")
         return v2
+
+    @field_validator("valuation_date", mode="before")
+    @classmethod
+    def _date(cls, v):
+        if isinstance(v, (_dt.date,)) and not isinstance(v, _dt.datetime):
+            return v
+        if isinstance(v, str):
+            try:
+                return _dt.date.fromisoformat(v.strip())
+            except ValueError:
+                pass
+        raise ValueError(f"valuation_date = {v!r} is not a date; write it as YYYY-MM-DD, e.g. 2026-06-23")
 
     @field_validator("fx_rate", mode="before")
     @classmethod
@@ -177,12 +210,23 @@ class Company(_Base):
                 f"{self.trading_currency!r} but no fx_rate is given; add company.fx_rate = "
                 f"<{self.trading_currency} per 1 {self.reporting_currency}> on the valuation date"
             )
+        if self.trading_currency == self.reporting_currency and self.fx_rate not in (None, 1.0):
+            raise ValueError(
+                f"fx_rate = {self.fx_rate} is given but reporting_currency and trading_currency are both "
+                f"{self.reporting_currency!r}; remove fx_rate (or set trading_currency if the shares trade in "
+                "another currency)"
+            )
         if self.fx_rate is None:
             self.fx_rate = 1.0
+        d = self.valuation_date
         if self.base_year is None:
             # the last fiscal year completed by the valuation date (calendar fiscal years)
-            d = self.valuation_date
             self.base_year = d.year if (d.month, d.day) == (12, 31) else d.year - 1
+        elif not d.year - 2 <= self.base_year <= d.year:
+            raise ValueError(
+                f"base_year = {self.base_year} does not fit valuation_date = {d.isoformat()}: the base year is the "
+                f"last reported fiscal year, between {d.year - 2} and {d.year}"
+            )
         return self
 
 
@@ -257,12 +301,21 @@ class Growth(_Base):
 
     method: GrowthMethod = GrowthMethod.OU
     today: GrowthP
-    long_run: GrowthP
+    long_run: LongRunGrowthP
     half_life: Years = 3.0
     fade_year: Years = 10.0
     volatility: NonNeg = 0.0
     volatility_long_run: Optional[NonNeg] = None
     volatility_half_life: Years = 5.0
+
+    def unused_fields(self) -> set:
+        if self.method == GrowthMethod.OU:
+            return {"fade_year"}
+        return {"half_life", "volatility", "volatility_long_run", "volatility_half_life"}
+
+    @model_validator(mode="after")
+    def _unused(self):
+        return self._reject_unused("growth")
 
 
 class Churn(_Base):
@@ -355,8 +408,15 @@ class Margin(_Base):
     fixed_costs: Optional[Amount] = None
     fixed_cost_growth: GrowthP = 0.0
 
+    def unused_fields(self) -> set:
+        if self.method == MarginMethod.COST_STRUCTURE:
+            return {"today", "target", "convergence_year", "half_life"}
+        cost = {"variable_cost_share", "fixed_costs", "fixed_cost_growth"}
+        return cost | ({"half_life"} if self.method == MarginMethod.LINEAR else {"convergence_year"})
+
     @model_validator(mode="after")
     def _needs(self):
+        self._reject_unused("margin")
         if self.method == MarginMethod.COST_STRUCTURE:
             for k in ("variable_cost_share", "fixed_costs"):
                 if getattr(self, k) is None:
@@ -379,7 +439,7 @@ class Tax(_Base):
 class Reinvestment(_Base):
     """Reinvestment = change in revenue / sales-to-capital (Damodaran)."""
 
-    sales_to_capital: Positive
+    sales_to_capital: Annotated[Param, S2C]
 
 
 class CostOfCapital(_Base):
@@ -394,7 +454,7 @@ class CostOfCapital(_Base):
     fade_start_year: float = 5.0
     fade_end_year: float = 10.0
     cost_of_equity: Optional[WaccP] = None
-    mid_year: bool = False
+    mid_year: StrictBool = False
 
     _n = field_validator("fade_start_year", "fade_end_year", mode="before")(
         lambda v: _num(_fixed_only(v, "cost_of_capital fade years"))
@@ -434,6 +494,15 @@ class Terminal(_Base):
     exit_multiple: Optional[Positive] = None
 
     _n = field_validator("min_spread", mode="before")(lambda v: _num(_fixed_only(v, "terminal.min_spread")))
+
+    def unused_fields(self) -> set:
+        if self.method == TerminalMethod.GORDON:
+            return {"exit_multiple"}
+        return {"wacc", "return_on_capital", "min_spread"}
+
+    @model_validator(mode="after")
+    def _unused(self):
+        return self._reject_unused("terminal")
 
     @field_validator("min_spread")
     @classmethod
@@ -477,7 +546,7 @@ class Financing(_Base):
     buffer_years: NonNeg = 1.0
     issue_discount: RateBelow1 = 0.1
     cash_rate: Annotated[Param, Bounds(-0.5, 1.0, rate=True, what="an interest rate on cash")] = 0.0
-    closed: bool = False
+    closed: StrictBool = False
     closed_years: list[int] = []
 
 
@@ -491,7 +560,7 @@ class Failure(_Base):
 
     annual_probability: RateBelow1 = 0.0
     recovery: Rate = 0.0
-    limited_liability: bool = False
+    limited_liability: StrictBool = False
 
 
 class Simulation(_Base):
@@ -519,7 +588,7 @@ class Correlations(_Base):
     pairs: list[tuple[str, str, float]] = []
     inputs: list[str] = []
     matrix: list[list[float]] = []
-    repair: bool = False
+    repair: StrictBool = False
 
 
 class Config(_Base):
@@ -653,9 +722,10 @@ def _plain(obj):
         return d
     if isinstance(obj, BaseModel):
         out = {}
+        skip = obj.unused_fields() if isinstance(obj, _Base) else set()
         for name in type(obj).model_fields:
             v = getattr(obj, name)
-            if v is None:
+            if v is None or name in skip:
                 continue
             out[name] = _plain(v)
         return out
@@ -746,7 +816,12 @@ def read_config_file(path) -> dict:
         raise ConfigError(f"config file {str(p)!r} does not exist; give the path to a .toml or .yaml config")
     if p.is_dir():
         raise ConfigError(f"config path {str(p)!r} is a directory; give a .toml or .yaml file")
-    text = p.read_text(encoding="utf-8")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {str(p)!r} is not UTF-8 text; give a .toml or .yaml config") from None
+    if not text.strip():
+        raise ConfigError(f"config file {str(p)!r} is empty; see configs/zhipu.toml for a complete example")
     suffix = p.suffix.lower()
     if suffix in (".yaml", ".yml"):
         import yaml
@@ -869,6 +944,12 @@ def format_validation_error(e: ValidationError, data: dict) -> str:
             line = f"unknown key {key!r}: not a setting of [{parent}]; check the spelling (see the config reference in README)"
         elif typ == "missing":
             line = f"missing required key {key!r}; add it (see the config reference in README)"
+        elif typ == "too_short" and key == "segments":
+            line = "segments: no segment is given; add at least one [[segments]] table with name, revenue and growth"
+        elif typ in ("model_type", "model_attributes_type", "dict_type"):
+            line = f"{key}: expected a table ([{key}] in TOML, a mapping in YAML), got {type(inp).__name__} {inp!r}"
+        elif typ in ("bool_type", "bool_parsing"):
+            line = f"{key} = {inp!r}: expected true or false"
         elif typ in ("float_parsing", "float_type", "int_parsing", "int_type", "int_from_float"):
             line = f"{key} = {inp!r}: expected a number; {msg}"
         else:
@@ -929,8 +1010,14 @@ def _check_terminal(cfg: Config) -> None:
         return
     w_key = "terminal.wacc" if t.wacc is not None else "cost_of_capital.mature"
     w = t.wacc if t.wacc is not None else cfg.cost_of_capital.mature
+    r, g = w.median(), t.growth.median()
+    if not (w.is_fixed and t.growth.is_fixed) and r - g < t.min_spread:
+        raise ConfigError(
+            f"invalid config:\n  {w_key} (median {_fmt(r)}) and terminal.growth (median {_fmt(g)}): the typical "
+            f"spread {_fmt(r - g)} is below terminal.min_spread = {_fmt(t.min_spread)}, so most paths would be "
+            "clipped; lower terminal.growth or raise the stable WACC"
+        )
     if w.is_fixed and t.growth.is_fixed:
-        r, g = w.median(), t.growth.median()
         if r - g < t.min_spread:
             raise ConfigError(
                 f"invalid config:\n  {w_key} = {_fmt(r)} and terminal.growth = {_fmt(g)}: the spread "
@@ -969,6 +1056,15 @@ def correlation_setup(cfg: Config):
         )
     if c.pairs:
         names: list[str] = []
+        seen: dict = {}
+        for a, b, r in c.pairs:
+            pair = frozenset((a, b))
+            if pair in seen:
+                raise ConfigError(
+                    f"invalid config:\n  correlations.pairs: [{a!r}, {b!r}] is given twice ({seen[pair]} and {r}); "
+                    "keep one"
+                )
+            seen[pair] = r
         for a, b, _ in c.pairs:
             for n in (a, b):
                 if n not in names:
@@ -985,6 +1081,18 @@ def correlation_setup(cfg: Config):
             m[i, j] = m[j, i] = r
     elif c.inputs or c.matrix:
         names = list(c.inputs)
+        if not names:
+            raise ConfigError(
+                "invalid config:\n  correlations.matrix is given without correlations.inputs; add "
+                "inputs = [\"key.path\", ...] naming the matrix's rows in order"
+            )
+        bad = [i + 1 for i, row in enumerate(c.matrix) if len(row) != len(names)]
+        if bad or len(c.matrix) != len(names):
+            raise ConfigError(
+                f"invalid config:\n  correlations.matrix must be {len(names)}x{len(names)} (one row and column per "
+                f"entry of correlations.inputs); "
+                + (f"row(s) {bad} have the wrong length" if bad else f"it has {len(c.matrix)} rows")
+            )
         m = np.asarray(c.matrix, dtype=float)
         if m.shape != (len(names), len(names)):
             raise ConfigError(

@@ -804,6 +804,12 @@ class Lognormal(DistributionSpec):
                 "that includes zero or negative values"
             )
         _require_ordered_p(self.p5, self.p95)
+        if self.mu is not None and self.sigma is not None and self.mu + 0.5 * self.sigma**2 > 700.0:
+            raise ValueError(
+                f"mu = {_fmt(self.mu)}, sigma = {_fmt(self.sigma)}: the mean exp(mu + sigma^2/2) overflows; mu and "
+                "sigma are the mean and sd of ln(X), so mu = ln(typical value) (e.g. mu = 7.6 for about 2000), "
+                "or give the variable's own mean and sd"
+            )
 
     def log_params(self) -> tuple[float, float]:
         """``(mu, sigma)``: mean and standard deviation of ln X."""
@@ -1125,6 +1131,20 @@ class TruncNormal(DistributionSpec):
             )
         if self.low is not None and self.high is not None:
             _require_min_max(self.low, self.high, "low", "high")
+        # the mass of the parent normal inside [low, high]: a window many sd away
+        # from the mean holds (numerically) none of it and cannot be sampled
+        a, b = self.standard_bounds()
+        log_mass = special.log_ndtr(b) if a == -math.inf else (
+            special.log_ndtr(-a) if b == math.inf else
+            math.log(max(special.ndtr(b) - special.ndtr(a), special.ndtr(-a) - special.ndtr(-b), 0.0) or 1e-300)
+        )
+        if log_mass < math.log(1e-12):
+            raise ValueError(
+                f"the window [low, high] = [{_fmt(self.low) if self.low is not None else '-inf'}, "
+                f"{_fmt(self.high) if self.high is not None else 'inf'}] lies {min(abs(a), abs(b)):.3g} sd from "
+                f"mean = {_fmt(self.mean_)}: the parent normal puts almost no probability there; move the mean "
+                "inside the bounds or widen sd (mean and sd are those of the normal before truncation)"
+            )
 
     def standard_bounds(self) -> tuple[float, float]:
         """``(a, b)``: the bounds in standard deviations from ``mean``."""

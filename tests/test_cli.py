@@ -143,3 +143,21 @@ def test_console_script_subprocess(tmp_path):
 
     ds = xr.load_dataset(out, engine="h5netcdf")
     assert ds.sizes["path"] == 2000 and np.isfinite(ds["value_per_share"].values).all()
+
+
+def test_out_in_unwritable_place_names_out(tmp_path):
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("x")
+    r = invoke("run", ZHIPU, "--paths", "100", "--out", str(blocker / "x.nc"))
+    assert r.exit_code == 2 and "--out" in r.stderr and ".part" not in r.stderr
+
+
+def test_result_file_has_the_usual_permissions(tmp_path):
+    import os
+    import stat
+
+    out = tmp_path / "r.nc"
+    assert invoke("run", ZHIPU, "--paths", "100", "--quiet", "--out", str(out)).exit_code == 0
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~umask

@@ -180,3 +180,61 @@ def test_normalised_toml_round_trips(base, tmp_path):
     again = load_config(p)
     assert again.to_toml() == cfg.to_toml()
     assert again.sha256() == cfg.sha256()
+
+
+# ------------------------------------------------------------------ found by breaking the CLI on purpose
+
+
+@pytest.mark.parametrize(
+    "path, value, needles",
+    [
+        (("segments", 0, "growth", "long_run"), 8, ["growth.long_run", "0.08"]),
+        (("margin", "today"), 8, ["margin.today", "0.08"]),
+        (("company", "fx_rate"), 1.087, ["fx_rate", "both 'USD'"]),
+        (("company", "base_year"), 1800, ["base_year = 1800", "2023"]),
+        (("company", "valuation_date"), 20260623, ["valuation_date", "YYYY-MM-DD"]),
+        (("company", "reporting_currency"), "RMB", ["RMB", "CNY"]),
+        (("cost_of_capital", "mid_year"), "yes", ["mid_year", "true or false"]),
+        (("margin", "fixed_costs"), 100.0, ["margin.fixed_costs", "not used", "linear"]),
+        (("terminal", "exit_multiple"), 5.0, ["terminal.exit_multiple", "not used", "gordon"]),
+        (("segments", 0, "growth", "fade_year"), 5, ["growth.fade_year", "not used", "ou"]),
+        (("reinvestment", "sales_to_capital"), 1e-6, ["sales_to_capital", "0.01"]),
+        (("tax",), "25%", ["tax", "expected a table"]),
+        (("segments",), [], ["segments", "at least one"]),
+        (("segments", 0, "growth", "today"),
+         {"kind": "truncnormal", "mean": 0.3, "sd": 0.01, "low": 5, "high": 6}, ["growth.today", "sd from"]),
+        (("segments", 0, "revenue"), {"kind": "lognormal", "mu": 800, "sigma": 1}, ["revenue", "mu = 800"]),
+        (("terminal", "growth"), {"kind": "uniform", "min": 0.11, "max": 0.15}, ["terminal.growth", "typical"]),
+    ],
+)
+def test_bad_values_named_with_a_fix(base, path, value, needles):
+    node = base
+    for p in path[:-1]:
+        node = node[p]
+    node[path[-1]] = value
+    msg = err(base)
+    for n in needles:
+        assert n in msg, (n, msg)
+
+
+def test_correlation_shape_errors(base):
+    base["margin"]["target"] = {"kind": "uniform", "min": 0.05, "max": 0.2}
+    base["multiple"]["mature"] = {"kind": "uniform", "min": 1, "max": 4}
+    base["correlations"] = {"inputs": ["margin.target", "multiple.mature"], "matrix": [[1, 0.5], [0.5]]}
+    assert "row(s) [2]" in err(base)
+    base["correlations"] = {"matrix": [[1, 0.5], [0.5, 1]]}
+    assert "correlations.inputs" in err(base)
+    base["correlations"] = {"pairs": [["margin.target", "multiple.mature", 0.5],
+                                      ["multiple.mature", "margin.target", -0.5]]}
+    assert "given twice" in err(base)
+
+
+def test_empty_and_binary_files(tmp_path):
+    e = tmp_path / "empty.yaml"
+    e.write_text("\n")
+    with pytest.raises(ConfigError, match="is empty"):
+        load_config(e)
+    b = tmp_path / "bin.toml"
+    b.write_bytes(b"\xff\xfe\x00junk")
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load_config(b)

@@ -159,7 +159,7 @@ def test_implied_cagr_reproduces_price():
     g = res["growth"]["implied_cagr"]
     assert g is not None and g < 0.05  # textbook value 16.02 > price 10: the price implies slower growth
     d2 = base_dict()
-    d2["segments"][0]["growth"] = {"method": "linear_fade", "today": g, "long_run": g, "volatility": 0.0}
+    d2["segments"][0]["growth"] = {"method": "linear_fade", "today": g, "long_run": g}
     d2["simulation"]["paths"] = 1
     v = float(simulate(config_from_dict(d2), threads=1)["value_per_share"].values[0])
     assert v == pytest.approx(10.0, rel=1e-6)

@@ -257,7 +257,7 @@ def textbook_dcf(rev0, g, m, tax, nol, s2c, r, tg, roc, years, mid):
 
 @settings(max_examples=40, deadline=None)
 @given(
-    g=st.floats(-0.3, 1.5),
+    g=st.floats(-0.3, 1.0),
     m=st.floats(-2.0, 0.6),
     tax=st.floats(0.0, 0.4),
     nol=st.floats(0.0, 3000.0),

@@ -151,6 +151,7 @@ def test_funding_closed_and_fx():
     d["balance_sheet"]["cash"] = 10.0
     d["margin"]["today"] = -0.5
     d["financing"] = {"cash_floor": 50.0}
+    d["company"].update(trading_currency="HKD", fx_rate=1.0)  # an FX shock needs two currencies
     r = _run(d, [
         {"name": "shut", "description": "years 1-2", "funding_closed": [1, 2]},
         {"name": "fx", "description": "-10%", "shock": [{"process": "fx", "factor": 0.9}]},
