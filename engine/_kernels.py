@@ -333,7 +333,7 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, fl
         tg = th[P_TG]
         m0 = th[P_M_TODAY]
         mt = th[P_M_TARGET]
-        mconv = th[P_M_CONV]
+        inv_mconv = 1.0 / th[P_M_CONV]
         m_dec = 2.0 ** (-dt / th[P_M_HL])
         m_gap = m0 - mt  # exponential method: gap after t steps = m_gap * m_dec**t
         mnoise = th[P_M_NOISE] * sqdt
@@ -435,7 +435,6 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, fl
                     grow *= math.exp(sig * (sqdt * z - (0.5 * sig + mpr[k]) * dt))
                 R[k] *= grow
                 r_tot += R[k]
-            churn_avg = churn_w / r_prev if r_prev > 0.0 else 0.0
 
             # ---- 2. operating margin and EBIT (annual rate)
             u_m = mpers_dt * u_m + mnoise * e_m
@@ -452,7 +451,7 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, fl
                     margin = 0.0
             else:
                 if mmethod == 0:
-                    f = tau / mconv
+                    f = tau * inv_mconv
                     if f > 1.0:
                         f = 1.0
                     m_det = m0 + (mt - m0) * f
@@ -526,7 +525,7 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, fl
                 kp = keep_out
                 kp[K_REVENUE, p, t - 1] = r_tot
                 kp[K_GROWTH, p, t - 1] = g_tot
-                kp[K_CHURN, p, t - 1] = churn_avg
+                kp[K_CHURN, p, t - 1] = churn_w / r_prev if r_prev > 0.0 else 0.0
                 kp[K_MARGIN, p, t - 1] = margin
                 kp[K_EBIT, p, t - 1] = ebit
                 kp[K_FCFF, p, t - 1] = fcff / dt
