@@ -188,15 +188,30 @@ def _convergence_line(conv: dict) -> str:
 @main.command()
 @click.argument("results", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object on stdout.")
+@click.option("--html", "html_out", type=click.Path(dir_okay=False), default=None,
+              help="Write a self-contained HTML page (tables and figures) to FILE.html (atomically).")
+@click.option("--tornado", "with_tornado", is_flag=True,
+              help="With --html: add the tornado (re-runs the file's config; off by default).")
+@click.option("--tornado-paths", type=click.IntRange(min=10), default=None,
+              help="With --tornado: paths of each tornado run (default: the run's paths, at most 2,000).")
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="Worker threads (tornado re-runs).")
 @_debug
 @_guard
-def report(results, as_json):
+def report(results, as_json, html_out=None, with_tornado=False, tornado_paths=None, threads=None):
     """Re-print the report of a saved RESULTS file (.nc) without simulating.
 
     A file written by ``pricedin stress --out`` re-prints the stress tables.
+    ``--html FILE.html`` writes the report as one self-contained web page instead.
     """
     from .summary import open_results, summarize
 
+    if html_out is None and (with_tornado or tornado_paths is not None):
+        raise InputError("--tornado / --tornado-paths are for the HTML page; add --html FILE.html")
+    if html_out is not None:
+        if as_json:
+            raise InputError("--json and --html are separate outputs; give one of them")
+        _report_html(results, html_out, with_tornado, tornado_paths, threads)
+        return
     ds = open_results(results)
     if "scenario" in ds.dims:
         from .stress import stress_report_from_dataset
@@ -208,6 +223,25 @@ def report(results, as_json):
             render_stress(rep)
         return
     _emit(summarize(ds), as_json, None)
+
+
+def _report_html(results, html_out, with_tornado, tornado_paths, threads):
+    """``report --html``: check the target, load, build the page (engine.html), write it atomically."""
+    from .html import check_html_path, render_html, write_html
+    from .summary import open_results
+
+    ds = open_results(results)
+    check_html_path(html_out)  # before the page (and any tornado re-run) is built
+    if "scenario" in ds.dims:
+        raise InputError(f"{results!r} is a stress file; --html is for the results of `pricedin run`")
+    tor = None
+    if with_tornado:
+        from .sensitivity import config_of, tornado
+
+        n = int(ds.sizes["path"])
+        tor = tornado(config_of(ds), paths=min(n, tornado_paths or 2000), seed=int(ds.attrs["seed"]),
+                      threads=threads)
+    click.echo(f"wrote {write_html(render_html(ds, tornado=tor), html_out)}")
 
 
 @main.command()
