@@ -87,7 +87,7 @@ def _common_run(f):
         click.option("--paths", type=click.IntRange(min=1), default=None, help="Number of paths (default: simulation.paths)."),
         click.option("--seed", type=click.IntRange(min=0), default=None, help="Seed (default: simulation.seed)."),
         click.option("--threads", type=click.IntRange(min=1), default=None, help="Worker threads (default: all cores); results do not depend on it."),
-        click.option("--out", "out", type=click.Path(dir_okay=False), default=None, help="Write the results Dataset to FILE.nc (atomically)."),
+        click.option("--out", "out", type=click.Path(), default=None, help="Write the results Dataset to FILE.nc (atomically), or stream them block by block into a Zarr store RUN.zarr."),
         click.option("--keep-paths", is_flag=True, help="Also keep (path, time) variables: revenue, margin, FCFF, cash, shares, multiple, price."),
         click.option("--max-memory-gb", type=click.FloatRange(min=0.01), default=4.0, show_default=True, help="Refuse --keep-paths runs whose arrays would exceed this."),
         click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object on stdout."),
@@ -100,8 +100,13 @@ def _common_run(f):
 
 
 @main.command()
-@click.argument("config", type=click.Path(dir_okay=False))
+@click.argument("configs", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @_common_run
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Run blocks as tasks on a Dask cluster: tcp://host:port of a running scheduler, or local:N "
+                   "for N worker processes on this machine (default: threads of this process).")
+@click.option("--resume", is_flag=True,
+              help="With --out RUN.zarr: finish an interrupted run, computing only its missing blocks.")
 @click.option("--plot", "plot_dir", type=click.Path(file_okay=False), default=None,
               help="Write the figures (hist, cdf, fan, tornado, convergence) as PNG into DIR.")
 @click.option("--target-se", type=click.FloatRange(min=0, min_open=True), default=None,
@@ -111,17 +116,42 @@ def _common_run(f):
 @click.option("--max-paths", type=click.IntRange(min=1), default=10_000_000, show_default=True,
               help="Upper limit on paths for --target-se / --target-rse.")
 @_guard
-def run(config, paths, seed, threads, out, keep_paths, max_memory_gb, as_json, quiet, plot_dir=None,
-        target_se=None, target_rse=None, max_paths=10_000_000):
-    """Simulate CONFIG and print the report."""
+def run(configs, paths, seed, threads, out, keep_paths, max_memory_gb, as_json, quiet, scheduler=None,
+        resume=False, plot_dir=None, target_se=None, target_rse=None, max_paths=10_000_000):
+    """Simulate CONFIG and print the report.
+
+    With several CONFIGs (e.g. configs/*.toml) every company is valued in one
+    submission and one summary row per company is printed.
+    """
     from .config import load_config
     from .simulate import simulate
     from .summary import save_results, summarize
 
-    cfg = load_config(config)
-    if out is not None and not out.lower().endswith(".nc"):
-        raise InputError(f"--out {out!r}: results are saved as NetCDF; give a file name ending in .nc")
+    zarr_out = out is not None and out.lower().rstrip("/").endswith(".zarr")
+    if out is not None and not (out.lower().endswith(".nc") or zarr_out):
+        raise InputError(f"--out {out!r}: results are saved as NetCDF (a file name ending in .nc) or streamed "
+                         "into a Zarr store (a name ending in .zarr)")
+    if resume and not zarr_out:
+        raise InputError("--resume needs --out RUN.zarr: the Zarr store of the interrupted run")
+    if scheduler is not None:
+        from .distributed import parse_scheduler
+
+        parse_scheduler(scheduler)  # a bad value is exit 2 before any config is read
+        if threads is not None:
+            raise InputError("--threads is for the in-process backend; with --scheduler the cluster's workers "
+                             "run the blocks (give local:N for N worker processes)")
     command = "pricedin " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    if len(configs) > 1:
+        return _run_batch(configs, paths, seed, threads, out, keep_paths, as_json, quiet, scheduler, plot_dir,
+                          target_se, target_rse, command)
+    cfg = load_config(configs[0])
+    if scheduler is not None or zarr_out:
+        for flag, given in (("--keep-paths", keep_paths), ("--plot", plot_dir), ("--target-se", target_se),
+                            ("--target-rse", target_rse)):
+            if given:
+                raise InputError(f"{flag} is not available with --scheduler or a .zarr --out yet; "
+                                 "run in-process with a .nc --out for it")
+        return _run_blocks(cfg, paths, seed, threads, out, zarr_out, resume, as_json, quiet, scheduler, command)
     with _progress(quiet or as_json) as progress:
         sim = functools.partial(simulate, cfg, seed=seed, threads=threads, keep_paths=keep_paths,
                                 memory_limit=int(max_memory_gb * 2**30), progress=progress, command=command)
@@ -144,6 +174,79 @@ def run(config, paths, seed, threads, out, keep_paths, max_memory_gb, as_json, q
         click.echo(_convergence_line(conv))
     if not as_json and plot_dir:
         click.echo(f"figures written to {plot_dir}: " + ", ".join(w.name for w in written))
+
+
+def _run_blocks(cfg, paths, seed, threads, out, zarr_out, resume, as_json, quiet, scheduler, command):
+    """``run`` on a Dask cluster and/or streamed into a Zarr store (:mod:`engine.distributed`)."""
+    from .distributed import run_blocks, store_status, summarize_store
+    from .summary import save_results, summarize
+
+    try:
+        with _progress(quiet or as_json) as progress:
+            res = run_blocks(cfg, paths=paths, seed=seed, scheduler=scheduler, threads=threads,
+                             store=out if zarr_out else None, resume=resume, progress=progress, command=command)
+    except KeyboardInterrupt:
+        if zarr_out:
+            try:
+                st = store_status(out)
+                click.echo(f"interrupted: {st['done']} of {st['blocks']} blocks are in {out}; run the same command "
+                           "with --resume to compute only the missing ones", err=True)
+            except Exception:  # noqa: BLE001 - the store may not exist yet
+                click.echo("interrupted before the store was written", err=True)
+            sys.exit(130)
+        raise
+    if zarr_out:
+        summary = summarize_store(out)
+    else:
+        if out:
+            save_results(res, out)
+        summary = summarize(res)
+    _emit(summary, as_json, out)
+
+
+def _run_batch(configs, paths, seed, threads, out, keep_paths, as_json, quiet, scheduler, plot_dir,
+               target_se, target_rse, command):
+    """``run A.toml B.toml ...``: every block of every config in one submission; one summary row each."""
+    from .config import load_config
+    from .distributed import run_batch
+    from .summary import summarize
+
+    for flag, given in (("--out", out), ("--keep-paths", keep_paths), ("--plot", plot_dir),
+                        ("--target-se", target_se), ("--target-rse", target_rse)):
+        if given:
+            raise InputError(f"{flag} takes one CONFIG; with {len(configs)} configs run them one by one for it")
+    cfgs = [load_config(c) for c in configs]
+    with _progress(quiet or as_json) as progress:
+        dss = run_batch(cfgs, paths=paths, seed=seed, scheduler=scheduler, threads=threads, progress=progress,
+                        command=command)
+    rows = []
+    for path, ds in zip(configs, dss):
+        s = summarize(ds)
+        s["config"] = str(path)
+        rows.append(s)
+    if as_json:
+        click.echo(json.dumps(_finite(rows), indent=2))
+        return
+    render_batch(rows)
+
+
+def render_batch(rows: list, console=None) -> None:
+    """Print one summary row per company (``run`` with several configs)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    c = console or Console(soft_wrap=False, width=None if sys.stdout.isatty() else 150)
+    t = Table(title="Companies: value per share in each company's value unit; P(justified) with Wilson 95% CI",
+              title_justify="left")
+    for col in ("company", "config", "paths", "unit", "mean", "p50", "price", "P(DCF)", "95% CI", "P(market)",
+                "failed"):
+        t.add_column(col, justify="left" if col in ("company", "config", "unit") else "right")
+    for s in rows:
+        v, d, m = s["value_per_share"], s["p_justified"]["dcf"], s["p_justified"]["market"]
+        t.add_row(s["company"], s["config"], f"{s['paths']:,}", s["value_unit"], _short(v["mean"]), _short(v["p50"]),
+                  _short(s["price"]), _prob(d["estimate"]), f"[{_prob(d['ci95_low'])}, {_prob(d['ci95_high'])}]",
+                  _prob(m["estimate"]), _pct(s["failed_share"], 1))
+    c.print(t)
 
 
 def _run_to_target(sim, cfg, paths, target_se, target_rse, max_paths):
@@ -186,7 +289,7 @@ def _convergence_line(conv: dict) -> str:
 
 
 @main.command()
-@click.argument("results", type=click.Path(dir_okay=False))
+@click.argument("results", type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object on stdout.")
 @click.option("--html", "html_out", type=click.Path(dir_okay=False), default=None,
               help="Write a self-contained HTML page (tables and figures) to FILE.html (atomically).")
@@ -198,12 +301,22 @@ def _convergence_line(conv: dict) -> str:
 @_debug
 @_guard
 def report(results, as_json, html_out=None, with_tornado=False, tornado_paths=None, threads=None):
-    """Re-print the report of a saved RESULTS file (.nc) without simulating.
+    """Re-print the report of a saved RESULTS file (.nc) or store (.zarr) without simulating.
 
     A file written by ``pricedin stress --out`` re-prints the stress tables.
     ``--html FILE.html`` writes the report as one self-contained web page instead.
+    A .zarr store (``run --out RUN.zarr``) is summarised exactly when it fits in
+    memory (2 GiB), else streamed block by block (see docs/scaling.md).
     """
     from .summary import open_results, summarize
+
+    if results.lower().rstrip("/").endswith(".zarr"):
+        if html_out is not None:
+            raise InputError("--html is for .nc results; write the run with --out FILE.nc for a page")
+        from .distributed import summarize_store
+
+        _emit(summarize_store(results), as_json, None)
+        return
 
     if html_out is None and (with_tornado or tornado_paths is not None):
         raise InputError("--tornado / --tornado-paths are for the HTML page; add --html FILE.html")
@@ -284,9 +397,12 @@ def validate(config):
               help="Write one Dataset with a scenario dimension to FILE.nc (atomically).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object on stdout.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Not supported yet for stress: scenarios run on threads of this process.")
 @_debug
 @_guard
-def stress(config, scenarios_file, reverse, reverse_inputs, paths, seed, threads, out, as_json, quiet):
+def stress(config, scenarios_file, reverse, reverse_inputs, paths, seed, threads, out, as_json, quiet,
+           scheduler=None):
     """Run the base and every stress scenario of CONFIG on common random numbers."""
     from pathlib import Path
 
@@ -294,6 +410,9 @@ def stress(config, scenarios_file, reverse, reverse_inputs, paths, seed, threads
     from .stress import default_scenario_file, load_scenarios, reverse_stress, run_stress
     from .summary import save_results
 
+    if scheduler is not None:
+        raise InputError("--scheduler is not supported by stress yet (scenario x block tasks are planned); "
+                         "drop --scheduler to run the scenarios on threads of this process")
     cfg = load_config(config)
     if reverse:
         if out:
@@ -547,6 +666,11 @@ def render_report(s: dict, console=None) -> None:
         o.add_row("paths with equity floored at 0 (limited liability)", f"{s['floored']:,}")
     o.add_row("elapsed", f"{s['elapsed_s']:.2f} s")
     c.print(o)
+    ap = s.get("approximation")
+    if ap and not ap["exact"]:
+        worst = max(ap["max_abs_error"].values())
+        c.print(f"[yellow]Approximate quantiles (store too large to load): {ap['method']}; largest possible "
+                f"absolute error {_money(worst)}.[/yellow]")
     if s.get("must_believe"):
         render_must_believe(s["must_believe"], c)
 
@@ -582,8 +706,8 @@ def render_must_believe(mb: dict, console=None) -> None:
     t.add_column("DCF ok", justify="right")
     t.add_column("pctl", justify="right")
     t.add_column("market ok", justify="right")
-    c.print("[dim]'DCF ok' / 'market ok': medians over the justified paths; 'pctl': where the DCF-justified "
-            "median falls among all paths (50 = nothing special to believe)[/dim]")
+    t.caption = ("'DCF ok' / 'market ok': medians over the justified paths; 'pctl': where the DCF-justified "
+                 "median falls among all paths (50 = nothing special to believe)")
     for r in mb["rows"]:
         pct = r.get("dcf_percentile")
         t.add_row(
