@@ -7,7 +7,7 @@ import json
 import shlex
 import sys
 
-from .harness import FULL_SIZES, QUICK_SIZES, format_table, run_benchmarks
+from .harness import FULL_DIST_SIZES, FULL_SIZES, QUICK_DIST_SIZES, QUICK_SIZES, format_table, run_benchmarks
 
 
 def main(argv=None) -> int:
@@ -17,6 +17,8 @@ def main(argv=None) -> int:
     ap.add_argument("--sizes", default=None, help="comma-separated path counts (overrides --quick)")
     ap.add_argument("--repeats", type=int, default=None, help="timings per case, best kept")
     ap.add_argument("--no-cold", action="store_true", help="skip the cold-start runs")
+    ap.add_argument("--no-distributed", action="store_true",
+                    help="skip the distributed section (LocalCluster vs threads; 1e6 paths in --quick, 1e6 and 1e7 in full)")
     ap.add_argument("--results", default=None, metavar="FILE", help="also write the Markdown report to FILE")
     a = ap.parse_args(argv)
     if a.sizes:
@@ -26,8 +28,10 @@ def main(argv=None) -> int:
         sizes = QUICK_SIZES if a.quick else FULL_SIZES
         mode = "quick" if a.quick else "full"
     keep_max = 100_000 if mode == "quick" else None
+    dist = None if a.no_distributed else (QUICK_DIST_SIZES if mode == "quick" else
+                                           FULL_DIST_SIZES if mode == "full" else [s for s in sizes if s >= 100_000][-2:])
     res = run_benchmarks(sizes=sizes, repeats=a.repeats, keep_max_paths=keep_max, cold=not a.no_cold, mode=mode,
-                         quiet=False)
+                         quiet=False, distributed_sizes=dist)
     res["command"] = "python -m benchmarks " + " ".join(shlex.quote(x) for x in (argv if argv is not None else sys.argv[1:]))
     table = format_table(res)
     if a.results:

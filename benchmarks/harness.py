@@ -23,6 +23,9 @@ QUICK_SIZES = (10_000, 100_000, 1_000_000)
 FULL_SIZES = (10_000, 100_000, 1_000_000, 10_000_000)
 MODELS = ("standard", "zhipu")
 THREADS = (1, 2)
+#: Sizes of the ``distributed`` section (LocalCluster vs threads) in --quick and full runs.
+QUICK_DIST_SIZES = (1_000_000,)
+FULL_DIST_SIZES = (1_000_000, 10_000_000)
 #: --keep-paths refuses runs over this many bytes of (path, time) arrays (the CLI default, 4 GiB).
 KEEP_LIMIT = 4 * 2**30
 
@@ -139,6 +142,20 @@ def _monaco() -> Optional[dict]:
     return {"installed": True, "note": "monaco is installed; a monaco port of the standard model is not written yet"}
 
 
+def distributed_case(sizes: Iterable[int], workers: int = 2, block_size: int = 65_536) -> dict:
+    """The ``distributed`` section, measured in a fresh subprocess (:mod:`benchmarks.dist`)."""
+    import importlib.util
+
+    if importlib.util.find_spec("distributed") is None:
+        return {"skipped": "dask[distributed] is not installed (pip install 'pricedin[distributed]')"}
+    cmd = [sys.executable, "-m", "benchmarks.dist", "--paths", ",".join(str(int(s)) for s in sizes),
+           "--workers", str(workers), "--block-size", str(block_size)]
+    p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    if p.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({p.returncode}):\n{p.stderr[-2000:]}")
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
 def _fit_slope(xs: list[float], ys: list[float]) -> tuple[float, float]:
     n = len(xs)
     mx, my = sum(xs) / n, sum(ys) / n
@@ -152,7 +169,9 @@ def run_benchmarks(sizes: Iterable[int] = QUICK_SIZES, models: Iterable[str] = M
                    keep_max_paths: Optional[int] = None, repeats: Optional[int] = None,
                    cold: bool = True, cold_paths: int = 10_000, warm_paths: int = 100_000,
                    mode: str = "custom", quiet: bool = True,
-                   log: Optional[Callable[[str], None]] = None) -> dict:
+                   log: Optional[Callable[[str], None]] = None,
+                   distributed_sizes: Optional[Iterable[int]] = None, distributed_workers: int = 2,
+                   distributed_block_size: int = 65_536) -> dict:
     """Run the benchmark and return the results dict (the ``--json`` output).
 
     Parameters
@@ -164,6 +183,9 @@ def run_benchmarks(sizes: Iterable[int] = QUICK_SIZES, models: Iterable[str] = M
     keep_max_paths : run ``keep_paths`` cases only up to this many paths (default: all sizes).
     repeats : timings per case, best kept (default 3 up to 10^4 paths, 2 below 10^6, else 1).
     cold : also time ``pricedin run`` in fresh processes (empty and warm numba cache).
+    distributed_sizes : path counts of the ``distributed`` section (LocalCluster of
+        ``distributed_workers`` processes vs as many threads, blocks of ``distributed_block_size``);
+        None skips it. Skipped with a note when dask[distributed] is not installed.
     """
     sizes = sorted(int(s) for s in sizes)
     models = list(models)
@@ -260,6 +282,10 @@ def run_benchmarks(sizes: Iterable[int] = QUICK_SIZES, models: Iterable[str] = M
         res["warm_cache_start_s"] = cs["warm_cache_s"]
         res["warm_run_1e5_s"] = cs["warm_run_s"]
 
+    if distributed_sizes:
+        say(f"  distributed: LocalCluster({distributed_workers} processes) vs {distributed_workers} threads ...")
+        res["distributed"] = distributed_case(distributed_sizes, distributed_workers, distributed_block_size)
+
     mon = _monaco()
     if mon is not None:
         res["monaco"] = mon
@@ -342,6 +368,21 @@ def format_table(res: dict) -> str:
         lines.append(f"`pricedin run {cs['config']}` in a fresh process: {cs['paths']:,} paths, empty numba cache "
                      f"{cs['empty_cache_s']:.2f} s, warm cache {cs['warm_cache_s']:.2f} s; {cs['warm_paths']:,} paths, "
                      f"warm cache {cs['warm_run_s']:.2f} s.")
+        lines.append("")
+    d = res.get("distributed")
+    if d and "cases" in d:
+        lines.append(f"Distributed: LocalCluster of {d['workers']} processes x 1 thread vs {d['workers']} threads "
+                     f"in one process ({d['model']} model, blocks of {d['block_size']:,} paths; cluster start "
+                     f"{d['cluster_startup_s']:.1f} s, not included).")
+        lines.append("")
+        lines.append("| paths | blocks | threads s | cluster s | cluster / threads throughput | overhead per block ms |")
+        lines.append("|---:|---:|---:|---:|---:|---:|")
+        for c in d["cases"]:
+            lines.append(f"| {c['paths']:,} | {c['blocks']:,} | {c['threads_s']:.2f} | {c['cluster_s']:.2f} "
+                         f"| {c['relative_throughput']:.2f} | {1000 * c['overhead_per_block_s']:.1f} |")
+        lines.append("")
+    elif d:
+        lines.append(f"Distributed: skipped ({d['skipped']}).")
         lines.append("")
     if res.get("targets"):
         lines.append("| target | value | goal | met |")

@@ -26,7 +26,7 @@ from .distributions import parse_number  # noqa: F401  (re-exported for callers)
 from .sampling import block_seed, check_correlation, sample_parameters
 from .variables import KEPT_VARIABLES, PATH_VARIABLES, units_for
 
-__all__ = ["simulate", "ParameterTable", "parameter_table", "MemoryLimitError", "keep_paths_bytes"]
+__all__ = ["simulate", "compute_block", "ParameterTable", "parameter_table", "MemoryLimitError", "keep_paths_bytes"]
 
 #: Refuse ``keep_paths`` runs whose (path, time) arrays would exceed this many bytes.
 DEFAULT_MEMORY_LIMIT = 4 * 2**30
@@ -226,6 +226,98 @@ class _Plan:
         return theta, draws
 
 
+def _fill_block(plan: _Plan, iopt, b: int, n: int, out, flags, draws_out, keep_out, keep_seg,
+                theta_fn=None, over_cols=()) -> None:
+    """Simulate block ``b`` (``n`` paths) into the given (variable, path) views.
+
+    The one code path of a block, shared by :func:`simulate` (views of the run's
+    arrays) and :func:`compute_block` (a block's own arrays), so both give the
+    same bits.
+    """
+    theta, draws = (theta_fn or plan.theta)(b, n)
+    for col, j, val in over_cols:
+        theta[:, col] = val
+        if j >= 0:
+            draws[:, j] = val
+    draws_out[:] = draws.T
+    rng = np.random.default_rng(block_seed(plan.cfg.simulation.seed, b, 1))
+    K.simulate_block(theta, plan.gm, iopt, plan.fopt, plan.closed, plan.shock, rng, out, flags, keep_out, keep_seg)
+
+
+#: Per-process cache of plans built by :func:`compute_block`: {sha256 of the TOML text: (cfg, table, plan)}.
+_PLAN_CACHE: dict = {}
+_PLAN_CACHE_SIZE = 8
+
+
+def _cached_plan(cfg_toml: str):
+    import hashlib
+
+    key = hashlib.sha256(cfg_toml.encode()).hexdigest()
+    hit = _PLAN_CACHE.get(key)
+    if hit is None:
+        try:
+            import tomllib
+        except ImportError:  # pragma: no cover
+            import tomli as tomllib
+        from .config import config_from_dict
+
+        cfg = config_from_dict(tomllib.loads(cfg_toml))
+        table = ParameterTable(cfg)
+        hit = (cfg, table, _Plan(cfg, table))
+        while len(_PLAN_CACHE) >= _PLAN_CACHE_SIZE:
+            _PLAN_CACHE.pop(next(iter(_PLAN_CACHE)))
+        _PLAN_CACHE[key] = hit
+    return hit
+
+
+def compute_block(cfg_toml: str, block: int) -> dict:
+    """Simulate one block of a run: a pure, picklable unit of work.
+
+    The run is fixed by the config (its ``simulation.paths``, ``seed`` and
+    ``block_size`` included), so a block computed here, on a thread, in another
+    process or on another machine holds the same bits as block ``block`` of
+    :func:`simulate` for that config. The parsed config and its plan are cached
+    per process.
+
+    Parameters
+    ----------
+    cfg_toml : str
+        The run's config as TOML text (``cfg.to_toml()``, with the run's paths and
+        seed set).
+    block : int
+        Block number, ``0 <= block < ceil(paths / block_size)``.
+
+    Returns
+    -------
+    dict
+        ``block`` (int); ``lo``, ``hi`` (int): the block holds paths
+        ``[lo, hi)``; ``out`` ndarray(float64), (NO, n): the ``O_*`` rows of
+        :mod:`engine._kernels`; ``flags`` ndarray(int8), (NL, n): the ``L_*``
+        rows; ``draws`` ndarray(float64), (n_drawn, n): the drawn inputs in the
+        column order of ``ParameterTable.drawn``.
+
+    Raises
+    ------
+    ValueError
+        ``block`` is outside the run.
+    """
+    cfg, table, plan = _cached_plan(cfg_toml)
+    P = cfg.simulation.paths
+    B = cfg.simulation.block_size
+    nblocks = math.ceil(P / B)
+    if not 0 <= int(block) < nblocks:
+        raise ValueError(f"block {block} is outside the run's {nblocks} blocks")
+    lo = int(block) * B
+    hi = min(P, lo + B)
+    n = hi - lo
+    out = np.empty((K.NO, n))
+    flags = np.empty((K.NL, n), dtype=np.int8)
+    draws = np.empty((len(table.drawn), n))
+    _fill_block(plan, plan.iopt, int(block), n, out, flags, draws,
+                np.empty((K.NK, 1, 1)), np.empty((1, 1, len(cfg.segments))))
+    return {"block": int(block), "lo": lo, "hi": hi, "out": out, "flags": flags, "draws": draws}
+
+
 def simulate(
     cfg: Config,
     paths: Optional[int] = None,
@@ -337,17 +429,10 @@ def simulate(
     def run_block(b: int) -> int:
         lo = b * B
         hi = min(P, lo + B)
-        theta, draws = (theta_fn or plan.theta)(b, hi - lo)
-        for col, j, val in over_cols:
-            theta[:, col] = val
-            if j >= 0:
-                draws[:, j] = val
-        draws_all[:, lo:hi] = draws.T
-        rng = np.random.default_rng(block_seed(cfg.simulation.seed, b, 1))
         ko = keep_out[:, lo:hi] if keep_paths else keep_out
         ks = keep_seg[lo:hi] if keep_paths else keep_seg
-        K.simulate_block(theta, plan.gm, iopt, plan.fopt, plan.closed, plan.shock, rng,
-                         out[:, lo:hi], flags[:, lo:hi], ko, ks)
+        _fill_block(plan, iopt, b, hi - lo, out[:, lo:hi], flags[:, lo:hi], draws_all[:, lo:hi], ko, ks,
+                    theta_fn, over_cols)
         return hi - lo
 
     t0 = time.perf_counter()
