@@ -398,7 +398,7 @@ def validate(config):
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object on stdout.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option("--scheduler", default=None, metavar="ADDRESS",
-              help="Not supported yet for stress: scenarios run on threads of this process.")
+              help="Run (scenario, block) tasks on a Dask cluster: tcp://host:port or local:N; same results as threads.")
 @_debug
 @_guard
 def stress(config, scenarios_file, reverse, reverse_inputs, paths, seed, threads, out, as_json, quiet,
@@ -411,8 +411,14 @@ def stress(config, scenarios_file, reverse, reverse_inputs, paths, seed, threads
     from .summary import save_results
 
     if scheduler is not None:
-        raise InputError("--scheduler is not supported by stress yet (scenario x block tasks are planned); "
-                         "drop --scheduler to run the scenarios on threads of this process")
+        from .distributed import parse_scheduler
+
+        parse_scheduler(scheduler)  # a bad value is exit 2 before any config is read
+        if threads is not None:
+            raise InputError("--threads is for the in-process backend; with --scheduler the cluster's workers "
+                             "run the blocks (drop --threads)")
+        if reverse:
+            raise InputError("--reverse runs in-process only; drop --scheduler")
     cfg = load_config(config)
     if reverse:
         if out:
@@ -434,7 +440,7 @@ def stress(config, scenarios_file, reverse, reverse_inputs, paths, seed, threads
     command = "pricedin " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     with _progress(quiet or as_json) as progress:
         res = run_stress(cfg, scen, paths=paths, seed=seed, threads=threads, progress=progress,
-                         command=command, keep_datasets=bool(out))
+                         command=command, keep_datasets=bool(out), scheduler=scheduler)
     res.info["scenario_file"] = str(path)
     if out:
         res.info["scenario_file_toml"] = path.read_text(encoding="utf-8")

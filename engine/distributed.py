@@ -218,16 +218,28 @@ def _block_results(jobs: Sequence[tuple[str, int]], client=None, threads: Option
                         j, (toml, b) = nxt
                         pending[ex.submit(compute_block, toml, b)] = j
         return
+    yield from map_bounded(client, compute_block, jobs, inflight)
+
+
+def map_bounded(client, fn, args_list: Sequence[tuple], inflight: Optional[int] = None) -> Iterator[tuple[int, dict]]:
+    """Run ``fn(*args)`` for each ``args`` on a Dask client; yield ``(index, result)`` as tasks finish.
+
+    At most ``inflight`` tasks (default: twice the cluster's threads, at least 4) are
+    submitted and not yet consumed, so memory stays bounded. Each task may be
+    retried twice by the scheduler (a lost worker); each index is yielded once.
+    """
     from distributed import as_completed
 
+    jobs = list(args_list)
+    if not jobs:
+        return
     nthreads = sum(client.nthreads().values()) or 1
     limit = inflight or max(4, 2 * nthreads)
     token = uuid.uuid4().hex[:8]
+    name = getattr(fn, "__name__", "task")
 
     def submit(i):
-        toml, b = jobs[i]
-        return client.submit(compute_block, toml, b, key=f"pricedin-block-{token}-{i}-b{b}", pure=False,
-                             retries=2)
+        return client.submit(fn, *jobs[i], key=f"pricedin-{name}-{token}-{i}", pure=False, retries=2)
 
     first = min(limit, len(jobs))
     index = {}

@@ -820,6 +820,7 @@ def run_stress(
     progress: Optional[Callable[[int, int], None]] = None,
     command: str = "",
     keep_datasets: bool = False,
+    scheduler=None,
 ) -> StressResult:
     """Run the base and every scenario on common random numbers.
 
@@ -836,6 +837,10 @@ def run_stress(
         Called after each block, counting the paths of all runs together.
     command : str
         Recorded in the datasets' ``history``.
+    scheduler : str or distributed.Client, optional
+        Run (scenario, block) tasks on a Dask cluster (``local:N`` or an
+        address, see :func:`engine.distributed.connect`); the results are the
+        same bits as on threads.
     keep_datasets : bool
         Keep every run's Dataset (for :meth:`StressResult.dataset`).
 
@@ -856,13 +861,17 @@ def run_stress(
     total = P * (1 + len(prepared))
     runs = [PreparedScenario("base", "the config as given", cfg, base_shock(cfg))] + prepared
     rows, cols, dss = [], [], []
+    cluster_ds = _run_on_cluster(cfg, runs, scheduler, progress, command) if scheduler is not None else None
     for i, r in enumerate(runs):
         def prog(done, _tot, _off=i * P):
             if progress:
                 progress(_off + done, total)
 
-        ds = simulate(r.cfg, threads=threads, shock=r.shock, progress=prog, command=command,
-                      theta_fn=crn.theta_fn(r.cfg, r.bands))
+        if cluster_ds is not None:
+            ds = cluster_ds[i]
+        else:
+            ds = simulate(r.cfg, threads=threads, shock=r.shock, progress=prog, command=command,
+                          theta_fn=crn.theta_fn(r.cfg, r.bands))
         rows.append(_row(r.name, r.description, ds))
         cols.append({k: np.asarray(ds[k].values) for k in _KEPT})
         if keep_datasets:
@@ -925,6 +934,99 @@ def stress_report_from_dataset(ds) -> dict:
         "scenario_file": a.get("scenario_file", ""),
     }
     return {**info, "common_random_numbers": True, "base": base, "scenarios": out}
+
+
+# --------------------------------------------------------------------------- on a cluster
+
+#: Per-process cache of the base run's common draws for :func:`compute_stress_block`.
+_CRN_CACHE: dict = {}
+
+
+def compute_stress_block(base_toml: str, scen_toml: str, shock: np.ndarray, bands: dict, block: int) -> dict:
+    """One block of one stress run: a pure, picklable unit of work (a Dask task).
+
+    Parameters
+    ----------
+    base_toml : str
+        The base config (with the run's paths and seed) as TOML: it fixes the
+        common random numbers.
+    scen_toml : str
+        The scenario's config as TOML (the base for the base run).
+    shock : ndarray(float64, ndim=2), (time, NSH + n_seg * NSS)
+        The scenario's shock table.
+    bands : dict
+        ``{key: (lo, hi)}`` percentile bands.
+    block : int
+        Block number.
+
+    Returns
+    -------
+    dict
+        As :func:`engine.simulate.compute_block`: ``block, lo, hi, out, flags,
+        draws``; the same bits as block ``block`` of :func:`run_stress` on threads.
+    """
+    import hashlib
+
+    from .simulate import _cached_plan, _fill_block
+
+    try:
+        import tomllib
+    except ImportError:  # pragma: no cover
+        import tomli as tomllib
+
+    key = hashlib.sha256(base_toml.encode()).hexdigest()
+    crn = _CRN_CACHE.get(key)
+    if crn is None:
+        crn = _CommonDraws(config_from_dict(tomllib.loads(base_toml)))
+        while len(_CRN_CACHE) >= 4:
+            _CRN_CACHE.pop(next(iter(_CRN_CACHE)))
+        _CRN_CACHE[key] = crn
+    cfg, table, plan = _cached_plan(scen_toml)
+    plan = copy.copy(plan)  # the cached plan is shared: give this run its own shock table
+    plan.shock = np.ascontiguousarray(shock, dtype=np.float64)
+    P, B = cfg.simulation.paths, cfg.simulation.block_size
+    lo = int(block) * B
+    hi = min(P, lo + B)
+    n = hi - lo
+    out = np.empty((K.NO, n))
+    flags = np.empty((K.NL, n), dtype=np.int8)
+    draws = np.empty((len(table.drawn), n))
+    _fill_block(plan, plan.iopt, int(block), n, out, flags, draws, np.empty((K.NK, 1, 1)),
+                np.empty((1, 1, len(cfg.segments))), theta_fn=crn.theta_fn(cfg, bands))
+    return {"block": int(block), "lo": lo, "hi": hi, "out": out, "flags": flags, "draws": draws}
+
+
+def _run_on_cluster(cfg: Config, runs: list, scheduler, progress, command: str) -> list:
+    """Every (run, block) of a stress test as Dask tasks; the runs' Datasets, as on threads."""
+    import time
+
+    from . import __version__
+    from .distributed import connect, map_bounded
+    from .simulate import _dataset
+
+    P = cfg.simulation.paths
+    nb = math.ceil(P / cfg.simulation.block_size)
+    base_toml = cfg.to_toml()
+    tomls = [r.cfg.to_toml() for r in runs]
+    tables = [ParameterTable(r.cfg) for r in runs]
+    arrays = [(np.empty((K.NO, P)), np.empty((K.NL, P), dtype=np.int8), np.empty((len(t.drawn), P)))
+              for t in tables]
+    jobs = [(i, b) for i in range(len(runs)) for b in range(nb)]
+    args = [(base_toml, tomls[i], runs[i].shock, runs[i].bands, b) for i, b in jobs]
+    t0 = time.perf_counter()
+    done = 0
+    with connect(scheduler) as client:
+        for j, res in map_bounded(client, compute_stress_block, args):
+            out, flags, draws = arrays[jobs[j][0]]
+            lo, hi = res["lo"], res["hi"]
+            out[:, lo:hi] = res["out"]
+            flags[:, lo:hi] = res["flags"]
+            draws[:, lo:hi] = res["draws"]
+            done += hi - lo
+            if progress:
+                progress(done, P * len(runs))
+    elapsed = time.perf_counter() - t0
+    return [_dataset(r.cfg, t, *a, None, None, elapsed, command, __version__) for r, t, a in zip(runs, tables, arrays)]
 
 
 # --------------------------------------------------------------------------- reverse stress

@@ -260,9 +260,31 @@ def test_cli_resume_needs_zarr_out(tmp_path):
     assert r.exit_code == 2 and "--resume" in r.stderr
 
 
-def test_cli_stress_scheduler_not_yet_supported():
-    r = invoke("stress", ZHIPU, "--paths", "100", "--scheduler", "local:2")
+def test_cli_stress_scheduler_bad_combinations():
+    r = invoke("stress", ZHIPU, "--paths", "100", "--scheduler", "local:0")
     assert r.exit_code == 2 and "--scheduler" in r.stderr
+    r = invoke("stress", ZHIPU, "--paths", "100", "--scheduler", "local:2", "--reverse")
+    assert r.exit_code == 2 and "--reverse" in r.stderr
+    r = invoke("stress", ZHIPU, "--paths", "100", "--scheduler", "local:2", "--threads", "1")
+    assert r.exit_code == 2 and "--threads" in r.stderr
+
+
+@needs_dask
+def test_stress_on_local_cluster_equals_threads(tmp_path):
+    """(scenario, block) tasks on 2 worker processes give the same bits as the scenarios on threads."""
+    from engine.stress import load_scenarios, run_stress
+
+    cfg = small_cfg(paths=4_000, block=1_000)
+    scen = load_scenarios(CONFIGS / "stress" / "zhipu.toml")
+    scen = scen.model_copy(update={"scenarios": [s for s in scen.scenarios
+                                                 if s.name in ("api_price_war", "cost_share_worst_decile",
+                                                               "funding_closed_2y")]})
+    a = run_stress(cfg, scen, keep_datasets=True)
+    b = run_stress(cfg, scen, keep_datasets=True, scheduler="local:2")
+    for x, y in zip(a.datasets, b.datasets):
+        assert_same_paths(x, y)
+    ja, jb = a.to_dict(), b.to_dict()
+    assert ja["scenarios"] == jb["scenarios"] and ja["base"] == jb["base"]
 
 
 @needs_dask
