@@ -402,6 +402,8 @@ def check_html_path(path) -> Path:
     """
     import tempfile
 
+    from ._io import _unlink
+
     p = Path(path)
     if p.suffix.lower() != ".html":
         raise ValueError(f"--html {str(p)!r}: the report is a web page; give a file name ending in .html")
@@ -426,32 +428,14 @@ def write_html(text: str, path) -> Path:
     ValueError
         Wrong suffix or an unwritable location; no partial file is left.
     """
-    import tempfile
+    from ._io import atomic_write
 
     p = check_html_path(path)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part", dir=p.parent)
-    except OSError as e:
-        raise ValueError(f"--html {str(p)!r}: cannot write there ({e.strerror or e}); choose a writable folder") \
-            from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+
+    def write(tmp):
+        with open(tmp, "w", encoding="utf-8", newline="\n") as f:
             f.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file the usual permissions
-        os.replace(tmp, p)
-    except OSError as e:
-        _unlink(tmp)
-        raise ValueError(f"--html {str(p)!r}: writing failed ({e.strerror or e}); no file was left") from None
-    except BaseException:
-        _unlink(tmp)
-        raise
-    return p
+
+    return atomic_write(p, write, "--html")
 
 
-def _unlink(path) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass

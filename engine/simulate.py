@@ -302,6 +302,17 @@ def compute_block(cfg_toml: str, block: int) -> dict:
         ``block`` is outside the run.
     """
     cfg, table, plan = _cached_plan(cfg_toml)
+    return run_one_block(cfg, table, plan, block)
+
+
+def run_one_block(cfg: Config, table: ParameterTable, plan: _Plan, block: int, theta_fn=None) -> dict:
+    """Block ``block`` of the run of ``cfg`` into arrays of its own (see :func:`compute_block`).
+
+    Raises
+    ------
+    ValueError
+        ``block`` is outside the run.
+    """
     P = cfg.simulation.paths
     B = cfg.simulation.block_size
     nblocks = math.ceil(P / B)
@@ -314,7 +325,7 @@ def compute_block(cfg_toml: str, block: int) -> dict:
     flags = np.empty((K.NL, n), dtype=np.int8)
     draws = np.empty((len(table.drawn), n))
     _fill_block(plan, plan.iopt, int(block), n, out, flags, draws,
-                np.empty((K.NK, 1, 1)), np.empty((1, 1, len(cfg.segments))))
+                np.empty((K.NK, 1, 1)), np.empty((1, 1, len(cfg.segments))), theta_fn=theta_fn)
     return {"block": int(block), "lo": lo, "hi": hi, "out": out, "flags": flags, "draws": draws}
 
 

@@ -967,7 +967,7 @@ def compute_stress_block(base_toml: str, scen_toml: str, shock: np.ndarray, band
     """
     import hashlib
 
-    from .simulate import _cached_plan, _fill_block
+    from .simulate import _cached_plan, run_one_block
 
     try:
         import tomllib
@@ -984,16 +984,7 @@ def compute_stress_block(base_toml: str, scen_toml: str, shock: np.ndarray, band
     cfg, table, plan = _cached_plan(scen_toml)
     plan = copy.copy(plan)  # the cached plan is shared: give this run its own shock table
     plan.shock = np.ascontiguousarray(shock, dtype=np.float64)
-    P, B = cfg.simulation.paths, cfg.simulation.block_size
-    lo = int(block) * B
-    hi = min(P, lo + B)
-    n = hi - lo
-    out = np.empty((K.NO, n))
-    flags = np.empty((K.NL, n), dtype=np.int8)
-    draws = np.empty((len(table.drawn), n))
-    _fill_block(plan, plan.iopt, int(block), n, out, flags, draws, np.empty((K.NK, 1, 1)),
-                np.empty((1, 1, len(cfg.segments))), theta_fn=crn.theta_fn(cfg, bands))
-    return {"block": int(block), "lo": lo, "hi": hi, "out": out, "flags": flags, "draws": draws}
+    return run_one_block(cfg, table, plan, block, theta_fn=crn.theta_fn(cfg, bands))
 
 
 def _run_on_cluster(cfg: Config, runs: list, scheduler, progress, command: str) -> list:

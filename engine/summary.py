@@ -115,40 +115,14 @@ def save_results(ds, path) -> None:
     ValueError
         The suffix is not ``.nc``.
     """
-    import os
-    import tempfile
     from pathlib import Path
+
+    from ._io import atomic_write
 
     p = Path(path)
     if p.suffix.lower() != ".nc":
         raise ValueError(f"--out {str(p)!r}: results are saved as NetCDF; give a file name ending in .nc")
-    try:
-        p.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part", dir=p.parent)
-    except OSError as e:
-        raise ValueError(f"--out {str(p)!r}: cannot write there ({e.strerror}); choose a writable folder") from None
-    os.close(fd)
-    try:
-        ds.to_netcdf(tmp, engine="h5netcdf")
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file the usual permissions
-        os.replace(tmp, p)
-    except OSError as e:
-        _unlink(tmp)
-        raise ValueError(f"--out {str(p)!r}: writing failed ({e.strerror or e}); no file was left") from None
-    except BaseException:
-        _unlink(tmp)
-        raise
-
-
-def _unlink(path) -> None:
-    import os
-
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
+    atomic_write(p, lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf"), "--out")
 
 
 def open_results(path):

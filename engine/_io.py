@@ -1,0 +1,66 @@
+"""Atomic file writing shared by the result, report and page writers."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+__all__ = ["atomic_write"]
+
+
+def atomic_write(path, write: Callable[[str], None], option: str = "--out") -> Path:
+    """Write a file atomically: ``write(tmp)`` to a temporary name in the same folder, then rename.
+
+    An interrupted or failed write never leaves a file that looks complete, nor a
+    temporary one. Missing parent folders are created; the file gets the usual
+    permissions (0666 less the umask), not the temporary file's 0600.
+
+    Parameters
+    ----------
+    path : str or Path
+        The final file.
+    write : callable(str)
+        Writes the content to the temporary path it is given.
+    option : str
+        The command-line option named in error messages.
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    ValueError
+        The folder cannot be written, or writing failed; the message names ``option``
+        and the path.
+    """
+    p = Path(path)
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part", dir=p.parent)
+    except OSError as e:
+        raise ValueError(f"{option} {str(p)!r}: cannot write there ({e.strerror or e}); choose a writable folder") \
+            from None
+    os.close(fd)
+    try:
+        write(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, p)
+    except OSError as e:
+        _unlink(tmp)
+        raise ValueError(f"{option} {str(p)!r}: writing failed ({e.strerror or e}); no file was left") from None
+    except BaseException:
+        _unlink(tmp)
+        raise
+    return p
+
+
+def _unlink(path) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
