@@ -77,9 +77,23 @@ def main():
     pricedin report results.nc                 re-print the report of a saved run
     pricedin stress configs/zhipu.toml         stress scenarios on common random numbers
     """
+    import os
+
+    if "COLUMNS" not in os.environ and not sys.stdout.isatty():
+        os.environ["COLUMNS"] = "160"  # piped or saved output: wide enough that tables do not truncate
 
 
 _debug = click.option("--debug", is_flag=True, help="Show the Python traceback on errors.")
+
+
+def _load_config(path):
+    """Load and validate a config; print its warnings (valid but probably unintended settings) on stderr."""
+    from .config import config_warnings, load_config
+
+    cfg = load_config(path)
+    for w in config_warnings(cfg):
+        click.echo(f"warning: {w}", err=True)
+    return cfg
 
 
 def _common_run(f):
@@ -110,9 +124,9 @@ def _common_run(f):
 @click.option("--plot", "plot_dir", type=click.Path(file_okay=False), default=None,
               help="Write the figures (hist, cdf, fan, tornado, convergence) as PNG into DIR.")
 @click.option("--target-se", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Add blocks of paths until the standard error of P(justified, DCF) is at most X.")
+              help="Double the paths until the standard error of P(justified, DCF) is at most X (or --max-paths).")
 @click.option("--target-rse", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Add blocks of paths until SE / P(justified, DCF) is at most X.")
+              help="Double the paths until SE / P(justified, DCF) is at most X (or --max-paths).")
 @click.option("--max-paths", type=click.IntRange(min=1), default=10_000_000, show_default=True,
               help="Upper limit on paths for --target-se / --target-rse.")
 @_guard
@@ -123,7 +137,6 @@ def run(configs, paths, seed, threads, out, keep_paths, max_memory_gb, as_json, 
     With several CONFIGs (e.g. configs/*.toml) every company is valued in one
     submission and one summary row per company is printed.
     """
-    from .config import load_config
     from .simulate import simulate
     from .summary import save_results, summarize
 
@@ -144,7 +157,7 @@ def run(configs, paths, seed, threads, out, keep_paths, max_memory_gb, as_json, 
     if len(configs) > 1:
         return _run_batch(configs, paths, seed, threads, out, keep_paths, as_json, quiet, scheduler, plot_dir,
                           target_se, target_rse, command)
-    cfg = load_config(configs[0])
+    cfg = _load_config(configs[0])
     if scheduler is not None or zarr_out:
         for flag, given in (("--keep-paths", keep_paths), ("--plot", plot_dir), ("--target-se", target_se),
                             ("--target-rse", target_rse)):
@@ -207,7 +220,6 @@ def _run_blocks(cfg, paths, seed, threads, out, zarr_out, resume, as_json, quiet
 def _run_batch(configs, paths, seed, threads, out, keep_paths, as_json, quiet, scheduler, plot_dir,
                target_se, target_rse, command):
     """``run A.toml B.toml ...``: every block of every config in one submission; one summary row each."""
-    from .config import load_config
     from .distributed import run_batch
     from .summary import summarize
 
@@ -215,7 +227,7 @@ def _run_batch(configs, paths, seed, threads, out, keep_paths, as_json, quiet, s
                         ("--target-se", target_se), ("--target-rse", target_rse)):
         if given:
             raise InputError(f"{flag} takes one CONFIG; with {len(configs)} configs run them one by one for it")
-    cfgs = [load_config(c) for c in configs]
+    cfgs = [_load_config(c) for c in configs]
     with _progress(quiet or as_json) as progress:
         dss = run_batch(cfgs, paths=paths, seed=seed, scheduler=scheduler, threads=threads, progress=progress,
                         command=command)
@@ -363,9 +375,8 @@ def _report_html(results, html_out, with_tornado, tornado_paths, threads):
 @_guard
 def validate(config):
     """Check CONFIG and print it normalised (TOML)."""
-    from .config import load_config
 
-    cfg = load_config(config)
+    cfg = _load_config(config)
     drawn = [p.key for p in cfg.parameters() if not p.spec.is_fixed]
     click.echo(cfg.to_toml())
     click.echo(
@@ -405,8 +416,6 @@ def stress(config, scenarios_file, reverse, reverse_inputs, paths, seed, threads
            scheduler=None):
     """Run the base and every stress scenario of CONFIG on common random numbers."""
     from pathlib import Path
-
-    from .config import load_config
     from .stress import default_scenario_file, load_scenarios, reverse_stress, run_stress
     from .summary import save_results
 
@@ -419,7 +428,7 @@ def stress(config, scenarios_file, reverse, reverse_inputs, paths, seed, threads
                              "run the blocks (drop --threads)")
         if reverse:
             raise InputError("--reverse runs in-process only; drop --scheduler")
-    cfg = load_config(config)
+    cfg = _load_config(config)
     if reverse:
         if out:
             raise InputError("--out is not available with --reverse (it writes no per-path results)")
@@ -636,7 +645,7 @@ def render_report(s: dict, console=None) -> None:
         f"{s['sampling']} sampling"
     )
     if not s["per_share"]:
-        c.print(f"[yellow]No share count in the config: 'per share' means the whole equity, in {unit}.[/yellow]")
+        c.print(f"[yellow]No share count in the config: 'per share' means the whole equity ({unit}).[/yellow]")
     v = s["value_per_share"]
     t = Table(title=f"DCF value per share, {unit}", title_justify="left")
     t.add_column("statistic")
@@ -727,6 +736,9 @@ def render_must_believe(mb: dict, console=None) -> None:
     for lens in ("dcf", "market"):
         if mb["lenses"][lens]["note"]:
             c.print(f"[yellow]{mb['lenses'][lens]['note']}[/yellow]")
+    if mb["base_rates"]:
+        c.print("[dim]Base rates, for reference (published figures for small companies and for software companies; "
+                "they are shown for every company, so judge how far they apply to this one):[/dim]")
     for b in mb["base_rates"]:
         mark = "[bold red]![/bold red] " if b.get("exceeds") and b["what"] != "rule_of_40" else "  "
         extra = ""
@@ -740,14 +752,13 @@ def render_must_believe(mb: dict, console=None) -> None:
 
 def _load_target(target, paths, threads, keep_paths=False):
     """A config file is simulated (``paths`` paths); a ``.nc`` results file is loaded. Returns (ds, cfg)."""
-    from .config import load_config
     from .simulate import simulate
     from .summary import open_results
 
     if str(target).lower().endswith(".nc"):
         ds = open_results(target)
         return ds, None
-    cfg = load_config(target)
+    cfg = _load_config(target)
     ds = simulate(cfg, paths=paths, threads=threads, keep_paths=keep_paths)
     return ds, cfg
 
@@ -838,11 +849,10 @@ def render_sensitivity(res: dict, console=None, top: int = 15) -> None:
 @_guard
 def implied(config, paths, max_horizon, threads, as_json):
     """Reverse DCF: the growth, margin and forecast period today's price implies."""
-    from .config import load_config
     from .implied import implied as _implied
     from .simulate import simulate
 
-    cfg = load_config(config)
+    cfg = _load_config(config)
     ds = simulate(cfg, paths=paths, threads=threads) if paths else None
     res = _implied(cfg, ds, max_horizon=max_horizon)
     if as_json:

@@ -1046,6 +1046,26 @@ def _check_multiple(cfg: Config) -> None:
         )
 
 
+def config_warnings(cfg: Config) -> list[str]:
+    """Valid but probably unintended settings, as messages (the CLI prints them on stderr).
+
+    * A segment whose median long-run gross growth does not cover its median churn
+      shrinks for ever: net growth = (1 + g)(1 - c) - 1 < 0.
+    """
+    out = []
+    for s in cfg.segments:
+        g, c = s.growth.long_run.median(), s.churn.rate.median()
+        net = (1.0 + g) * (1.0 - c) - 1.0
+        if net < 0.0:
+            out.append(
+                f"segments.{s.name}: growth.long_run (median {_fmt(g)}) is gross growth; with churn.rate (median "
+                f"{_fmt(c)}) the segment's long-run net growth is (1 + g)(1 - c) - 1 = {_fmt(net)}, so it shrinks "
+                f"for ever. If {_fmt(g)} was meant as net growth, set growth.long_run to about "
+                f"{_fmt((1.0 + g) / (1.0 - c) - 1.0)}"
+            )
+    return out
+
+
 def correlation_setup(cfg: Config):
     """Names and Spearman matrix of the correlated inputs (empty when none)."""
     c = cfg.correlations

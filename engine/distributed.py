@@ -29,7 +29,7 @@ Resume
     The finished store has ``complete = 1``.
 
 dask, distributed and zarr are imported only here and only when used; ``import
-engine`` and the in-process path never need them (``pip install 'pricedin[distributed]'``).
+engine`` and the in-process path never need them (``pip install '.[distributed]'`` from the repository; the test extra includes them).
 """
 
 from __future__ import annotations
@@ -66,7 +66,8 @@ STORE_FORMAT = "pricedin-zarr-1"
 #: Stores whose per-path variables take at most this many bytes are loaded and summarised exactly.
 EXACT_SUMMARY_BYTES = 2 * 2**30
 
-_INSTALL_HINT = "install the optional dependencies: pip install 'pricedin[distributed]'"
+_INSTALL_HINT = ("install the optional dependencies: pip install '.[distributed]' in the repository "
+                 "(the test extra, '.[test]', includes them)")
 
 
 def _open_group(path, mode: str):

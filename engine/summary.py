@@ -270,8 +270,10 @@ def must_believe(ds) -> dict:
         k = int(m.sum())
         note = None
         if k == 0:
-            note = (f"no path of {n:,} is justified under the {lens} lens: there is no set of drawn inputs in this "
-                    "model that justifies today's price, so no medians are shown")
+            upper = proportion(0, n)["ci95_high"]
+            note = (f"none of the {n:,} paths is justified under the {lens} lens (Wilson 95% upper bound on "
+                    f"P(justified): {100 * upper:.3g}%), so there are no medians to show; run more paths to "
+                    "find the rare paths that are")
         lenses[lens] = {"justified_paths": k, "share": k / n if n else float("nan"), "note": note}
 
     def pct_in(x_all, v):

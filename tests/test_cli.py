@@ -161,3 +161,15 @@ def test_result_file_has_the_usual_permissions(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~umask
+
+
+def test_long_run_growth_below_churn_warns_on_stderr(tmp_path):
+    text = (CONFIGS / "ai_peer.toml").read_text()
+    old = 'long_run = { kind = "pert", min = 0.08, mode = 0.12, max = 0.18 }'
+    assert old in text
+    p = tmp_path / "shrink.toml"
+    p.write_text(text.replace(old, "long_run = 0.04"))
+    r = invoke("validate", str(p))
+    assert r.exit_code == 0
+    assert "warning: segments.core" in r.stderr and "shrinks" in r.stderr and "growth.long_run" in r.stderr
+    assert "warning" not in invoke("validate", ZHIPU).stderr

@@ -98,7 +98,7 @@ def test_must_believe_with_no_justified_path_says_so():
     ds = simulate(config_from_dict(d), threads=1)
     mb = must_believe(ds)
     assert mb["lenses"]["dcf"]["justified_paths"] == 0
-    assert "no path" in mb["lenses"]["dcf"]["note"]
+    assert "none of the" in mb["lenses"]["dcf"]["note"]
     assert all(r["dcf"] is None for r in mb["rows"])
     json.dumps(mb)  # plain JSON
 
