@@ -746,7 +746,7 @@ def _streamed_summary(ds, max_bytes: int, bins: int = 1 << 16) -> dict:
     (it needs every drawn input in memory); run ``pricedin report`` on a
     smaller prefix of the run for it.
     """
-    from .summary import QUANTILES, proportion
+    from .summary import QUANTILES, proportion, report_header
 
     a = ds.attrs
     slices = list(_blocks_of(ds))
@@ -800,16 +800,7 @@ def _streamed_summary(ds, max_bytes: int, bins: int = 1 << 16) -> dict:
     median_of("dilution", col("dilution"))
     exact = all(b == 0.0 for b in bound.values())
     return {
-        "company": a["company"],
-        "currency": a["trading_currency"],
-        "value_unit": a["value_unit"],
-        "per_share": bool(a["per_share"]),
-        "price": price,
-        "paths": P,
-        "seed": int(a["seed"]),
-        "block_size": int(a["block_size"]),
-        "sampling": a.get("sampling", "random"),
-        "horizon_years": int(a["horizon_years"]),
+        **report_header(a, P),
         "value_per_share": vps,
         "p_justified": {"dcf": proportion(jd, P), "market": proportion(jm, P)},
         "price_percentile": float(100.0 * below / P),

@@ -78,16 +78,7 @@ def summarize(ds) -> dict:
     failed = np.asarray(ds["failed"].values)
     ts = np.asarray(ds["terminal_share"].values)[~failed]
     return {
-        "company": a["company"],
-        "currency": a["trading_currency"],
-        "value_unit": a["value_unit"],
-        "per_share": bool(a["per_share"]),
-        "price": price,
-        "paths": int(n),
-        "seed": int(a["seed"]),
-        "block_size": int(a["block_size"]),
-        "sampling": a.get("sampling", "random"),
-        "horizon_years": int(a["horizon_years"]),
+        **report_header(a, n),
         "value_per_share": vps,
         "p_justified": {"dcf": proportion(jd, n), "market": proportion(jm, n)},
         "price_percentile": float(100.0 * np.count_nonzero(v < price) / n),
@@ -101,6 +92,22 @@ def summarize(ds) -> dict:
         "config_sha256": a.get("config_sha256", ""),
         "elapsed_s": float(a.get("elapsed_s", float("nan"))),
         "must_believe": must_believe(ds),
+    }
+
+
+def report_header(attrs: dict, paths: int) -> dict:
+    """The run-describing keys of a report (company, currency, price, seed, ...) from a result's attrs."""
+    return {
+        "company": attrs["company"],
+        "currency": attrs["trading_currency"],
+        "value_unit": attrs["value_unit"],
+        "per_share": bool(attrs["per_share"]),
+        "price": float(attrs["price"]),
+        "paths": int(paths),
+        "seed": int(attrs["seed"]),
+        "block_size": int(attrs["block_size"]),
+        "sampling": attrs.get("sampling", "random"),
+        "horizon_years": int(attrs["horizon_years"]),
     }
 
 
