@@ -16,7 +16,7 @@ def err(d) -> str:
 
 
 def test_real_configs_validate():
-    for name in ("zhipu.toml", "ai_peer.toml"):
+    for name in ("zhipu.toml", "ai_peer.toml", "example_saas.yaml"):
         cfg = load_config(CONFIGS / name)
         assert cfg.company.name
 
