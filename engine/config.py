@@ -269,6 +269,7 @@ class Market(_Base):
 
     @property
     def per_share(self) -> bool:
+        """True when a share count is given; False for ``market_cap`` alone (whole equity)."""
         return self.market_cap is None
 
 
@@ -284,6 +285,8 @@ class BalanceSheet(_Base):
 
 
 class GrowthMethod(str, Enum):
+    """Growth process: ``ou`` (mean-reverting on ln(1 + g)) or ``linear_fade`` (Damodaran)."""
+
     OU = "ou"
     LINEAR_FADE = "linear_fade"
 
@@ -309,6 +312,7 @@ class Growth(_Base):
     volatility_half_life: Years = 5.0
 
     def unused_fields(self) -> set:
+        """Keys the chosen growth method does not use."""
         if self.method == GrowthMethod.OU:
             return {"fade_year"}
         return {"half_life", "volatility", "volatility_long_run", "volatility_half_life"}
@@ -376,10 +380,13 @@ class Segment(_Base):
 
     @property
     def base(self):
+        """The base-period revenue spec: ``revenue`` or ``run_rate`` [money/year]."""
         return self.revenue if self.revenue is not None else self.run_rate
 
 
 class MarginMethod(str, Enum):
+    """Margin path: ``linear``, ``exponential`` or ``cost_structure``."""
+
     LINEAR = "linear"
     EXPONENTIAL = "exponential"
     COST_STRUCTURE = "cost_structure"
@@ -409,6 +416,7 @@ class Margin(_Base):
     fixed_cost_growth: GrowthP = 0.0
 
     def unused_fields(self) -> set:
+        """Keys the chosen margin method does not use."""
         if self.method == MarginMethod.COST_STRUCTURE:
             return {"today", "target", "convergence_year", "half_life"}
         cost = {"variable_cost_share", "fixed_costs", "fixed_cost_growth"}
@@ -471,6 +479,8 @@ class CostOfCapital(_Base):
 
 
 class TerminalMethod(str, Enum):
+    """Terminal value: ``gordon`` (growing perpetuity) or ``exit_multiple`` (EV/Sales)."""
+
     GORDON = "gordon"
     EXIT_MULTIPLE = "exit_multiple"
 
@@ -496,6 +506,7 @@ class Terminal(_Base):
     _n = field_validator("min_spread", mode="before")(lambda v: _num(_fixed_only(v, "terminal.min_spread")))
 
     def unused_fields(self) -> set:
+        """Keys the chosen terminal method does not use."""
         if self.method == TerminalMethod.GORDON:
             return {"exit_multiple"}
         return {"wacc", "return_on_capital", "min_spread"}
@@ -633,6 +644,7 @@ class Config(_Base):
 
     @property
     def money_mult(self) -> float:
+        """Units of currency per money unit (1e6 for ``million``)."""
         return MONEY_UNITS[self.company.money_unit]
 
     @property
@@ -674,9 +686,11 @@ class Config(_Base):
         return _to_toml(self.normalised_dict())
 
     def normalised_dict(self) -> dict:
+        """The config as plain data (what :meth:`to_toml` writes)."""
         return _plain(self)
 
     def sha256(self) -> str:
+        """sha256 of the normalised TOML: identifies the config in result files."""
         return hashlib.sha256(self.to_toml().encode()).hexdigest()
 
 

@@ -131,6 +131,7 @@ class ParameterTable:
         )
 
     def column(self, key: str) -> int:
+        """The theta column of input ``key`` (a key path)."""
         return self.keys.index(key)
 
 
