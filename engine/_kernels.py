@@ -195,6 +195,22 @@ def wacc_at(tau, w0, wm, start, end):
     return w0 + (wm - w0) * (tau - start) / (end - start)
 
 
+@jit
+def ar1_step_scale(rho, dt):
+    """Innovation scale of one step of ``dt`` years of an AR(1) with annual coefficient ``rho``.
+
+    ``sqrt((1 - rho**(2 dt)) / (1 - rho**2))``: with it, a process x <- rho**dt x +
+    s * scale * eps has the same stationary variance s^2 / (1 - rho^2) for any step
+    (the exact discretisation of the underlying Ornstein-Uhlenbeck process); 1 for
+    annual steps; sqrt(dt) in the limit rho -> 1.
+    """
+    if dt == 1.0:
+        return 1.0
+    if rho >= 1.0:
+        return math.sqrt(dt)
+    return math.sqrt((1.0 - rho ** (2.0 * dt)) / (1.0 - rho * rho))
+
+
 # ----------------------------------------------------------------------- the path kernel
 
 
@@ -336,16 +352,22 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, fl
         inv_mconv = 1.0 / th[P_M_CONV]
         m_dec = 2.0 ** (-dt / th[P_M_HL])
         m_gap = m0 - mt  # exponential method: gap after t steps = m_gap * m_dec**t
-        mnoise = th[P_M_NOISE] * sqdt
-        mpers_dt = th[P_M_PERS] ** dt
+        # AR(1) noise with annual persistence rho and annual innovation sd s: a step of dt
+        # uses rho**dt and s * sqrt((1 - rho**(2 dt)) / (1 - rho**2)), the exact
+        # discretisation, so the noise's spread does not depend on steps_per_year
+        # (and annual steps use s itself)
+        mpers = th[P_M_PERS]
+        mpers_dt = mpers**dt
+        mnoise = th[P_M_NOISE] * ar1_step_scale(mpers, dt)
         mmax = th[P_M_MAX]
         vcs = th[P_VCS]
         fixed = th[P_FIXED]
         fixed_step = (1.0 + th[P_FIXED_G]) ** dt
         mu_mat = th[P_MU_MAT]
         beta = th[P_MU_BETA]
-        mu_decay = 2.0 ** (-dt / th[P_MU_HL])
-        mu_vol = th[P_MU_VOL] * sqdt
+        mu_year = 2.0 ** (-1.0 / th[P_MU_HL])  # annual decay of the log premium
+        mu_decay = mu_year**dt
+        mu_vol = th[P_MU_VOL] * ar1_step_scale(mu_year, dt)
         sbc_step = (1.0 + th[P_SBC]) ** dt
         floor = th[P_FLOOR]
         buffer = th[P_BUFFER]

@@ -285,3 +285,24 @@ def test_kernel_equals_textbook_dcf(g, m, tax, nol, s2c, r, tg, roc, years, mid)
     pv, pv_tv = textbook_dcf(1000.0, g, m, tax, nol, s2c, r, tg, roc, years, mid)
     np.testing.assert_allclose(ds["pv_explicit"].values, pv, rtol=1e-9, atol=1e-6)
     np.testing.assert_allclose(ds["pv_terminal"].values, pv_tv, rtol=1e-9, atol=1e-6)
+
+
+@pytest.mark.parametrize("spy", [2, 4, 12])
+def test_margin_noise_spread_does_not_depend_on_steps_per_year(base, spy):
+    """AR(1) margin noise: stationary sd noise_sd / sqrt(1 - rho^2) for any step size."""
+    base["margin"].update(noise_sd=0.05, noise_persistence=0.5)
+    base["balance_sheet"]["cash"] = 1e9
+    base["simulation"].update(horizon_years=10, steps_per_year=spy)
+    ds = run(base, paths=6000)
+    sd = float(np.std(ds["margin_horizon"].values))
+    # stationary sd 0.05 / sqrt(0.75) = 0.0577; after 10 years the start-up term is 0.25^10
+    assert sd == pytest.approx(0.05 / math.sqrt(0.75), rel=0.05)
+
+
+def test_ar1_step_scale():
+    from engine._kernels import ar1_step_scale
+
+    assert ar1_step_scale(0.5, 1.0) == 1.0
+    # four quarterly steps reproduce the annual variance: sum of rho^(2 dt k) scale^2 = 1
+    s2 = ar1_step_scale(0.5, 0.25) ** 2
+    assert sum(0.5 ** (0.5 * k) * s2 for k in range(4)) == pytest.approx(1.0)
