@@ -399,7 +399,9 @@ class Margin(_Base):
     ``exponential``: the gap halves every ``half_life`` years; ``cost_structure``:
     EBIT = revenue x (1 - ``variable_cost_share``) - ``fixed_costs`` growing at
     ``fixed_cost_growth`` (Schwartz & Moon 2000). All methods add AR(1) noise
-    (``noise_sd`` per sqrt(year), persistence ``noise_persistence`` per year) and cap
+    (annual innovation sd ``noise_sd``, persistence ``noise_persistence`` per year; steps shorter
+    than a year use the exact AR(1) discretisation, so the spread does not depend on
+    ``steps_per_year``) and cap
     the margin at ``maximum``.
     """
 
