@@ -668,6 +668,9 @@ def render_report(s: dict, console=None) -> None:
     pj.add_row("market", _prob(m["estimate"]), _prob(m["se"]), f"[{_prob(m['ci95_low'])}, {_prob(m['ci95_high'])}]",
                f"{m['hits']:,}", "return >= cost of equity")
     c.print(pj)
+    if s.get("sampling", "random") != "random":
+        c.print(f"[dim]Standard errors and intervals assume independent paths; with {s['sampling']} sampling "
+                "they are conservative (stratified designs vary less).[/dim]")
     o = Table(title="Outcomes", title_justify="left", show_header=False)
     o.add_column("what")
     o.add_column("value", justify="right")

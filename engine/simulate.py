@@ -510,9 +510,31 @@ def _attrs(v, cfg):
     return {"units": units_for(v.units, cfg), "long_name": v.long_name, "description": v.description}
 
 
+class NonFiniteResultError(ValueError):
+    """Some paths' values overflowed (inputs that make revenue, margins or the multiple explode)."""
+
+
+def check_finite(out: np.ndarray) -> None:
+    """Refuse results with non-finite values per share: never a silent NaN or inf in a report.
+
+    Raises
+    ------
+    NonFiniteResultError
+        With the number of affected paths and the inputs to look at.
+    """
+    bad = int(np.count_nonzero(~np.isfinite(out[K.O_VPS])))
+    if bad:
+        raise NonFiniteResultError(
+            f"{bad:,} of {out.shape[1]:,} paths gave a non-finite value per share (overflow): the inputs make "
+            "revenue, the margin or the EV/Sales multiple explode; check growth volatility and growth.today, "
+            "revenue_shock.volatility and multiple.growth_beta / multiple.volatility"
+        )
+
+
 def _dataset(cfg, table, out, flags, draws, keep_out, keep_seg, elapsed, command, version):
     import xarray as xr
 
+    check_finite(out)
     P = out.shape[1]
     data = {}
     for v in PATH_VARIABLES:

@@ -306,3 +306,13 @@ def test_ar1_step_scale():
     # four quarterly steps reproduce the annual variance: sum of rho^(2 dt k) scale^2 = 1
     s2 = ar1_step_scale(0.5, 0.25) ** 2
     assert sum(0.5 ** (0.5 * k) * s2 for k in range(4)) == pytest.approx(1.0)
+
+
+def test_overflowing_inputs_are_refused_not_reported_as_nan(base):
+    from engine.simulate import NonFiniteResultError
+
+    seg = base["segments"][0]
+    seg["growth"] = {"today": 50.0, "long_run": 1.0, "volatility": 20.0, "half_life": 50}
+    base["simulation"].update(horizon_years=50)
+    with pytest.raises(NonFiniteResultError, match="non-finite"):
+        run(base, paths=200)
