@@ -69,8 +69,10 @@ def _hist(ds, ax):
         ax.set_xlabel(f"value per share [{unit}]")
     ax.axvline(price, color="crimson", lw=2, label=f"today's price {price:,.4g}")
     ax.set_ylabel("paths [count]")
-    ax.text(0.02, 0.95, f"P(justified, DCF) = {100 * p:.3g}% (SE {100 * se:.2g}%)", transform=ax.transAxes,
-            va="top", fontsize=11, bbox=dict(facecolor="white", alpha=0.8))
+    tails = (f"the outer bars also hold the {100 * np.mean(v < lo):.2g}% of paths below {lo:,.4g} "
+             f"and the {100 * np.mean(v > hi):.2g}% above {hi:,.4g}")
+    ax.text(0.02, 0.95, f"P(justified, DCF) = {100 * p:.3g}% (SE {100 * se:.2g}%)\n{tails}", transform=ax.transAxes,
+            va="top", fontsize=9, bbox=dict(facecolor="white", alpha=0.8))
     ax.legend(loc="upper right")
     ax.set_title(_title(ds, "distribution of value per share"))
 
