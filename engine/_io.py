@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-__all__ = ["atomic_write"]
+__all__ = ["atomic_write", "temp_beside"]
 
 
 def atomic_write(path, write: Callable[[str], None], option: str = "--out") -> Path:
@@ -37,13 +37,7 @@ def atomic_write(path, write: Callable[[str], None], option: str = "--out") -> P
         and the path.
     """
     p = Path(path)
-    try:
-        p.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part", dir=p.parent)
-    except OSError as e:
-        raise ValueError(f"{option} {str(p)!r}: cannot write there ({e.strerror or e}); choose a writable folder") \
-            from None
-    os.close(fd)
+    tmp = temp_beside(p, option)
     try:
         write(tmp)
         umask = os.umask(0)
@@ -57,6 +51,25 @@ def atomic_write(path, write: Callable[[str], None], option: str = "--out") -> P
         _unlink(tmp)
         raise
     return p
+
+
+def temp_beside(path, option: str = "--out") -> str:
+    """Create (empty) and return a temporary file in ``path``'s folder, creating the folder if needed.
+
+    Raises
+    ------
+    ValueError
+        The folder cannot be written; the message names ``option`` and the path.
+    """
+    p = Path(path)
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part", dir=p.parent)
+    except OSError as e:
+        raise ValueError(f"{option} {str(p)!r}: cannot write there ({e.strerror or e}); choose a writable folder") \
+            from None
+    os.close(fd)
+    return tmp
 
 
 def _unlink(path) -> None:

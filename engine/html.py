@@ -20,7 +20,6 @@ import base64
 import html
 import io
 import math
-import os
 from pathlib import Path
 from typing import Optional
 
@@ -400,23 +399,14 @@ def check_html_path(path) -> Path:
     ValueError
         Wrong suffix, a folder at that path, or an unwritable location.
     """
-    import tempfile
-
-    from ._io import _unlink
+    from ._io import _unlink, temp_beside
 
     p = Path(path)
     if p.suffix.lower() != ".html":
         raise ValueError(f"--html {str(p)!r}: the report is a web page; give a file name ending in .html")
     if p.is_dir():
         raise ValueError(f"--html {str(p)!r} is a folder; give a file name ending in .html")
-    try:
-        p.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part", dir=p.parent)
-    except OSError as e:
-        raise ValueError(f"--html {str(p)!r}: cannot write there ({e.strerror or e}); choose a writable folder") \
-            from None
-    os.close(fd)
-    _unlink(tmp)
+    _unlink(temp_beside(p, "--html"))
     return p
 
 
