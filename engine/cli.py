@@ -645,7 +645,8 @@ def render_report(s: dict, console=None) -> None:
         f"{s['sampling']} sampling"
     )
     if not s["per_share"]:
-        c.print(f"[yellow]No share count in the config: 'per share' means the whole equity ({unit}).[/yellow]")
+        whole = unit.replace(" (whole equity)", "")
+        c.print(f"[yellow]No share count in the config: 'per share' means the whole equity, in {whole}.[/yellow]")
     v = s["value_per_share"]
     t = Table(title=f"DCF value per share, {unit}", title_justify="left")
     t.add_column("statistic")
