@@ -746,6 +746,7 @@ def _streamed_summary(ds, max_bytes: int, bins: int = 1 << 16) -> dict:
     (it needs every drawn input in memory); run ``pricedin report`` on a
     smaller prefix of the run for it.
     """
+    from ._stats import compensated_sum, sq_dev_sum, total
     from .summary import QUANTILES, proportion, report_header
 
     a = ds.attrs
@@ -756,24 +757,24 @@ def _streamed_summary(ds, max_bytes: int, bins: int = 1 << 16) -> dict:
     def col(name):
         return lambda s: np.asarray(ds[name][s].values)
 
-    total = 0.0
+    acc = (0.0, 0.0)
     jd = jm = failed = clipped = floored = below = 0
     for s in slices:
         blk = ds.isel(path=s)
         v = np.asarray(blk["value_per_share"].values)
-        total += float(v.sum())
+        acc = compensated_sum(v, acc)
         below += int(np.count_nonzero(v < price))
         jd += int(np.count_nonzero(blk["justified_dcf"].values))
         jm += int(np.count_nonzero(blk["justified_market"].values))
         failed += int(np.count_nonzero(blk["failed"].values))
         clipped += int(np.count_nonzero(blk["tv_clipped"].values))
         floored += int(np.count_nonzero(blk["floored"].values))
-    mean = total / P
-    ss = 0.0
+    # the same compensated sums, in the same path order, as the in-memory report: equal to the bit
+    mean = total(acc) / P
+    acc = (0.0, 0.0)
     for s in slices:
-        v = col("value_per_share")(s)
-        ss += float(((v - mean) ** 2).sum())
-    sd = math.sqrt(ss / (P - 1)) if P > 1 else 0.0
+        acc = sq_dev_sum(col("value_per_share")(s), mean, acc)
+    sd = math.sqrt(total(acc) / (P - 1)) if P > 1 else 0.0
     max_values = max(1, max_bytes // 8)
     q, qb = _streamed_quantiles(col("value_per_share"), slices, QUANTILES, bins, max_values)
     vps = {"mean": mean, "sd": sd, "se_mean": sd / math.sqrt(P)}

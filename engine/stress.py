@@ -45,6 +45,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from . import _kernels as K
+from ._stats import mean_sd
 from .config import Config, ConfigError, config_from_dict
 from .distributions import parse_number, parse_param
 from .sampling import block_seed, draw_uniforms
@@ -685,8 +686,8 @@ def paired_delta(a, b) -> dict:
         return {"estimate": float("nan"), "se": float("nan"), "ci95": [float("nan"), float("nan")]}
     if not np.any(d):
         return {"estimate": 0.0, "se": 0.0, "ci95": [0.0, 0.0]}
-    m = float(d.mean())
-    se = float(d.std(ddof=1) / math.sqrt(n)) if n > 1 else 0.0
+    m, sd = mean_sd(d)
+    se = sd / math.sqrt(n)
     return {"estimate": m, "se": se, "ci95": [m - _Z95 * se, m + _Z95 * se]}
 
 

@@ -10,6 +10,8 @@ import math
 
 import numpy as np
 
+from ._stats import mean_sd
+
 __all__ = ["summarize", "proportion", "QUANTILES", "open_results", "save_results", "must_believe"]
 
 #: Percentiles of value per share in every report.
@@ -70,7 +72,8 @@ def summarize(ds) -> dict:
     n = v.size
     price = float(a["price"])
     qs = np.percentile(v, QUANTILES)
-    vps = {"mean": float(v.mean()), "sd": float(v.std(ddof=1)) if n > 1 else 0.0}
+    mean, sd = mean_sd(v)
+    vps = {"mean": mean, "sd": sd}
     vps["se_mean"] = vps["sd"] / math.sqrt(n)
     vps.update({f"p{q}": float(x) for q, x in zip(QUANTILES, qs)})
     jd = int(np.count_nonzero(ds["justified_dcf"].values))
