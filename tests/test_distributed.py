@@ -174,6 +174,76 @@ def test_killed_run_resumed_equals_uninterrupted(cfg, reference, client, tmp_pat
 
 
 @needs_dask
+def test_sigkilled_process_resumed_equals_uninterrupted(tmp_path):
+    """`pricedin run --out run.zarr` killed with SIGKILL mid-run, then `--resume`: the store equals the in-process run."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from engine.distributed import open_store, store_status
+
+    cfg = small_cfg(paths=15_000, block=250)  # 60 blocks: several seconds of block-by-block writes
+    conf = tmp_path / "k.toml"
+    conf.write_text(cfg.to_toml())
+    store = tmp_path / "run.zarr"
+    cmd = [sys.executable, "-m", "engine.cli", "run", str(conf), "--out", str(store), "--threads", "1", "-q", "--json"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    done = 0
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if (store / "block_done").exists():
+            try:
+                done = store_status(store)["done"]
+            except Exception:  # noqa: BLE001 - the store is being created
+                done = 0
+            if done >= 3:
+                break
+        time.sleep(0.02)
+    assert proc.poll() is None, f"the run ended before it could be killed: {proc.stderr.read().decode()[-2000:]}"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    st = store_status(store)
+    assert 3 <= st["done"] < 60 and not st["complete"], st
+    r = subprocess.run(cmd + ["--resume"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert store_status(store)["complete"]
+    assert_same_paths(simulate(cfg, threads=2), open_store(store))
+
+
+@needs_dask
+def test_lost_worker_blocks_recomputed_once(tmp_path):
+    """A worker process killed (SIGKILL) mid-run: its blocks are recomputed elsewhere, none duplicated or skipped."""
+    import logging
+    import os
+    import signal
+
+    from distributed import Client, LocalCluster
+
+    from engine.distributed import open_store, run_blocks
+
+    cfg = small_cfg(paths=60_000, block=1_000)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
+                      silence_logs=logging.CRITICAL) as cluster, Client(cluster) as c:
+        pids = c.run(os.getpid)
+        victim = max(pids.values())
+        killed = []
+        seen = []
+
+        def progress(done, total):
+            seen.append(done)
+            if done >= 2 * 1_000 and not killed:
+                os.kill(victim, signal.SIGKILL)
+                killed.append(done)
+
+        store = run_blocks(cfg, scheduler=c, store=tmp_path / "run.zarr", progress=progress)
+        assert killed and killed[0] < 60_000
+        assert victim not in c.run(os.getpid).values()  # the worker really died (and its nanny started another)
+    assert seen == sorted(seen) and len(seen) == 1 + 60 and seen[-1] == 60_000  # each block consumed once
+    assert_same_paths(simulate(cfg, threads=2), open_store(store))
+
+
+@needs_dask
 def test_half_written_block_is_recomputed(cfg, reference, tmp_path):
     import zarr
 
