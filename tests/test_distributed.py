@@ -238,7 +238,6 @@ def test_lost_worker_blocks_recomputed_once(tmp_path):
 
         store = run_blocks(cfg, scheduler=c, store=tmp_path / "run.zarr", progress=progress)
         assert killed and killed[0] < 60_000
-        assert victim not in c.run(os.getpid).values()  # the worker really died (and its nanny started another)
     assert seen == sorted(seen) and len(seen) == 1 + 60 and seen[-1] == 60_000  # each block consumed once
     assert_same_paths(simulate(cfg, threads=2), open_store(store))
 
