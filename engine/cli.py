@@ -536,7 +536,7 @@ def render_reverse(r: dict, company: str, console=None) -> None:
         t.add_column(col, justify="left" if col == "input" else "right", no_wrap=col == "input")
     for e in r["inputs"]:
         rng = f"[{e['range'][0]:+.4g}, {e['range'][1]:+.4g}]" if "range" in e else "-"
-        prng = f"{_prob(e['p_range'][0])} .. {_prob(e['p_range'][1])}" if "p_range" in e else "-"
+        prng = f"{_prob(e['p_min'])} .. {_prob(e['p_max'])}" if "p_min" in e else "-"
         if e["status"] == "found":
             b = e["shift_bracket"]
             t.add_row(e["key"], f"{e['base_median']:.4g}", f"{e['shift']:+.4g}", f"[{b[0]:+.4g}, {b[1]:+.4g}]",
@@ -545,9 +545,10 @@ def render_reverse(r: dict, company: str, console=None) -> None:
         else:
             t.add_row(e["key"], f"{e['base_median']:.4g}", "none in range", "-", "-", "-", rng, prng)
     c.print(t)
-    c.print("P is a step function of the shift on a finite sample: the answer is a bracket narrowed by brentq to "
-            "1/1000 of the range searched. 'none in range': no shift within the input's allowed range (capped) "
-            "reaches the target.")
+    c.print("P is evaluated at both ends of the range searched and at 7 evenly spaced shifts between 0 and each end "
+            "('P over range': its min .. max there); where it crosses the target, the crossing nearest the base is narrowed by brentq "
+            "to 1/1000 of the range searched, and the answer is that bracket (P is a step function of the shift on a "
+            "finite sample). 'none in range': no shift evaluated reaches the target.")
 
 
 # --------------------------------------------------------------------------- output

@@ -70,6 +70,7 @@ __all__ = [
     "run_stress",
     "paired_delta",
     "reverse_stress",
+    "crossings",
     "HEADLINE_INPUTS",
     "STREAM_EXTRA",
 ]
@@ -1065,6 +1066,32 @@ def _allowed_shift(info, cap) -> tuple[float, float]:
     return min(d_lo, 0.0), max(d_hi, 0.0)
 
 
+def crossings(points: dict, target: float) -> list[tuple[float, float]]:
+    """Neighbouring shifts between which P crosses ``target``.
+
+    Parameters
+    ----------
+    points : dict of {float: float}
+        ``{shift: P(justified)}`` at the shifts evaluated (any order).
+    target : float
+        The P sought.
+
+    Returns
+    -------
+    list of (float, float)
+        ``(a, b)``, ``a < b`` adjacent in sorted order, with ``P(a) - target``
+        and ``P(b) - target`` of opposite signs or one of them exactly 0, in
+        increasing order of ``a``.
+    """
+    xs = sorted(points)
+    out = []
+    for a, b in zip(xs, xs[1:]):
+        fa, fb = points[a] - target, points[b] - target
+        if fa == 0.0 or fb == 0.0 or (fa < 0) != (fb < 0):
+            out.append((a, b))
+    return out
+
+
 def reverse_stress(
     cfg: Config,
     keys: Optional[list[str]] = None,
@@ -1074,17 +1101,23 @@ def reverse_stress(
     target: float = 0.5,
     rel_tol: float = 1e-3,
     progress: Optional[Callable[[str], None]] = None,
+    grid: int = 8,
 ) -> dict:
     """For each headline input, the shift that brings P(justified, DCF lens) to ``target``.
 
     Each input is shifted alone (:meth:`DistributionSpec.shifted`), the rest of
     the base held, on the base run's random numbers. P is a step function of
-    the shift on a finite sample, so the root is bracketed within the input's
-    allowed range and narrowed with :func:`scipy.optimize.brentq` to
-    ``rel_tol`` times the range searched; the result is the bracket of shifts
-    where P crosses the target, not an exact point. Where P does not cross the
-    target anywhere in the range, the entry says so and gives the P reached at
-    the ends.
+    the shift on a finite sample, so P is evaluated at the ends of the
+    input's allowed range and at ``grid - 1`` evenly spaced shifts between 0
+    and each end; every pair of neighbouring shifts where P crosses the
+    target is narrowed with :func:`scipy.optimize.brentq` to ``rel_tol``
+    times the range searched, and the crossing nearest the base (smallest
+    absolute shift) is reported, as the bracket of shifts where P crosses the
+    target, not an exact point. Where P does not cross the target at any
+    evaluated shift, the entry says so and gives the P reached at the ends
+    and its minimum and maximum over the grid. A crossing and its return
+    both inside one grid step (a P above the target only on a band narrower
+    than ``1/grid`` of the half range) can still be missed.
 
     Parameters
     ----------
@@ -1100,6 +1133,8 @@ def reverse_stress(
         Bracket width as a fraction of the shift range searched.
     progress : callable(str), optional
         Called with the key before each input is searched.
+    grid : int
+        Steps of the scan between 0 and each end of the range (default 8).
 
     Returns
     -------
@@ -1107,6 +1142,7 @@ def reverse_stress(
         ``paths, seed, target, p_base`` and ``inputs``: one dict per key with
         ``key, status`` ("found", "none" or "invalid"), ``base_median``,
         ``range`` [shift low, shift high], ``p_range`` [P at low, P at high],
+        ``p_min``, ``p_max`` (over the shifts evaluated),
         and when found ``shift``, ``shift_bracket``, ``p_bracket``,
         ``value_median`` (the input's median after the shift), ``evaluations``,
         plus a ``message``.
@@ -1176,14 +1212,17 @@ def reverse_stress(
         d_lo, d_hi = ends
         entry["range"] = [d_lo, d_hi]
         entry["p_range"] = [evals.get(d_lo, p_base), evals.get(d_hi, p_base)]
+        # a grid inside the range, so a P that is not monotone in the shift cannot hide a crossing between the ends
+        for end in (d_lo, d_hi):
+            for i in range(1, grid):
+                d = end * i / grid
+                if d != 0.0 and d not in evals:
+                    p = p_of(key, d)
+                    if p is not None:
+                        evals[d] = p
+        entry["p_min"], entry["p_max"] = min(evals.values()), max(evals.values())
         f0 = p_base - target
-        candidates = []
-        for a, b in ((d_lo, 0.0), (0.0, d_hi)):
-            if a == b:
-                continue
-            fa, fb = evals[a] - target, evals[b] - target
-            if fa == 0.0 or fb == 0.0 or (fa < 0) != (fb < 0):
-                candidates.append((a, b))
+        candidates = crossings(evals, target)
         if f0 == 0.0:
             entry.update(status="found", shift=0.0, shift_bracket=[0.0, 0.0], p_bracket=[p_base, p_base],
                          value_median=entry["base_median"],
@@ -1194,7 +1233,8 @@ def reverse_stress(
             lo_p, hi_p = entry["p_range"]
             entry.update(status="none", message=(
                 f"no shift in [{d_lo:+.4g}, {d_hi:+.4g}] (the input's allowed range, capped) brings "
-                f"P(justified, DCF) to {target:.0%}: P runs from {lo_p:.2%} to {hi_p:.2%} over it"))
+                f"P(justified, DCF) to {target:.0%}: P runs from {lo_p:.2%} to {hi_p:.2%} over it "
+                f"(between {entry['p_min']:.2%} and {entry['p_max']:.2%} at the {len(evals)} shifts evaluated)"))
             results.append(entry)
             continue
         best = None

@@ -17,6 +17,7 @@ from engine.stress import (
     load_scenarios,
     paired_delta,
     prepare_scenario,
+    crossings,
     reverse_stress,
     run_stress,
     scenarios_from_dict,
@@ -274,6 +275,17 @@ def test_reverse_stress_brackets_the_50_percent_point():
     p_lo, p_hi = wacc["p_bracket"]
     assert min(p_lo, p_hi) < 0.5 <= max(p_lo, p_hi) or 0.5 in (p_lo, p_hi)
     assert hi - lo <= 1e-3 * (wacc["range"][1] - wacc["range"][0]) + 1e-12
+    for e in (wacc, tax):  # the grid's extremes hold the base and both ends
+        assert e["p_min"] <= min(res["p_base"], *e["p_range"]) <= max(res["p_base"], *e["p_range"]) <= e["p_max"]
     # a tax rate is 0 here and can only rise, lowering value: no shift reaches 50% when P starts below it
     if res["p_base"] < 0.5:
         assert tax["status"] == "none" and "no shift" in tax["message"]
+
+
+def test_crossings_finds_a_crossing_between_ends_on_the_same_side():
+    # P rises above 50% inside the range and falls back: the ends alone (0.1 and 0.1) show no crossing
+    pts = {1.0: 0.1, -0.5: 0.6, 0.0: 0.2, 0.5: 0.3, -1.0: 0.1}
+    assert crossings(pts, 0.5) == [(-1.0, -0.5), (-0.5, 0.0)]
+    assert crossings({-1.0: 0.1, 0.0: 0.2, 1.0: 0.1}, 0.5) == []
+    # a point exactly at the target bounds both neighbouring intervals
+    assert crossings({0.0: 0.2, 1.0: 0.5, 2.0: 0.7}, 0.5) == [(0.0, 1.0), (1.0, 2.0)]
