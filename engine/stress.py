@@ -187,6 +187,11 @@ class Shock(_Base):
             )
         if self.to_year is not None and self.from_year is None:
             raise ValueError("to_year needs from_year")
+        if self.from_year is not None and self.from_year < 1:
+            raise ValueError(f"from_year = {self.from_year}: years start at 1 (the first simulated year)")
+        if self.to_year is not None and self.to_year < self.from_year:
+            raise ValueError(f"to_year = {self.to_year} is before from_year = {self.from_year}; "
+                             "give to_year >= from_year (or years = [...])")
         if self.years is not None and not self.years:
             raise ValueError("years = []: give at least one year (1 is the first simulated year)")
         return self
@@ -425,12 +430,23 @@ def _check_key(scen: str, what: str, key: str, d: dict, params: dict) -> None:
     if key.startswith(_FORBIDDEN_PREFIXES):
         raise _fail(scen, what, key, "the run settings and correlations cannot change in a scenario (the "
                     "scenarios share the base run's paths, seed, blocks and copula); remove it")
+    if key in params and _locate(d, key) is None:
+        # an input of the model that the config's method does not read (absent from its normalised form)
+        parent = key.rsplit(".", 1)[0]
+        if what == "set" and _locate(d, parent + ".method") is not None:
+            return  # may come with a change of method; the scenario's config is validated as a whole
+        loc = _locate(d, parent + ".method")
+        how = f"its {parent}.method does not use it" if loc is not None else "it is not used"
+        raise _fail(scen, what, key, f"has no value in the base config ({how}), so there is nothing to {what}; "
+                    f"to use it, `set` {parent}.method and this key in the same scenario")
     if key in params:
         return
     if _locate(d, key) is None or key.endswith(".name"):
-        near = difflib.get_close_matches(key, list(params) + _scalar_keys(d), n=3, cutoff=0.6)
+        known = dict.fromkeys([k for k in params if _locate(d, k) is not None] + _scalar_keys(d))
+        near = difflib.get_close_matches(key, list(known), n=3, cutoff=0.6)
         hint = f"; did you mean {', '.join(repr(n) for n in near)}?" if near else (
-            "; key paths are those of `pricedin validate CONFIG`, e.g. 'segments.maas.growth.today'")
+            "; key paths are those of `pricedin validate CONFIG`, e.g. "
+            f"'segments.{(d.get('segments') or [{'name': 'NAME'}])[0].get('name')}.growth.today'")
         raise _fail(scen, what, key, "no such input in the base config" + hint)
 
 
@@ -443,13 +459,18 @@ def _apply(cfg: Config, scen: Scenario) -> tuple[Config, dict]:
 
     for key, val in scen.set.items():
         _check_key(name, "set", key, d, params)
-        node, last = _locate(d, key)
+        loc = _locate(d, key)
+        if loc is None:  # an input the base's method does not use: add it next to its method
+            parent, last = _locate(d, key.rsplit(".", 1)[0] + ".method")[0], key.rsplit(".", 1)[1]
+            loc = (parent, last)
+        node, last = loc
         if key in params:
             try:
                 parse_param(val)
             except ValueError as e:
                 raise _fail(name, "set", key, f"{val!r} is not a number or a distribution: {e}") from None
         node[last] = val
+    _drop_unused_after_method_change(d, scen.set)
     for what, table in (("shift", scen.shift), ("scale", scen.scale)):
         for key, amount in table.items():
             _check_key(name, what, key, d, params)
@@ -497,6 +518,37 @@ def _apply(cfg: Config, scen: Scenario) -> tuple[Config, dict]:
     return new_cfg, bands
 
 
+def _drop_unused_after_method_change(d: dict, sets: dict) -> None:
+    """A scenario that sets a section's ``method`` drops the base's keys the new method does not use.
+
+    E.g. ``set = {"margin.method" = "exponential", "margin.half_life" = 2}`` on a
+    linear-margin base removes ``margin.convergence_year``; keys the scenario sets
+    itself are kept (and validated with the rest of the scenario's config).
+    """
+    from .config import Growth, GrowthMethod, Margin, MarginMethod, Terminal, TerminalMethod
+
+    for key, val in sets.items():
+        if not key.endswith(".method"):
+            continue
+        section = key[: -len(".method")]
+        if section == "margin":
+            cls, enum = Margin, MarginMethod
+        elif section == "terminal":
+            cls, enum = Terminal, TerminalMethod
+        elif section.startswith("segments.") and section.endswith(".growth"):
+            cls, enum = Growth, GrowthMethod
+        else:
+            continue
+        try:
+            unused = cls.model_construct(method=enum(val)).unused_fields()
+        except ValueError:
+            continue  # an unknown method: the scenario's config validation names it
+        node = _locate(d, key)[0]
+        for k in unused:
+            if f"{section}.{k}" not in sets:
+                node.pop(k, None)
+
+
 def _drop_fixed_correlations(d: dict) -> None:
     """Drop correlations of inputs a scenario made fixed (only drawn inputs can be correlated)."""
     c = d.get("correlations")
@@ -531,6 +583,8 @@ def _shock_table(cfg: Config, scen: Scenario) -> np.ndarray:
         if s.process == "fx":
             continue
         years = s.year_list(h)
+        if s.from_year is not None and s.from_year > h:
+            years = [s.from_year]
         bad = [y for y in years if not 1 <= y <= h]
         if bad:
             raise StressError(
@@ -1037,7 +1091,8 @@ HEADLINE_INPUTS = (
 
 
 def _headline_keys(cfg: Config) -> list[tuple[str, tuple[float, float]]]:
-    params = {p.key: p for p in cfg.parameters()}
+    d = cfg.normalised_dict()
+    params = {p.key: p for p in cfg.parameters() if _locate(d, p.key) is not None}
     out = []
     for pat, cap in HEADLINE_INPUTS:
         if "*" in pat:
@@ -1152,6 +1207,7 @@ def reverse_stress(
     cfg = _with_run(cfg, paths if paths is not None else min(cfg.simulation.paths, 20_000), seed)
     crn = _CommonDraws(cfg)
     params = {p.key: p for p in cfg.parameters()}
+    base_dict = cfg.normalised_dict()
     if keys:
         todo = []
         for k in keys:
@@ -1159,6 +1215,10 @@ def reverse_stress(
                 near = difflib.get_close_matches(k, list(params), n=3, cutoff=0.6)
                 raise StressError(f"--reverse input {k!r} is not an input of the config"
                                   + (f"; did you mean {', '.join(map(repr, near))}?" if near else ""))
+            if _locate(base_dict, k) is None:
+                raise StressError(f"--reverse input {k!r} is not used by this config (its "
+                                  f"{k.rsplit('.', 1)[0]}.method does not read it); choose an input it uses, "
+                                  "e.g. one listed by `pricedin validate CONFIG`")
             cap = next((c for pat, c in HEADLINE_INPUTS if pat == k or (
                 "*" in pat and k.startswith("segments.") and k.endswith(pat.split("*")[1]))), (-math.inf, math.inf))
             if not math.isfinite(cap[1]):

@@ -181,6 +181,18 @@ def test_dotted_keys_in_toml_flatten(tmp_path):
     ({"name": "a", "description": "b", "band": {"tax.rate": [0, 0.5]}}, "tax.rate"),
     ({"name": "a", "description": "b", "set": {"simulation.seed": 3}}, "simulation.seed"),
     ({"name": "a", "description": "b", "shift": {"cost_of_capital.initial": 5}}, "cost_of_capital.initial"),
+    # inputs of the model that the base's methods do not use (linear margin, OU growth)
+    ({"name": "a", "description": "b", "shift": {"margin.fixed_cost_growth": 0.1}},
+     "shift 'margin.fixed_cost_growth': has no value in the base config (its margin.method does not use it)"),
+    ({"name": "a", "description": "b", "scale": {"segments.core.growth.fade_year": 2}},
+     "its segments.core.growth.method does not use it"),
+    ({"name": "a", "description": "b", "set": {"margin.half_life": 2}},
+     "margin.half_life not used by margin.method = 'linear'"),
+    # shock years: a from_year past the horizon, and to_year before from_year
+    ({"name": "a", "description": "b", "shock": [{"process": "margin", "from_year": 8, "add": -0.1}]},
+     "year 8 is outside 1..simulation.horizon_years = 5"),
+    ({"name": "a", "description": "b", "shock": [{"process": "margin", "from_year": 4, "to_year": 2, "add": -0.1}]},
+     "to_year = 2 is before from_year = 4"),
 ])
 def test_bad_scenarios_raise_naming_the_key(scen, needle):
     cfg = config_from_dict(_drawn())
@@ -289,3 +301,19 @@ def test_crossings_finds_a_crossing_between_ends_on_the_same_side():
     assert crossings({-1.0: 0.1, 0.0: 0.2, 1.0: 0.1}, 0.5) == []
     # a point exactly at the target bounds both neighbouring intervals
     assert crossings({0.0: 0.2, 1.0: 0.5, 2.0: 0.7}, 0.5) == [(0.0, 1.0), (1.0, 2.0)]
+
+
+def test_scenario_can_change_a_method_and_set_its_inputs():
+    """Setting margin.method drops the base's keys the new method does not use; its own inputs are then set."""
+    cfg = config_from_dict(_drawn())
+    sf = scenarios_from_dict({"scenarios": [{"name": "a", "description": "b",
+                                             "set": {"margin.method": "exponential", "margin.half_life": 2.0}}]})
+    ps = prepare_scenario(cfg, sf.scenarios[0])
+    assert ps.cfg.margin.method.value == "exponential"
+    assert ps.cfg.margin.half_life.median() == 2.0
+
+
+def test_reverse_stress_refuses_an_input_the_config_does_not_use():
+    cfg = config_from_dict(_drawn())
+    with pytest.raises(StressError, match="'margin.fixed_cost_growth' is not used by this config"):
+        reverse_stress(cfg, keys=["margin.fixed_cost_growth"], paths=64)
