@@ -153,6 +153,12 @@ def run(configs, paths, seed, threads, out, keep_paths, max_memory_gb, as_json, 
         if threads is not None:
             raise InputError("--threads is for the in-process backend; with --scheduler the cluster's workers "
                              "run the blocks (give local:N for N worker processes)")
+    if plot_dir is not None:  # an unwritable folder is refused before the run, not after it
+        from pathlib import Path
+
+        from ._io import _unlink, temp_beside
+
+        _unlink(temp_beside(Path(plot_dir) / "hist.png", "--plot"))
     command = "pricedin " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     if len(configs) > 1:
         return _run_batch(configs, paths, seed, threads, out, keep_paths, as_json, quiet, scheduler, plot_dir,
@@ -755,13 +761,21 @@ def render_must_believe(mb: dict, console=None) -> None:
         c.print(f"    [dim]base rate: {b['text']}[/dim]")
 
 
+def _refuse_stress_file(ds, path):
+    """A run's results pass; a stress file (one run per scenario) is refused with what to do instead."""
+    if "scenario" in ds.dims:
+        raise InputError(f"{str(path)!r} is a stress file (one run per scenario); this command takes the results of "
+                         "`pricedin run CONFIG --out FILE.nc` (`pricedin report` prints a stress file)")
+    return ds
+
+
 def _load_target(target, paths, threads, keep_paths=False):
     """A config file is simulated (``paths`` paths); a ``.nc`` results file is loaded. Returns (ds, cfg)."""
     from .simulate import simulate
     from .summary import open_results
 
     if str(target).lower().endswith(".nc"):
-        ds = open_results(target)
+        ds = _refuse_stress_file(open_results(target), target)
         return ds, None
     cfg = _load_config(target)
     ds = simulate(cfg, paths=paths, threads=threads, keep_paths=keep_paths)
@@ -904,7 +918,7 @@ def plot(results, kind, output, threads):
 
     if not output.lower().endswith(".png"):
         raise InputError(f"-o {output!r}: figures are written as PNG; give a file name ending in .png")
-    ds = open_results(results)
+    ds = _refuse_stress_file(open_results(results), results)
     click.echo(f"wrote {_plot(ds, kind, output, threads=threads)}")
 
 
@@ -917,10 +931,10 @@ def _write_plots(ds, cfg, folder, threads, paths_cap: int = 2000):
 
     written = []
     for kind in ("hist", "cdf", "tornado", "convergence"):
-        written.append(_plot(ds, kind, Path(folder) / f"{kind}.png", threads=threads))
+        written.append(_plot(ds, kind, Path(folder) / f"{kind}.png", threads=threads, option="--plot"))
     kept = ds if "revenue" in ds else simulate(cfg, paths=min(paths_cap, int(ds.sizes["path"])),
                                                seed=int(ds.attrs["seed"]), threads=threads, keep_paths=True)
-    written.append(_plot(kept, "fan", Path(folder) / "fan.png"))
+    written.append(_plot(kept, "fan", Path(folder) / "fan.png", option="--plot"))
     return written
 
 

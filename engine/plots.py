@@ -160,7 +160,8 @@ def _convergence(ds, ax):
     ax.set_title(_title(ds, "convergence of P(justified)"))
 
 
-def plot(ds, kind: str, path, tornado_result: Optional[dict] = None, threads: Optional[int] = None) -> Path:
+def plot(ds, kind: str, path, tornado_result: Optional[dict] = None, threads: Optional[int] = None,
+         option: str = "-o") -> Path:
     """Draw one figure of ``ds`` and write it as PNG.
 
     Parameters
@@ -173,17 +174,32 @@ def plot(ds, kind: str, path, tornado_result: Optional[dict] = None, threads: Op
     tornado_result : dict, optional
         A :func:`engine.sensitivity.tornado` result; computed from the Dataset's
         config (at most 2,000 paths) when absent.
+    threads : int, optional
+        Threads of the tornado re-runs.
+    option : str
+        The command-line option named in error messages.
 
     Returns
     -------
     Path
-        The file written.
+        The file written (atomically: a temporary name in its folder, then renamed).
+
+    Raises
+    ------
+    ValueError
+        Unknown ``kind``, a stress file (``scenario`` dimension), or a folder that
+        cannot be written (checked before drawing).
     """
+    from ._io import _unlink, atomic_write, temp_beside
+
     if kind not in KINDS:
         raise ValueError(f"--kind {kind!r}: choose one of {', '.join(KINDS)}")
+    if "scenario" in ds.dims:
+        raise ValueError("figures are drawn from a run's results; a stress file (scenario dimension) has one run "
+                         "per scenario")
     plt = _plt()
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
+    _unlink(temp_beside(p, option))  # an unwritable folder is refused before any drawing
     fig = plt.figure(figsize=(9, 9 if kind == "fan" else 5.5))
     try:
         if kind == "fan":
@@ -204,7 +220,7 @@ def plot(ds, kind: str, path, tornado_result: Optional[dict] = None, threads: Op
                                              seed=int(ds.attrs["seed"]), threads=threads)
                 _tornado(ds, ax, tornado_result)
         fig.tight_layout()
-        fig.savefig(p, dpi=110)
+        atomic_write(p, lambda tmp: fig.savefig(tmp, dpi=110, format="png"), option)
     finally:
         plt.close(fig)
     return p
@@ -216,5 +232,6 @@ def plot_all(ds, folder, tornado_result: Optional[dict] = None, threads: Optiona
     for kind in KINDS:
         if kind == "fan" and "revenue" not in ds:
             continue
-        out.append(plot(ds, kind, Path(folder) / f"{kind}.png", tornado_result=tornado_result, threads=threads))
+        out.append(plot(ds, kind, Path(folder) / f"{kind}.png", tornado_result=tornado_result, threads=threads,
+                        option="--plot"))
     return out

@@ -243,6 +243,24 @@ def test_cli_plot_and_run_plot_dir(tmp_path):
     assert r.exit_code == 2 and "keep-paths" in r.output
 
 
+def test_cli_figures_to_an_unwritable_place_and_from_a_stress_file_exit_2(tmp_path):
+    nc = tmp_path / "z.nc"
+    assert invoke("run", ZHIPU, "--paths", "300", "--threads", "1", "-q", "--out", str(nc)).exit_code == 0
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    r = invoke("plot", str(nc), "--kind", "hist", "-o", str(blocker / "h.png"))
+    assert r.exit_code == 2 and f"-o {str(blocker / 'h.png')!r}: cannot write there" in r.output, r.output
+    r = invoke("run", ZHIPU, "--paths", "300", "--threads", "1", "-q", "--plot", str(blocker / "figs"))
+    assert r.exit_code == 2 and "--plot" in r.output and "cannot write there" in r.output, r.output
+    st = tmp_path / "st.nc"
+    assert invoke("stress", ZHIPU, "--paths", "300", "--threads", "1", "-q", "--out", str(st)).exit_code == 0
+    for args in (("plot", str(st), "--kind", "hist", "-o", str(tmp_path / "h.png")),
+                 ("sensitivity", str(st), "--no-tornado")):
+        r = invoke(*args)
+        assert r.exit_code == 2 and "is a stress file" in r.output, (args, r.output)
+    assert not (tmp_path / "h.png").exists()
+
+
 def test_target_se_result_equals_plain_run():
     r = CliRunner().invoke(main, ["run", ZHIPU, "--paths", "250", "--threads", "1", "--json",
                                   "--target-se", "0.008", "--max-paths", "4000"], catch_exceptions=False)
