@@ -99,7 +99,7 @@ def _load_config(path):
 def _common_run(f):
     opts = [
         click.option("--paths", type=click.IntRange(min=1), default=None, help="Number of paths (default: simulation.paths)."),
-        click.option("--seed", type=click.IntRange(min=0), default=None, help="Seed (default: simulation.seed)."),
+        click.option("--seed", type=click.IntRange(min=0, max=2**64 - 1), default=None, help="Seed (default: simulation.seed)."),
         click.option("--threads", type=click.IntRange(min=1), default=None, help="Worker threads (default: all cores); results do not depend on it."),
         click.option("--out", "out", type=click.Path(), default=None, help="Write the results Dataset to FILE.nc (atomically), or stream them block by block into a Zarr store RUN.zarr."),
         click.option("--keep-paths", is_flag=True, help="Also keep (path, time) variables: revenue, margin, FCFF, cash, shares, multiple, price."),
@@ -407,7 +407,7 @@ def validate(config):
               help="With --reverse: search this input (key path) instead of the headline inputs; repeatable.")
 @click.option("--paths", type=click.IntRange(min=1), default=None,
               help="Paths per scenario (default: simulation.paths; with --reverse at most 20,000).")
-@click.option("--seed", type=click.IntRange(min=0), default=None, help="Seed (default: simulation.seed).")
+@click.option("--seed", type=click.IntRange(min=0, max=2**64 - 1), default=None, help="Seed (default: simulation.seed).")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="Worker threads (default: all cores); results do not depend on it.")
 @click.option("--out", "out", type=click.Path(dir_okay=False), default=None,

@@ -33,6 +33,7 @@ from typing import Annotated, Any, Iterator, Literal, NamedTuple, Optional
 import numpy as np
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
@@ -57,6 +58,19 @@ __all__ = [
     "MONEY_UNITS",
     "ParamInfo",
 ]
+
+def _int_not_bool(v: Any) -> Any:
+    """Before-validator for counts and years: ``true`` / ``false`` are not the integers 1 / 0 here."""
+    if isinstance(v, bool):
+        raise ValueError(f"expected a whole number, got the boolean {v!r}")
+    return v
+
+
+#: An integer that refuses booleans (pydantic's lax int takes ``true`` as 1).
+Int = Annotated[int, BeforeValidator(_int_not_bool)]
+
+#: Seeds are 64-bit: numpy's SeedSequence takes larger ones, but NetCDF attributes cannot store them.
+MAX_SEED = 2**64 - 1
 
 #: Multipliers of the money and share units a config may declare.
 MONEY_UNITS = {"unit": 1.0, "thousand": 1e3, "million": 1e6, "billion": 1e9}
@@ -165,7 +179,7 @@ class Company(_Base):
     trading_currency: Optional[str] = None
     fx_rate: Optional[float] = None
     valuation_date: _dt.date
-    base_year: Optional[int] = None
+    base_year: Optional[Int] = None
     money_unit: Literal["unit", "thousand", "million", "billion"] = "million"
 
     @field_validator("reporting_currency", "trading_currency")
@@ -560,7 +574,7 @@ class Financing(_Base):
     issue_discount: RateBelow1 = 0.1
     cash_rate: Annotated[Param, Bounds(-0.5, 1.0, rate=True, what="an interest rate on cash")] = 0.0
     closed: StrictBool = False
-    closed_years: list[int] = []
+    closed_years: list[Int] = []
 
 
 class Failure(_Base):
@@ -579,12 +593,12 @@ class Failure(_Base):
 class Simulation(_Base):
     """Path count, seed, horizon and sampling; (config, seed, block_size) fix a run."""
 
-    paths: int = Field(100_000, ge=1)
-    seed: int = Field(20260623, ge=0)
-    horizon_years: int = Field(10, ge=1, le=100)
-    steps_per_year: int = Field(1, ge=1, le=12)
+    paths: Int = Field(100_000, ge=1)
+    seed: Int = Field(20260623, ge=0, le=MAX_SEED)
+    horizon_years: Int = Field(10, ge=1, le=100)
+    steps_per_year: Int = Field(1, ge=1, le=12)
     sampling: Method = Method.RANDOM
-    block_size: int = Field(65_536, ge=1)
+    block_size: Int = Field(65_536, ge=1)
     #: Stress scenario file for ``pricedin stress`` (relative to the config file);
     #: default ``stress/<config stem>.toml`` next to the config.
     stress_scenarios: Optional[str] = None
@@ -798,7 +812,12 @@ def _to_toml(d: dict) -> str:
 
 
 class _YamlLoader:
-    """PyYAML SafeLoader that reads ``1e6`` as a float (YAML 1.2), not a string."""
+    """PyYAML SafeLoader that reads ``1e6`` as a float (YAML 1.2), not a string, and refuses duplicate keys.
+
+    YAML 1.2 requires mapping keys to be unique; PyYAML keeps the last value
+    silently, so a second ``price:`` would quietly replace the first (TOML
+    refuses it too).
+    """
 
     _cls = None
 
@@ -808,7 +827,18 @@ class _YamlLoader:
             import yaml
 
             class Loader(yaml.SafeLoader):
-                pass
+                def construct_mapping(self, node, deep=False):
+                    seen = {}
+                    for key_node, _ in node.value:
+                        key = self.construct_object(key_node, deep=deep)
+                        if isinstance(key, (str, int, float, bool)) and key in seen:
+                            raise yaml.constructor.ConstructorError(
+                                "while reading a mapping", node.start_mark,
+                                f"duplicate key {key!r} (first at line {seen[key] + 1}); keep one of them",
+                                key_node.start_mark)
+                        if isinstance(key, (str, int, float, bool)):
+                            seen[key] = key_node.start_mark.line
+                    return super().construct_mapping(node, deep=deep)
 
             Loader.add_implicit_resolver(
                 "tag:yaml.org,2002:float",

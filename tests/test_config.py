@@ -238,3 +238,34 @@ def test_empty_and_binary_files(tmp_path):
     b.write_bytes(b"\xff\xfe\x00junk")
     with pytest.raises(ConfigError, match="not UTF-8"):
         load_config(b)
+
+
+@pytest.mark.parametrize("key, val", [("paths", True), ("horizon_years", True), ("seed", False)])
+def test_booleans_are_not_counts(base, key, val):
+    base["simulation"][key] = val
+    assert f"simulation.{key} = {val}: expected a whole number, got the boolean {val}" in err(base)
+
+
+def test_seed_above_64_bits_rejected_before_running(base):
+    base["simulation"]["seed"] = 2**64 - 1
+    config_from_dict(base)  # the largest 64-bit seed is fine
+    base["simulation"]["seed"] = 2**64
+    assert "simulation.seed = 18446744073709551616" in err(base)
+
+
+def test_cli_seed_above_64_bits_exit_2():
+    from click.testing import CliRunner
+
+    from engine.cli import main
+
+    r = CliRunner().invoke(main, ["run", str(CONFIGS / "zhipu.toml"), "--paths", "10", "--seed", str(2**64)])
+    assert r.exit_code == 2 and "--seed" in r.output
+
+
+def test_yaml_duplicate_key_rejected_naming_it(tmp_path):
+    text = (CONFIGS / "example_saas.yaml").read_text()
+    assert "  price: 16.0" in text
+    p = tmp_path / "dup.yaml"
+    p.write_text(text.replace("  price: 16.0", "  price: 16.0\n  price: 160.0", 1))
+    with pytest.raises(ConfigError, match="duplicate key 'price'"):
+        load_config(p)
