@@ -915,7 +915,13 @@ def load_config(path, overrides: Optional[dict] = None) -> Config:
         for h in head:
             node = node.setdefault(h, {})
         node[last] = v
-    return config_from_dict(data)
+    try:
+        return config_from_dict(data)
+    except ConfigError as e:
+        msg = str(e)
+        if msg.startswith("invalid config:"):  # name the file (a batch run reads several)
+            msg = f"invalid config {str(path)!r}:" + msg[len("invalid config:"):]
+        raise ConfigError(msg) from None
 
 
 def config_from_dict(data: dict) -> Config:

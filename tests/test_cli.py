@@ -97,6 +97,13 @@ def test_bad_input_exit_2_without_traceback(tmp_path, old, new, expect):
         assert e in r.stderr, (e, r.stderr)
 
 
+def test_batch_error_names_the_bad_file(tmp_path):
+    bad = _bad_config(tmp_path, "rate = 0.25", "rate = 25")
+    r = invoke("run", ZHIPU, bad, "--paths", "100")
+    assert r.exit_code == 2, r.output
+    assert f"invalid config {bad!r}:" in r.stderr and "tax.rate = 25" in r.stderr
+
+
 def test_missing_file_exit_2():
     r = invoke("run", "no/such/config.toml")
     assert r.exit_code == 2 and "does not exist" in r.stderr
