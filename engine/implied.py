@@ -109,8 +109,8 @@ def implied(cfg, ds=None, max_horizon: int = 50) -> dict:
     ds : xarray.Dataset, optional
         A simulated run of ``cfg`` (P paths): each implied value is placed in its
         distribution (percentile [0, 100] of the implied CAGR among the paths'
-        ``revenue_cagr``; of the implied margin among ``margin_horizon`` or of the
-        implied variable cost share among its draws).
+        ``revenue_cagr``; of the implied margin target or variable cost share
+        among that input's own draws, when it is drawn).
     max_horizon : int
         Longest horizon searched for the implied forecast period [years].
 
@@ -122,7 +122,9 @@ def implied(cfg, ds=None, max_horizon: int = 50) -> dict:
         (fraction/year, None if no growth in [-0.9, 50] reaches the price),
         ``percentile_in_run``, ``run_median_cagr``}; ``margin``: {``input``
         (``margin.target`` or ``margin.variable_cost_share``), ``implied``
-        (fraction), ``percentile_in_run``, ``run_median``, ``note``};
+        (fraction), ``percentile_in_run`` (None when the input is fixed or no
+        run is given), ``run_median`` (of the input's draws; its median when
+        fixed), ``drawn``, ``searched`` [low, high], ``note``};
         ``forecast_period``: {``years`` (first horizon 1..max_horizon whose value
         >= price, or None), ``value_at_years``, ``note``}; ``method`` (text).
     """
@@ -164,22 +166,29 @@ def implied(cfg, ds=None, max_horizon: int = 50) -> dict:
     # ---- implied margin
     if cfg.margin.method == MarginMethod.COST_STRUCTURE:
         key = "margin.variable_cost_share"
-        mgrid = np.linspace(2.0, -1.0, 61)   # value rises as the variable cost share falls
-        run = None if ds is None or "param_margin_variable_cost_share" not in ds else ds["param_margin_variable_cost_share"].values
+        mgrid = np.linspace(2.0, 0.0, 41)   # value rises as the variable cost share falls
+        spec = cfg.margin.variable_cost_share
     else:
         key = "margin.target"
         hi = float(cfg.margin.maximum.median())
         mgrid = np.linspace(-5.0, hi, 121)
-        run = None if ds is None else ds["margin_horizon"].values
+        spec = cfg.margin.target
+    # the implied value is compared with the same input's draws in the run (not with an outcome such as
+    # the margin reached at the horizon, which convergence beyond the horizon and noise move)
+    pname = "param_" + key.replace(".", "_")
+    run = None if ds is None or pname not in ds else np.asarray(ds[pname].values, dtype=float)
     m = _solve(lambda x: base_value(cfg, {key: x}), mgrid, price)
+    lo_g, hi_g = float(min(mgrid)), float(max(mgrid))
     out["margin"] = {
         "input": key,
         "implied": m,
         "value_check": None if m is None else base_value(cfg, {key: m}),
         "percentile_in_run": _percentile(run, m),
-        "run_median": None if run is None else float(np.nanmedian(run)),
-        "note": None if m is not None else f"no value of {key} in the searched range makes the base case worth "
-                                           "today's price",
+        "run_median": float(np.nanmedian(run)) if run is not None else float(spec.median()),
+        "drawn": run is not None,
+        "searched": [lo_g, hi_g],
+        "note": None if m is not None else (f"no value of {key} in [{lo_g:.4g}, {hi_g:.4g}] makes the base case "
+                                            "worth today's price"),
     }
 
     # ---- implied forecast period

@@ -272,3 +272,17 @@ def test_target_se_result_equals_plain_run():
     plain = json.loads(invoke("run", ZHIPU, "--paths", str(conv["paths"]), "--threads", "1", "--json").stdout)
     assert plain["p_justified"] == rep["p_justified"]
     assert plain["value_per_share"]["p50"] == rep["value_per_share"]["p50"]
+
+
+def test_implied_margin_is_placed_among_the_same_inputs_draws():
+    """The implied margin target is compared with margin.target's draws, not with the margin reached at the horizon."""
+    from engine import load_config
+
+    cfg = load_config(CONFIGS / "ai_peer.toml")
+    ds = simulate(cfg, paths=2000, threads=1)
+    m = implied(cfg, ds, max_horizon=3)["margin"]
+    draws = ds["param_margin_target"].values
+    assert m["input"] == "margin.target" and m["drawn"]
+    assert m["run_median"] == float(np.median(draws))
+    assert m["run_median"] != float(np.nanmedian(ds["margin_horizon"].values))
+    assert m["searched"][1] == float(cfg.margin.maximum.median())
