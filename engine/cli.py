@@ -794,11 +794,13 @@ def _load_target(target, paths, threads, keep_paths=False):
               help="Tornado high quantile.")
 @click.option("--bins", type=click.IntRange(min=2), default=None, help="Quantile bins of the first-order index.")
 @click.option("--no-tornado", is_flag=True, help="Only the global part (no re-runs).")
+@click.option("--top", type=click.IntRange(min=1), default=15, show_default=True,
+              help="Rows printed per table (--json always lists every input).")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="Worker threads.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @_debug
 @_guard
-def sensitivity(target, paths, tornado_paths, low, high, bins, no_tornado, threads, as_json):
+def sensitivity(target, paths, tornado_paths, low, high, bins, no_tornado, top, threads, as_json):
     """Tornado and global sensitivity of value per share and P(justified).
 
     TARGET is a config (simulated with --paths) or a saved results file (.nc): the
@@ -815,7 +817,14 @@ def sensitivity(target, paths, tornado_paths, low, high, bins, no_tornado, threa
     if as_json:
         click.echo(json.dumps(_finite(res), indent=2))
         return
-    render_sensitivity(res)
+    render_sensitivity(res, top=top)
+
+
+def _input_value(x: float) -> str:
+    """An input's value in a table: 11,450 (no exponent) from 1,000 up, 4 significant digits below."""
+    if not math.isfinite(x):
+        return "n/a"
+    return f"{x:,.0f}" if abs(x) >= 1e3 else f"{x:.4g}"
 
 
 def render_sensitivity(res: dict, console=None, top: int = 15) -> None:
@@ -836,9 +845,11 @@ def render_sensitivity(res: dict, console=None, top: int = 15) -> None:
                        ("median @high", "right"), ("swing", "right"), ("P @low", "right"), ("P @high", "right")):
             t.add_column(col, justify=j, no_wrap=(col == "input"))
         for r in tor["inputs"][:top]:
-            t.add_row(r["key"], f"{r['low_value']:.4g}", f"{r['high_value']:.4g}", _money(r["median_low"]),
+            t.add_row(r["key"], _input_value(r["low_value"]), _input_value(r["high_value"]), _money(r["median_low"]),
                       _money(r["median_high"]), _money(r["swing"]), _prob(r["p_low"]), _prob(r["p_high"]))
         c.print(t)
+        if len(tor["inputs"]) > top:
+            c.print(f"the {top} largest swings of {len(tor['inputs'])} inputs; --top N for more, --json for all")
         c.print(f"[dim]{tor['method']}[/dim]")
     g = res["global"]
     t = Table(title=f"Global sensitivity from {g['paths']:,} saved draws ({g['bins']} quantile bins)",
@@ -850,6 +861,8 @@ def render_sensitivity(res: dict, console=None, top: int = 15) -> None:
     for r in g["inputs"][:top]:
         t.add_row(r["key"], f(r["spearman_value"]), f(r["spearman_justified"]), f2(r["s_value"]), f2(r["s_justified"]))
     c.print(t)
+    if len(g["inputs"]) > top:
+        c.print(f"the {top} largest |Spearman (value)| of {len(g['inputs'])} inputs; --top N for more, --json for all")
     c.print(f"sum of first-order indices (value): {g['sum_s_value']:.3f}"
             + ("  [yellow](inputs are rank-correlated: S_i is a correlation ratio, not a variance share)[/yellow]"
                if g["correlated_inputs"] else ""))

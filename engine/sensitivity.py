@@ -115,8 +115,8 @@ def global_sensitivity(ds, bins: Optional[int] = None) -> dict:
     dict
         ``method`` (text), ``correlated_inputs`` (bool: the config has a
         ``[correlations]`` section, so the indices are not a decomposition),
-        ``paths``, ``bins``, ``inputs``: list (sorted by ``s_value``, largest
-        first) of {``key``, ``spearman_value``, ``spearman_justified`` (rank
+        ``paths``, ``bins``, ``inputs``: list (sorted by ``|spearman_value|``,
+        largest first; ties by ``s_value``) of {``key``, ``spearman_value``, ``spearman_justified`` (rank
         correlation with the DCF justified indicator; NaN when no path or every
         path is justified), ``s_value`` (first-order index of value per share),
         ``s_justified`` (of the justified indicator)}, ``sum_s_value``.
@@ -139,7 +139,10 @@ def global_sensitivity(ds, bins: Optional[int] = None) -> dict:
             "s_value": first_order_index(x, y, bins),
             "s_justified": first_order_index(x, j, bins),
         })
-    rows.sort(key=lambda r: -(r["s_value"] if math.isfinite(r["s_value"]) else -1.0))
+    # ranked by |rank correlation| with value: robust to the heavy right tail that can leave every
+    # first-order index near 0; ties (and NaN) by the index
+    rows.sort(key=lambda r: (-(abs(r["spearman_value"]) if math.isfinite(r["spearman_value"]) else -1.0),
+                             -(r["s_value"] if math.isfinite(r["s_value"]) else -1.0)))
     correlated = _has_correlations(ds)
     return {
         "method": METHOD_GLOBAL,
