@@ -286,3 +286,13 @@ def test_implied_margin_is_placed_among_the_same_inputs_draws():
     assert m["run_median"] == float(np.median(draws))
     assert m["run_median"] != float(np.nanmedian(ds["margin_horizon"].values))
     assert m["searched"][1] == float(cfg.margin.maximum.median())
+
+
+def test_cli_sensitivity_ranks_by_rank_correlation_and_says_when_rows_are_cut():
+    r = invoke("sensitivity", ZHIPU, "--paths", "2000", "--no-tornado", "--json")
+    rows = json.loads(r.stdout)["global"]["inputs"]
+    mags = [abs(x["spearman_value"]) for x in rows if x["spearman_value"] is not None]
+    assert mags == sorted(mags, reverse=True) and len(rows) > 3
+    r = invoke("sensitivity", ZHIPU, "--paths", "2000", "--no-tornado", "--top", "3")
+    assert r.exit_code == 0, r.output
+    assert f"the 3 largest |Spearman (value)| of {len(rows)} inputs; --top N for more" in " ".join(r.output.split())
