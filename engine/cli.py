@@ -47,6 +47,12 @@ def _guard(func):
         except KeyboardInterrupt:
             click.echo("interrupted (result files are written atomically: none is left half-written)", err=True)
             sys.exit(130)
+        except MemoryError as e:
+            if debug:
+                raise
+            raise InputError(f"out of memory ({e or 'allocation failed'}); lower --paths, drop --keep-paths or "
+                             "lower --max-memory-gb below the free memory, or stream the run into a Zarr store "
+                             "(--out RUN.zarr), which holds one block at a time") from None
         except Exception as e:  # noqa: BLE001
             if debug:
                 raise

@@ -180,3 +180,16 @@ def test_long_run_growth_below_churn_warns_on_stderr(tmp_path):
     assert r.exit_code == 0
     assert "warning: segments.core" in r.stderr and "shrinks" in r.stderr and "growth.long_run" in r.stderr
     assert "warning" not in invoke("validate", ZHIPU).stderr
+
+
+def test_out_of_memory_is_a_clear_exit_2_not_a_bug_report(monkeypatch):
+    import engine.simulate
+
+    def no_memory(*a, **k):
+        raise MemoryError("Unable to allocate 7.45 GiB for an array with shape (10, 10000000, 10)")
+
+    monkeypatch.setattr(engine.simulate, "simulate", no_memory)
+    r = invoke("run", ZHIPU, "--paths", "100")
+    assert r.exit_code == 2, r.output
+    assert "out of memory (Unable to allocate 7.45 GiB" in r.stderr and "lower --paths" in r.stderr
+    assert "bug" not in r.stderr
