@@ -183,12 +183,12 @@ def test_long_run_growth_below_churn_warns_on_stderr(tmp_path):
 
 
 def test_out_of_memory_is_a_clear_exit_2_not_a_bug_report(monkeypatch):
-    import engine.simulate
+    import importlib
 
     def no_memory(*a, **k):
         raise MemoryError("Unable to allocate 7.45 GiB for an array with shape (10, 10000000, 10)")
 
-    monkeypatch.setattr(engine.simulate, "simulate", no_memory)
+    monkeypatch.setattr(importlib.import_module("engine.simulate"), "simulate", no_memory)
     r = invoke("run", ZHIPU, "--paths", "100")
     assert r.exit_code == 2, r.output
     assert "out of memory (Unable to allocate 7.45 GiB" in r.stderr and "lower --paths" in r.stderr
