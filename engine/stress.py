@@ -471,9 +471,17 @@ def _apply(cfg: Config, scen: Scenario) -> tuple[Config, dict]:
                 raise _fail(name, "set", key, f"{val!r} is not a number or a distribution: {e}") from None
         node[last] = val
     _drop_unused_after_method_change(d, scen.set)
+    infos = {p.key: p for p in cfg.parameters()}
     for what, table in (("shift", scen.shift), ("scale", scen.scale)):
         for key, amount in table.items():
             _check_key(name, what, key, d, params)
+            b = infos[key].bounds if key in infos else None
+            # a shift of 1 or more (in magnitude) takes a rate out of its range, but for a margin's
+            # lower side (margins can be far below -100%)
+            if what == "shift" and b is not None and b.rate and 1.0 <= abs(amount) <= 100.0 and (
+                    amount > 0 or b.lo >= -1.0):
+                raise _fail(name, what, key, f"{amount:+g}: rates are fractions and so are shifts of them; write "
+                            f"{amount / 100:+g} for {amount:+g} percentage points")
             node, last = _locate(d, key)
             cur = node[last]
             if key in params or _is_distribution_table(cur) or isinstance(cur, (int, float)) and not isinstance(

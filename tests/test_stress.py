@@ -180,7 +180,8 @@ def test_dotted_keys_in_toml_flatten(tmp_path):
                                                   "add": -0.1}]}, "nope"),
     ({"name": "a", "description": "b", "band": {"tax.rate": [0, 0.5]}}, "tax.rate"),
     ({"name": "a", "description": "b", "set": {"simulation.seed": 3}}, "simulation.seed"),
-    ({"name": "a", "description": "b", "shift": {"cost_of_capital.initial": 5}}, "cost_of_capital.initial"),
+    ({"name": "a", "description": "b", "shift": {"cost_of_capital.initial": 5}},
+     "shift 'cost_of_capital.initial': +5: rates are fractions and so are shifts of them; write +0.05"),
     # inputs of the model that the base's methods do not use (linear margin, OU growth)
     ({"name": "a", "description": "b", "shift": {"margin.fixed_cost_growth": 0.1}},
      "shift 'margin.fixed_cost_growth': has no value in the base config (its margin.method does not use it)"),
