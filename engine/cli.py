@@ -444,6 +444,9 @@ def stress(config, scenarios_file, reverse, reverse_inputs, paths, seed, threads
     if reverse:
         if out:
             raise InputError("--out is not available with --reverse (it writes no per-path results)")
+        if scenarios_file:
+            raise InputError("--scenarios is not used by --reverse (it shifts one headline input at a time); "
+                             "drop one of them")
         note = None if (quiet or as_json) else (lambda key: click.echo(f"searching {key} ...", err=True))
         res = reverse_stress(cfg, keys=list(reverse_inputs) or None, paths=paths, seed=seed, threads=threads,
                              progress=note)
@@ -457,6 +460,13 @@ def stress(config, scenarios_file, reverse, reverse_inputs, paths, seed, threads
     if out is not None and not out.lower().endswith(".nc"):
         raise InputError(f"--out {out!r}: results are saved as NetCDF; give a file name ending in .nc")
     path = Path(scenarios_file) if scenarios_file else default_scenario_file(config, cfg)
+    if not scenarios_file and not path.is_file():
+        named = cfg.simulation.stress_scenarios
+        raise InputError(
+            f"scenario file {str(path)!r} does not exist"
+            + (f" (simulation.stress_scenarios = {named!r} in {config}, relative to the config's folder)" if named
+               else f" (the default for {config}: stress/<config stem>.toml next to the config)")
+            + "; give one with --scenarios FILE (see docs/stress.md for the format)")
     scen = load_scenarios(path)
     command = "pricedin " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     with _progress(quiet or as_json) as progress:

@@ -308,7 +308,7 @@ def _format_errors(e: ValidationError, data: dict, where: str) -> str:
                 continue
             parts.append(str(p))
             node = node.get(p, {}) if isinstance(node, dict) else {}
-        key = ".".join(parts)
+        key = ".".join(parts) or "scenarios"
         msg = err["msg"]
         if msg.startswith("Value error, "):
             msg = msg[len("Value error, "):]
@@ -351,8 +351,8 @@ def load_scenarios(path) -> ScenarioFile:
     p = Path(path)
     if not p.is_file():
         raise StressError(
-            f"scenario file {str(p)!r} does not exist; give one with --scenarios FILE or write "
-            "configs/stress/<config stem>.toml (see docs/stress.md)"
+            f"scenario file {str(p)!r} does not exist; give the path of a scenario TOML file (format: "
+            "docs/stress.md)"
         )
     try:
         data = tomllib.loads(p.read_text(encoding="utf-8"))

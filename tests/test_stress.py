@@ -229,6 +229,17 @@ def test_cli_missing_scenario_file_exit_2(tmp_path):
     cfg_path = _write(tmp_path, "")
     res = CliRunner().invoke(main, ["stress", cfg_path, "--scenarios", str(tmp_path / "none.toml")])
     assert res.exit_code == 2 and "does not exist" in res.output
+    # the default file next to the config, and the one the config names
+    (tmp_path / "stress" / "co.toml").unlink()
+    res = CliRunner().invoke(main, ["stress", cfg_path])
+    assert res.exit_code == 2 and "the default for" in res.output and "stress/<config stem>.toml" in res.output
+    named = tmp_path / "named.toml"
+    named.write_text((tmp_path / "co.toml").read_text().replace("[simulation]\n",
+                                                                 '[simulation]\nstress_scenarios = "s/x.toml"\n'))
+    res = CliRunner().invoke(main, ["stress", str(named)])
+    assert res.exit_code == 2 and "simulation.stress_scenarios = 's/x.toml'" in res.output, res.output
+    res = CliRunner().invoke(main, ["stress", cfg_path, "--reverse", "--scenarios", str(named)])
+    assert res.exit_code == 2 and "--scenarios is not used by --reverse" in res.output
 
 
 def test_cli_json_table_and_out(tmp_path):
