@@ -256,6 +256,8 @@ def _run_batch(configs, paths, seed, threads, out, keep_paths, as_json, quiet, s
 
 def render_batch(rows: list, console=None) -> None:
     """Print one summary row per company (``run`` with several configs)."""
+    from pathlib import Path
+
     from rich.console import Console
     from rich.table import Table
 
@@ -267,7 +269,7 @@ def render_batch(rows: list, console=None) -> None:
         t.add_column(col, justify="left" if col in ("company", "config", "unit") else "right")
     for s in rows:
         v, d, m = s["value_per_share"], s["p_justified"]["dcf"], s["p_justified"]["market"]
-        t.add_row(s["company"], s["config"], f"{s['paths']:,}", s["value_unit"], _short(v["mean"]), _short(v["p50"]),
+        t.add_row(s["company"], Path(s["config"]).name, f"{s['paths']:,}", s["value_unit"], _short(v["mean"]), _short(v["p50"]),
                   _short(s["price"]), _prob(d["estimate"]), f"[{_prob(d['ci95_low'])}, {_prob(d['ci95_high'])}]",
                   _prob(m["estimate"]), _pct(s["failed_share"], 1))
     c.print(t)
