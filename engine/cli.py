@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import os
 import shlex
 import sys
 import time
@@ -43,6 +44,10 @@ def _guard(func):
         except (ConfigError, MemoryLimitError, ValueError, FileNotFoundError, PermissionError) as e:
             if debug:
                 raise
+            if type(e) is ValueError and not _raised_in_engine(e):
+                # a library's own ValueError (numpy, scipy, xarray) that no check of ours anticipated: a bug,
+                # not the user's input, even though its type says "value"
+                _internal(e)
             raise InputError(str(e)) from None
         except KeyboardInterrupt:
             click.echo("interrupted (result files are written atomically: none is left half-written)", err=True)
@@ -56,14 +61,31 @@ def _guard(func):
         except Exception as e:  # noqa: BLE001
             if debug:
                 raise
-            click.echo(
-                f"internal error: {type(e).__name__}: {e}\n(this is a bug in pricedin; run again with --debug "
-                "for the traceback and report it)",
-                err=True,
-            )
-            sys.exit(1)
+            _internal(e)
 
     return wrapper
+
+
+def _internal(e: BaseException) -> None:
+    click.echo(
+        f"internal error: {type(e).__name__}: {e}\n(this is a bug in pricedin; run again with --debug "
+        "for the traceback and report it)",
+        err=True,
+    )
+    sys.exit(1)
+
+
+_ENGINE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _raised_in_engine(e: BaseException) -> bool:
+    """Whether the innermost frame of ``e``'s traceback is pricedin's own code (our checks raise ValueError)."""
+    tb = e.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return True
+    return os.path.dirname(os.path.abspath(tb.tb_frame.f_code.co_filename)) == _ENGINE_DIR
 
 
 def _version():
@@ -83,8 +105,6 @@ def main():
     pricedin report results.nc                 re-print the report of a saved run
     pricedin stress configs/zhipu.toml         stress scenarios on common random numbers
     """
-    import os
-
     if "COLUMNS" not in os.environ and not sys.stdout.isatty():
         os.environ["COLUMNS"] = "160"  # piped or saved output: wide enough that tables do not truncate
 

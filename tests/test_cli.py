@@ -193,3 +193,19 @@ def test_out_of_memory_is_a_clear_exit_2_not_a_bug_report(monkeypatch):
     assert r.exit_code == 2, r.output
     assert "out of memory (Unable to allocate 7.45 GiB" in r.stderr and "lower --paths" in r.stderr
     assert "bug" not in r.stderr
+
+
+def test_a_librarys_unexpected_value_error_is_internal_not_bad_input(monkeypatch):
+    """Exit 2 is for input our checks refuse; a ValueError from inside numpy is a bug (exit 1), not the user's."""
+    import importlib
+
+    def numpy_fails(*a, **k):
+        return np.concatenate([])  # raises ValueError inside numpy
+
+    sim = importlib.import_module("engine.simulate")
+    monkeypatch.setattr(sim, "simulate", numpy_fails)
+    r = invoke("run", ZHIPU, "--paths", "100")
+    assert r.exit_code == 1 and "internal error: ValueError" in r.stderr and "bug" in r.stderr, r.output
+    # a ValueError raised by pricedin's own check stays a bad-input exit 2
+    r = invoke("report", "no-such-results.nc")
+    assert r.exit_code == 2 and "results file 'no-such-results.nc' does not exist" in r.stderr, r.output
