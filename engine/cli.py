@@ -16,6 +16,8 @@ import time
 
 import click
 
+from .sampling import MAX_SEED
+
 __all__ = ["main"]
 
 
@@ -55,9 +57,10 @@ def _guard(func):
         except MemoryError as e:
             if debug:
                 raise
-            raise InputError(f"out of memory ({e or 'allocation failed'}); lower --paths, drop --keep-paths or "
-                             "lower --max-memory-gb below the free memory, or stream the run into a Zarr store "
-                             "(--out RUN.zarr), which holds one block at a time") from None
+            raise InputError(f"out of memory ({str(e) or 'allocation failed'}); lower --paths (and, where the "
+                             "command has them, drop --keep-paths, lower --max-memory-gb below the free memory, "
+                             "or stream `run` into a Zarr store with --out RUN.zarr, which holds one block at a "
+                             "time)") from None
         except Exception as e:  # noqa: BLE001
             if debug:
                 raise
@@ -125,7 +128,7 @@ def _load_config(path):
 def _common_run(f):
     opts = [
         click.option("--paths", type=click.IntRange(min=1), default=None, help="Number of paths (default: simulation.paths)."),
-        click.option("--seed", type=click.IntRange(min=0, max=2**64 - 1), default=None, help="Seed (default: simulation.seed)."),
+        click.option("--seed", type=click.IntRange(min=0, max=MAX_SEED), default=None, help="Seed (default: simulation.seed)."),
         click.option("--threads", type=click.IntRange(min=1), default=None, help="Worker threads (default: all cores); results do not depend on it."),
         click.option("--out", "out", type=click.Path(), default=None, help="Write the results Dataset to FILE.nc (atomically), or stream them block by block into a Zarr store RUN.zarr."),
         click.option("--keep-paths", is_flag=True, help="Also keep (path, time) variables: revenue, margin, FCFF, cash, shares, multiple, price."),
@@ -287,9 +290,12 @@ def render_batch(rows: list, console=None) -> None:
     for col in ("company", "config", "paths", "unit", "mean", "p50", "price", "P(DCF)", "95% CI", "P(market)",
                 "failed"):
         t.add_column(col, justify="left" if col in ("company", "config", "unit") else "right")
+    # file names, unless two configs share one (a/co.toml, b/co.toml): then the paths as given
+    short = [Path(s["config"]).name for s in rows]
+    names = {s["config"]: (n if short.count(n) == 1 else s["config"]) for s, n in zip(rows, short)}
     for s in rows:
         v, d, m = s["value_per_share"], s["p_justified"]["dcf"], s["p_justified"]["market"]
-        t.add_row(s["company"], Path(s["config"]).name, f"{s['paths']:,}", s["value_unit"], _short(v["mean"]), _short(v["p50"]),
+        t.add_row(s["company"], names[s["config"]], f"{s['paths']:,}", s["value_unit"], _short(v["mean"]), _short(v["p50"]),
                   _short(s["price"]), _prob(d["estimate"]), f"[{_prob(d['ci95_low'])}, {_prob(d['ci95_high'])}]",
                   _prob(m["estimate"]), _pct(s["failed_share"], 1))
     c.print(t)
@@ -435,7 +441,7 @@ def validate(config):
               help="With --reverse: search this input (key path) instead of the headline inputs; repeatable.")
 @click.option("--paths", type=click.IntRange(min=1), default=None,
               help="Paths per scenario (default: simulation.paths; with --reverse at most 20,000).")
-@click.option("--seed", type=click.IntRange(min=0, max=2**64 - 1), default=None, help="Seed (default: simulation.seed).")
+@click.option("--seed", type=click.IntRange(min=0, max=MAX_SEED), default=None, help="Seed (default: simulation.seed).")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="Worker threads (default: all cores); results do not depend on it.")
 @click.option("--out", "out", type=click.Path(dir_okay=False), default=None,
@@ -943,7 +949,8 @@ def implied(config, paths, max_horizon, threads, as_json):
               _pct(g["run_median_cagr"]) if g["run_median_cagr"] is not None else "n/a")
     m = res["margin"]
     t.add_row(f"{m['input']}", _pct(m["implied"]) if m["implied"] is not None else "none",
-              pct(m["percentile_in_run"]), _pct(m["run_median"]) if m["run_median"] is not None else "n/a")
+              pct(m["percentile_in_run"]),
+              _pct(m["run_median"]) if m["run_median"] is not None else f"{_pct(m['input_median'])} (config)")
     fp = res["forecast_period"]
     t.add_row("market-implied forecast period", f"{fp['years']} years" if fp["years"] else f"> {fp['max_searched']} years",
               "", f"{res['horizon_years']} years (config)")

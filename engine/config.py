@@ -43,7 +43,7 @@ from pydantic import (
 )
 
 from .distributions import Param, parse_number
-from .sampling import CorrelationError, Method, check_correlation
+from .sampling import MAX_SEED, CorrelationError, Method, check_correlation
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -68,9 +68,6 @@ def _int_not_bool(v: Any) -> Any:
 
 #: An integer that refuses booleans (pydantic's lax int takes ``true`` as 1).
 Int = Annotated[int, BeforeValidator(_int_not_bool)]
-
-#: Seeds are 64-bit: numpy's SeedSequence takes larger ones, but NetCDF attributes cannot store them.
-MAX_SEED = 2**64 - 1
 
 #: Multipliers of the money and share units a config may declare.
 MONEY_UNITS = {"unit": 1.0, "thousand": 1e3, "million": 1e6, "billion": 1e9}
@@ -830,14 +827,18 @@ class _YamlLoader:
                 def construct_mapping(self, node, deep=False):
                     seen = {}
                     for key_node, _ in node.value:
+                        if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *anchor`: merged, not a key
+                            continue
                         key = self.construct_object(key_node, deep=deep)
-                        if isinstance(key, (str, int, float, bool)) and key in seen:
+                        if not isinstance(key, (str, int, float, bool)):
+                            continue
+                        tagged = (type(key), key)  # true and 1 are different keys
+                        if tagged in seen:
                             raise yaml.constructor.ConstructorError(
                                 "while reading a mapping", node.start_mark,
-                                f"duplicate key {key!r} (first at line {seen[key] + 1}); keep one of them",
+                                f"duplicate key {key!r} (first at line {seen[tagged] + 1}); keep one of them",
                                 key_node.start_mark)
-                        if isinstance(key, (str, int, float, bool)):
-                            seen[key] = key_node.start_mark.line
+                        seen[tagged] = key_node.start_mark.line
                     return super().construct_mapping(node, deep=deep)
 
             Loader.add_implicit_resolver(

@@ -329,6 +329,9 @@ class _ZarrSink:
                                  "(only its missing blocks are computed), or remove it to start again")
             self.group = self._open_checked()
             self.resumed = True
+            # chunk files a killed writer left half-way (zarr writes each to a temporary name, then renames)
+            for tmp in self.path.rglob("*.partial"):
+                tmp.unlink(missing_ok=True)
         else:
             self.resumed = False
             self._create()

@@ -122,9 +122,10 @@ def implied(cfg, ds=None, max_horizon: int = 50) -> dict:
         (fraction/year, None if no growth in [-0.9, 50] reaches the price),
         ``percentile_in_run``, ``run_median_cagr``}; ``margin``: {``input``
         (``margin.target`` or ``margin.variable_cost_share``), ``implied``
-        (fraction), ``percentile_in_run`` (None when the input is fixed or no
-        run is given), ``run_median`` (of the input's draws; its median when
-        fixed), ``drawn``, ``searched`` [low, high], ``note``};
+        (fraction), ``percentile_in_run`` and ``run_median`` (of the input's
+        draws in the run; None when the input is fixed or no run is given),
+        ``input_median`` (the config's median), ``drawn``, ``searched`` [low,
+        high], ``note``};
         ``forecast_period``: {``years`` (first horizon 1..max_horizon whose value
         >= price, or None), ``value_at_years``, ``note``}; ``method`` (text).
     """
@@ -184,7 +185,8 @@ def implied(cfg, ds=None, max_horizon: int = 50) -> dict:
         "implied": m,
         "value_check": None if m is None else base_value(cfg, {key: m}),
         "percentile_in_run": _percentile(run, m),
-        "run_median": float(np.nanmedian(run)) if run is not None else float(spec.median()),
+        "run_median": float(np.nanmedian(run)) if run is not None else None,
+        "input_median": float(spec.median()),
         "drawn": run is not None,
         "searched": [lo_g, hi_g],
         "note": None if m is not None else (f"no value of {key} in [{lo_g:.4g}, {hi_g:.4g}] makes the base case "

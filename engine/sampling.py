@@ -479,6 +479,11 @@ def _nonneg_int(v: Any, name: str) -> int:
     return int(v)
 
 
+#: Largest run seed: seeds are 64-bit (numpy's SeedSequence takes larger ones, but a result file's
+#: attributes cannot store them).
+MAX_SEED = 2**64 - 1
+
+
 def block_seed(seed: int, block: int, stream: int) -> np.random.SeedSequence:
     """Seed sequence of one stream of one block.
 
@@ -503,9 +508,11 @@ def block_seed(seed: int, block: int, stream: int) -> np.random.SeedSequence:
     Raises
     ------
     ValueError
-        If an argument is not a non-negative integer.
+        If an argument is not a non-negative integer, or the seed is above :data:`MAX_SEED`.
     """
     seed = _nonneg_int(seed, "seed")
+    if seed > MAX_SEED:
+        raise ValueError(f"seed = {seed} is above the largest 64-bit seed {MAX_SEED}; give a smaller seed")
     block = _nonneg_int(block, "block")
     stream = _nonneg_int(stream, "stream")
     return np.random.SeedSequence(seed, spawn_key=(block, stream))

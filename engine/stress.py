@@ -46,7 +46,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from . import _kernels as K
 from ._stats import mean_sd
-from .config import Config, ConfigError, config_from_dict
+from .config import Config, ConfigError, Int, config_from_dict
 from .distributions import parse_number, parse_param
 from .sampling import block_seed, draw_uniforms
 from .simulate import ParameterTable, _Plan, base_shock, simulate
@@ -142,9 +142,9 @@ class Shock(_Base):
 
     process: Literal["growth", "churn", "margin", "multiple", "wacc", "fx"]
     segment: Optional[str] = None
-    years: Optional[list[int]] = None
-    from_year: Optional[int] = None
-    to_year: Optional[int] = None
+    years: Optional[list[Int]] = None
+    from_year: Optional[Int] = None
+    to_year: Optional[Int] = None
     add: Optional[float] = None
     set: Optional[float] = None
     factor: Optional[float] = None
@@ -220,7 +220,7 @@ class Scenario(_Base):
     scale: dict[str, float] = {}
     shock: list[Shock] = []
     band: dict[str, tuple[float, float]] = {}
-    funding_closed: list[int] = []
+    funding_closed: list[Int] = []
 
     @field_validator("set", mode="before")
     @classmethod
@@ -430,15 +430,17 @@ def _check_key(scen: str, what: str, key: str, d: dict, params: dict) -> None:
     if key.startswith(_FORBIDDEN_PREFIXES):
         raise _fail(scen, what, key, "the run settings and correlations cannot change in a scenario (the "
                     "scenarios share the base run's paths, seed, blocks and copula); remove it")
-    if key in params and _locate(d, key) is None:
+    parent, last = key.rsplit(".", 1) if "." in key else ("", key)
+    model = _section_model(parent)
+    is_field = model is not None and last in model[0].model_fields and last != "method"
+    if (key in params or is_field) and _locate(d, key) is None:
         # an input of the model that the config's method does not read (absent from its normalised form)
-        parent = key.rsplit(".", 1)[0]
         if what == "set" and _locate(d, parent + ".method") is not None:
             return  # may come with a change of method; the scenario's config is validated as a whole
         loc = _locate(d, parent + ".method")
         how = f"its {parent}.method does not use it" if loc is not None else "it is not used"
         raise _fail(scen, what, key, f"has no value in the base config ({how}), so there is nothing to {what}; "
-                    f"to use it, `set` {parent}.method and this key in the same scenario")
+                    f"to use it, `set` {parent}.method and the inputs that method needs in the same scenario")
     if key in params:
         return
     if _locate(d, key) is None or key.endswith(".name"):
@@ -470,18 +472,21 @@ def _apply(cfg: Config, scen: Scenario) -> tuple[Config, dict]:
             except ValueError as e:
                 raise _fail(name, "set", key, f"{val!r} is not a number or a distribution: {e}") from None
         node[last] = val
-    _drop_unused_after_method_change(d, scen.set)
+    dropped = _drop_unused_after_method_change(d, scen.set)
     infos = {p.key: p for p in cfg.parameters()}
     for what, table in (("shift", scen.shift), ("scale", scen.scale)):
         for key, amount in table.items():
+            if key in dropped:
+                section = key.rsplit(".", 1)[0]
+                raise _fail(name, what, key, f"the scenario sets {section}.method = "
+                            f"{scen.set[section + '.method']!r}, which does not use it; drop this {what}")
             _check_key(name, what, key, d, params)
             b = infos[key].bounds if key in infos else None
-            # a shift of 1 or more (in magnitude) takes a rate out of its range, but for a margin's
-            # lower side (margins can be far below -100%)
-            if what == "shift" and b is not None and b.rate and 1.0 <= abs(amount) <= 100.0 and (
-                    amount > 0 or b.lo >= -1.0):
-                raise _fail(name, what, key, f"{amount:+g}: rates are fractions and so are shifts of them; write "
-                            f"{amount / 100:+g} for {amount:+g} percentage points")
+            if what == "shift" and b is not None and b.rate and 1.0 <= abs(amount) <= 100.0 \
+                    and _leaves_bounds(params[key], amount, b):
+                # a rate shifted by "2" meaning 2 points: say so about the shift, not about the shifted spec
+                raise _fail(name, what, key, f"{amount:+g} takes it outside {b.what}: rates are fractions and so "
+                            f"are shifts of them; write {amount / 100:+g} for {amount:+g} percentage points")
             node, last = _locate(d, key)
             cur = node[last]
             if key in params or _is_distribution_table(cur) or isinstance(cur, (int, float)) and not isinstance(
@@ -506,7 +511,7 @@ def _apply(cfg: Config, scen: Scenario) -> tuple[Config, dict]:
             )
         fin = d.setdefault("financing", {})
         fin["closed_years"] = sorted(set(fin.get("closed_years", [])) | set(scen.funding_closed))
-    _drop_fixed_correlations(d)
+    _drop_fixed_correlations(d, frozenset(dropped))
     try:
         new_cfg = config_from_dict(d)
     except ConfigError as e:
@@ -526,44 +531,70 @@ def _apply(cfg: Config, scen: Scenario) -> tuple[Config, dict]:
     return new_cfg, bands
 
 
-def _drop_unused_after_method_change(d: dict, sets: dict) -> None:
+def _leaves_bounds(spec, amount: float, b) -> bool:
+    """Whether ``spec`` shifted by ``amount`` has draws (1e-9 tails) outside the bounds ``b``."""
+    try:
+        lo, hi = spec.shifted(amount).bounds(1e-9)
+    except ValueError:
+        return True
+    return lo < b.lo or (b.lo_open and lo <= b.lo) or hi > b.hi or (b.hi_open and hi >= b.hi)
+
+
+def _section_model(section: str):
+    """(pydantic model, method enum) of a config section that has a ``method``, or None."""
+    from .config import Growth, GrowthMethod, Margin, MarginMethod, Terminal, TerminalMethod
+
+    if section == "margin":
+        return Margin, MarginMethod
+    if section == "terminal":
+        return Terminal, TerminalMethod
+    if section.startswith("segments.") and section.endswith(".growth") and section.count(".") == 2:
+        return Growth, GrowthMethod
+    return None
+
+
+def _drop_unused_after_method_change(d: dict, sets: dict) -> set:
     """A scenario that sets a section's ``method`` drops the base's keys the new method does not use.
 
     E.g. ``set = {"margin.method" = "exponential", "margin.half_life" = 2}`` on a
     linear-margin base removes ``margin.convergence_year``; keys the scenario sets
     itself are kept (and validated with the rest of the scenario's config).
-    """
-    from .config import Growth, GrowthMethod, Margin, MarginMethod, Terminal, TerminalMethod
 
+    Returns
+    -------
+    set of str
+        The key paths removed.
+    """
+    dropped = set()
     for key, val in sets.items():
         if not key.endswith(".method"):
             continue
         section = key[: -len(".method")]
-        if section == "margin":
-            cls, enum = Margin, MarginMethod
-        elif section == "terminal":
-            cls, enum = Terminal, TerminalMethod
-        elif section.startswith("segments.") and section.endswith(".growth"):
-            cls, enum = Growth, GrowthMethod
-        else:
+        model = _section_model(section)
+        if model is None:
             continue
+        cls, enum = model
         try:
             unused = cls.model_construct(method=enum(val)).unused_fields()
         except ValueError:
             continue  # an unknown method: the scenario's config validation names it
         node = _locate(d, key)[0]
         for k in unused:
-            if f"{section}.{k}" not in sets:
-                node.pop(k, None)
+            if f"{section}.{k}" not in sets and k in node:
+                node.pop(k)
+                dropped.add(f"{section}.{k}")
+    return dropped
 
 
-def _drop_fixed_correlations(d: dict) -> None:
-    """Drop correlations of inputs a scenario made fixed (only drawn inputs can be correlated)."""
+def _drop_fixed_correlations(d: dict, dropped: frozenset = frozenset()) -> None:
+    """Drop correlations of inputs a scenario made fixed or removed (only drawn inputs can be correlated)."""
     c = d.get("correlations")
     if not c:
         return
 
     def fixed(key):
+        if key in dropped:
+            return True
         loc = _locate(d, key)
         if loc is None:
             return False

@@ -269,3 +269,15 @@ def test_yaml_duplicate_key_rejected_naming_it(tmp_path):
     p.write_text(text.replace("  price: 16.0", "  price: 16.0\n  price: 160.0", 1))
     with pytest.raises(ConfigError, match="duplicate key 'price'"):
         load_config(p)
+
+
+def test_yaml_merge_keys_still_work():
+    """`<<: *anchor` merges a mapping: it is not a duplicate key; keys given next to it override the merged ones."""
+    import yaml
+
+    from engine.config import _YamlLoader
+
+    text = "base: &b\n  x: 1\n  y: 1\nother:\n  <<: *b\n  y: 2\n"
+    assert yaml.load(text, Loader=_YamlLoader.get()) == {"base": {"x": 1, "y": 1}, "other": {"x": 1, "y": 2}}
+    with pytest.raises(yaml.YAMLError, match="duplicate key 'y'"):
+        yaml.load(text + "  y: 3\n", Loader=_YamlLoader.get())

@@ -188,7 +188,8 @@ def test_sigkilled_process_resumed_equals_uninterrupted(tmp_path):
     conf.write_text(cfg.to_toml())
     store = tmp_path / "run.zarr"
     cmd = [sys.executable, "-m", "engine.cli", "run", str(conf), "--out", str(store), "--threads", "1", "-q", "--json"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    err = open(tmp_path / "stderr.txt", "wb")  # a file, not a pipe nobody reads while the run goes on
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
     done = 0
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
@@ -200,14 +201,17 @@ def test_sigkilled_process_resumed_equals_uninterrupted(tmp_path):
             if done >= 3:
                 break
         time.sleep(0.02)
-    assert proc.poll() is None, f"the run ended before it could be killed: {proc.stderr.read().decode()[-2000:]}"
+    assert proc.poll() is None, ("the run ended before it could be killed: "
+                                 + (tmp_path / "stderr.txt").read_text(errors="replace")[-2000:])
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
+    err.close()
     st = store_status(store)
     assert 3 <= st["done"] < 60 and not st["complete"], st
     r = subprocess.run(cmd + ["--resume"], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert store_status(store)["complete"]
+    assert not list(store.rglob("*.partial"))  # a killed writer's temporary chunk files are gone
     assert_same_paths(simulate(cfg, threads=2), open_store(store))
 
 
