@@ -13,6 +13,7 @@ import os
 import shlex
 import sys
 import time
+from typing import Optional
 
 import click
 
@@ -660,10 +661,11 @@ def _finite(obj):
     return obj
 
 
-def _money(x: float) -> str:
+def _money(x: float, scale: Optional[float] = None) -> str:
+    """An amount: 1,234 / 12.35 / 0.1235 by its size, or by ``scale`` (the column's largest) when given."""
     if not math.isfinite(x):
         return "n/a"
-    a = abs(x)
+    a = abs(x) if scale is None else max(abs(x), scale)
     if a >= 1e15:
         return f"{x:.3e}"
     if a >= 1000:
@@ -702,12 +704,16 @@ def render_report(s: dict, console=None) -> None:
     t = Table(title=f"DCF value per share, {unit}", title_justify="left")
     t.add_column("statistic")
     t.add_column("value", justify="right")
-    t.add_row("mean", f"{_money(v['mean'])}  (standard error {_money(v['se_mean'])})")
-    t.add_row("standard deviation", _money(v["sd"]))
+    # one number of decimals for the whole column, set by its largest amount (594 next to 4,747, not 594.06)
+    col = [v["mean"], v["sd"], s["price"]] + [v[f"p{q}"] for q in (1, 5, 10, 25, 50, 75, 90, 95, 99)]
+    scale = max((abs(x) for x in col if math.isfinite(x)), default=0.0)
+    m = functools.partial(_money, scale=scale)
+    t.add_row("mean", f"{m(v['mean'])}  (standard error {_money(v['se_mean'])})")
+    t.add_row("standard deviation", m(v["sd"]))
     for q in (1, 5, 10, 25, 50, 75, 90, 95, 99):
         label = {1: "1st", 50: "median"}.get(q, f"{q}th")
-        t.add_row(label if q == 50 else f"{label} percentile", _money(v[f"p{q}"]))
-    t.add_row("[bold]today's price[/bold]", f"[bold]{_money(s['price'])}[/bold]")
+        t.add_row(label if q == 50 else f"{label} percentile", m(v[f"p{q}"]))
+    t.add_row("[bold]today's price[/bold]", f"[bold]{m(s['price'])}[/bold]")
     t.add_row("percentile of today's price", f"{s['price_percentile']:.2f}")
     c.print(t)
     pj = Table(title="P(today's price is justified)", title_justify="left")

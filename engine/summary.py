@@ -199,7 +199,7 @@ BASE_RATES = {
 
 
 def _input_formats(ds) -> dict:
-    """``{key: 'fraction' | 'money' | 'number'}`` from the run's config (empty if it cannot be rebuilt)."""
+    """``{key: 'fraction' | 'money' | 'multiple' | 'number'}`` from the run's config (empty if it cannot be rebuilt)."""
     try:
         import tomllib
     except ImportError:  # pragma: no cover
@@ -213,7 +213,12 @@ def _input_formats(ds) -> dict:
     out = {}
     for p in cfg.parameters():
         b = p.bounds
-        if b is None:
+        last = p.key.rsplit(".", 1)[-1]
+        if last in ("variable_cost_share", "return_on_capital"):
+            out[p.key] = "fraction"  # shares of revenue / returns, though not bounded like rates
+        elif p.key in ("multiple.today", "multiple.mature", "terminal.exit_multiple"):
+            out[p.key] = "multiple"
+        elif b is None:
             out[p.key] = "number"
         elif b.rate or b in (GROWTH, MARGIN, STABLE_GROWTH):
             out[p.key] = "fraction"
