@@ -306,6 +306,24 @@ def compute_block(cfg_toml: str, block: int) -> dict:
     return run_one_block(cfg, table, plan, block)
 
 
+def _result_arrays(n: int, n_steps: int = 0) -> tuple:
+    """(out (NO, n), flags (NL, n) int8[, keep_out (NK, n, n_steps)]) for the kernel, rows one padding column apart.
+
+    A block's slice of a run's arrays (``out[:, lo:hi]``) is not contiguous when
+    there are several blocks but is when there is one; numba compiles one
+    specialisation of the kernel per array layout, so a one-block run and a
+    many-block run would each compile it (seconds). With the padding every
+    slice, whole or part, has the same non-contiguous layout and the kernel is
+    compiled (and cached) once. Each row stays contiguous, so it becomes a
+    result variable without a copy.
+    """
+    out = np.empty((K.NO, n + 1))[:, :n]
+    flags = np.empty((K.NL, n + 1), dtype=np.int8)[:, :n]
+    if not n_steps:
+        return out, flags
+    return out, flags, np.empty((K.NK, n + 1, n_steps))[:, :n]
+
+
 def run_one_block(cfg: Config, table: ParameterTable, plan: _Plan, block: int, theta_fn=None) -> dict:
     """Block ``block`` of the run of ``cfg`` into arrays of its own (see :func:`compute_block`).
 
@@ -322,8 +340,7 @@ def run_one_block(cfg: Config, table: ParameterTable, plan: _Plan, block: int, t
     lo = int(block) * B
     hi = min(P, lo + B)
     n = hi - lo
-    out = np.empty((K.NO, n))
-    flags = np.empty((K.NL, n), dtype=np.int8)
+    out, flags = _result_arrays(n)
     draws = np.empty((len(table.drawn), n))
     _fill_block(plan, plan.iopt, int(block), n, out, flags, draws,
                 np.empty((K.NK, 1, 1)), np.empty((1, 1, len(cfg.segments))), theta_fn=theta_fn)
@@ -426,11 +443,10 @@ def simulate(
         over_cols.append((col, table.drawn.index(col) if col in table.drawn else -1, float(val)))
     nblocks = math.ceil(P / B)
     # variable-major layouts: each row becomes a result variable without a copy
-    out = np.empty((K.NO, P))
-    flags = np.empty((K.NL, P), dtype=np.int8)
+    out, flags = _result_arrays(P)
     draws_all = np.empty((len(table.drawn), P))
     if keep_paths:
-        keep_out = np.empty((K.NK, P, N))
+        keep_out = _result_arrays(P, N)[2]
         keep_seg = np.empty((P, N, nseg))
     else:
         keep_out = np.empty((K.NK, 1, 1))
