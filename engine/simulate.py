@@ -306,6 +306,11 @@ def compute_block(cfg_toml: str, block: int) -> dict:
     return run_one_block(cfg, table, plan, block)
 
 
+def _size(nbytes: float) -> str:
+    """Bytes as GiB, or MiB below 1 GiB (so a small limit does not read "0.0 GiB")."""
+    return f"{nbytes / 2**30:.1f} GiB" if nbytes >= 2**30 else f"{nbytes / 2**20:.1f} MiB"
+
+
 def _result_arrays(n: int, n_steps: int = 0) -> tuple:
     """(out (NO, n), flags (NL, n) int8[, keep_out (NK, n, n_steps)]) for the kernel, rows one padding column apart.
 
@@ -426,7 +431,7 @@ def simulate(
         if need > memory_limit:
             raise MemoryLimitError(
                 f"--keep-paths for {P:,} paths x {N} steps x {K.NK + nseg} variables needs "
-                f"{need / 2**30:.1f} GiB, over the limit of {memory_limit / 2**30:.1f} GiB; "
+                f"{_size(need)}, over the limit of {_size(memory_limit)}; "
                 "lower --paths or drop --keep-paths (summary results need no (path, time) arrays)"
             )
     table = ParameterTable(cfg)
