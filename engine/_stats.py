@@ -31,15 +31,20 @@ SumState = tuple[float, float]  # (s, c): running sum and its compensation
 
 
 @jit
+def _neumaier_add(s, c, v):
+    """One step of Neumaier's summation: the sum ``s`` and compensation ``c`` after adding ``v``."""
+    t = s + v
+    if abs(s) >= abs(v):
+        c += (s - t) + v
+    else:
+        c += (v - t) + s
+    return t, c
+
+
+@jit
 def _neumaier(x, s, c):
     for i in range(x.shape[0]):
-        v = x[i]
-        t = s + v
-        if abs(s) >= abs(v):
-            c += (s - t) + v
-        else:
-            c += (v - t) + s
-        s = t
+        s, c = _neumaier_add(s, c, x[i])
     return s, c
 
 
@@ -47,13 +52,7 @@ def _neumaier(x, s, c):
 def _neumaier_sq_dev(x, m, s, c):
     for i in range(x.shape[0]):
         d = x[i] - m
-        v = d * d
-        t = s + v
-        if abs(s) >= abs(v):
-            c += (s - t) + v
-        else:
-            c += (v - t) + s
-        s = t
+        s, c = _neumaier_add(s, c, d * d)
     return s, c
 
 
