@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-__all__ = ["atomic_write", "temp_beside"]
+__all__ = ["atomic_write", "check_output_file", "temp_beside"]
 
 
 def atomic_write(path, write: Callable[[str], None], option: str = "--out") -> Path:
@@ -62,6 +62,9 @@ def temp_beside(path, option: str = "--out") -> str:
         The folder cannot be written; the message names ``option`` and the path.
     """
     p = Path(path)
+    blocker = next((q for q in p.parents if q.exists() and not q.is_dir()), None)
+    if blocker is not None:
+        raise ValueError(f"{option} {str(p)!r}: {str(blocker)!r} is a file, not a folder; choose another path")
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part", dir=p.parent)
@@ -70,6 +73,20 @@ def temp_beside(path, option: str = "--out") -> str:
             from None
     os.close(fd)
     return tmp
+
+
+def check_output_file(path, option: str = "--out") -> None:
+    """Refuse, before any work, an output file that is a folder or whose folder cannot be written.
+
+    Raises
+    ------
+    ValueError
+        The message names ``option`` and the path.
+    """
+    p = Path(path)
+    if p.is_dir():
+        raise ValueError(f"{option} {str(p)!r} is a folder; give a file name (an existing file is replaced)")
+    _unlink(temp_beside(p, option))
 
 
 def _unlink(path) -> None:

@@ -176,6 +176,10 @@ def run(configs, paths, seed, threads, out, keep_paths, max_memory_gb, as_json, 
                          "into a Zarr store (a name ending in .zarr)")
     if resume and not zarr_out:
         raise InputError("--resume needs --out RUN.zarr: the Zarr store of the interrupted run")
+    if out is not None and not zarr_out:
+        from ._io import check_output_file
+
+        check_output_file(out)  # a folder or an unwritable place is refused before the run, not after it
     if scheduler is not None:
         from .distributed import parse_scheduler
 
@@ -183,12 +187,6 @@ def run(configs, paths, seed, threads, out, keep_paths, max_memory_gb, as_json, 
         if threads is not None:
             raise InputError("--threads is for the in-process backend; with --scheduler the cluster's workers "
                              "run the blocks (give local:N for N worker processes)")
-    if plot_dir is not None:  # an unwritable folder is refused before the run, not after it
-        from pathlib import Path
-
-        from ._io import _unlink, temp_beside
-
-        _unlink(temp_beside(Path(plot_dir) / "hist.png", "--plot"))
     command = "pricedin " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     if len(configs) > 1:
         return _run_batch(configs, paths, seed, threads, out, keep_paths, as_json, quiet, scheduler, plot_dir,
@@ -201,6 +199,12 @@ def run(configs, paths, seed, threads, out, keep_paths, max_memory_gb, as_json, 
                 raise InputError(f"{flag} is not available with --scheduler or a .zarr --out yet; "
                                  "run in-process with a .nc --out for it")
         return _run_blocks(cfg, paths, seed, threads, out, zarr_out, resume, as_json, quiet, scheduler, command)
+    if plot_dir is not None:  # an unwritable folder is refused before the run, not after it
+        from pathlib import Path
+
+        from ._io import _unlink, temp_beside
+
+        _unlink(temp_beside(Path(plot_dir) / "hist.png", "--plot"))
     with _progress(quiet or as_json) as progress:
         sim = functools.partial(simulate, cfg, seed=seed, threads=threads, keep_paths=keep_paths,
                                 memory_limit=int(max_memory_gb * 2**30), progress=progress, command=command)
@@ -488,6 +492,10 @@ def stress(config, scenarios_file, reverse, reverse_inputs, paths, seed, threads
         raise InputError("--input KEY is for --reverse; add --reverse or drop --input")
     if out is not None and not out.lower().endswith(".nc"):
         raise InputError(f"--out {out!r}: results are saved as NetCDF; give a file name ending in .nc")
+    if out is not None:
+        from ._io import check_output_file
+
+        check_output_file(out)
     path = Path(scenarios_file) if scenarios_file else default_scenario_file(config, cfg)
     if not scenarios_file and not path.is_file():
         named = cfg.simulation.stress_scenarios

@@ -39,6 +39,8 @@ import datetime as _dt
 import math
 import os
 import re
+import signal
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -103,6 +105,10 @@ def _need(module: str):
 # --------------------------------------------------------------------------- scheduler
 
 
+#: ``local:N`` may start at most this many worker processes per core.
+MAX_LOCAL_PER_CORE = 4
+
+
 def parse_scheduler(spec: Optional[str]):
     """Parse a ``--scheduler`` value.
 
@@ -121,7 +127,8 @@ def parse_scheduler(spec: Optional[str]):
     Raises
     ------
     ValueError
-        The value is none of these; the message names ``--scheduler``.
+        The value is none of these, or ``local:N`` asks for more than
+        :data:`MAX_LOCAL_PER_CORE` processes per core; the message names ``--scheduler``.
     """
     if spec is None or str(spec).strip() == "":
         return ("threads", None)
@@ -130,7 +137,12 @@ def parse_scheduler(spec: Optional[str]):
         m = re.fullmatch(r"local:(\d+)", s)
         if not m or int(m.group(1)) < 1:
             raise ValueError(f"--scheduler {s!r}: give local:N with N >= 1 worker processes (e.g. local:4)")
-        return ("local", int(m.group(1)))
+        n, cores = int(m.group(1)), os.cpu_count() or 1
+        if n > MAX_LOCAL_PER_CORE * cores:
+            raise ValueError(f"--scheduler {s!r}: {n:,} worker processes on a machine with {cores} cores; each "
+                             f"process loads Python and the kernel, so give at most local:{MAX_LOCAL_PER_CORE * cores}"
+                             f" (local:{cores}, one per core, is the usual choice)")
+        return ("local", n)
     if re.fullmatch(r"[a-z]+://[^\s/]+(:\d+)?/?", s) or re.fullmatch(r"[\w.\-]+:\d+", s):
         return ("address", s)
     raise ValueError(f"--scheduler {s!r}: give a scheduler address (tcp://host:8786) or local:N "
@@ -165,8 +177,18 @@ def connect(spec, timeout: float = 5.0):
     import logging
 
     if kind == "local":
-        cluster = distributed.LocalCluster(n_workers=arg, threads_per_worker=1, processes=True,
-                                           dashboard_address=":0", silence_logs=logging.ERROR)
+        # the workers ignore SIGINT (they inherit it ignored): Ctrl-C reaches the whole process group, and
+        # only this process should handle it (report the blocks done and close the cluster), not print a
+        # traceback from every worker
+        restore = None
+        if threading.current_thread() is threading.main_thread():
+            restore = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            cluster = distributed.LocalCluster(n_workers=arg, threads_per_worker=1, processes=True,
+                                               dashboard_address=":0", silence_logs=logging.ERROR)
+        finally:
+            if restore is not None:
+                signal.signal(signal.SIGINT, restore)
         try:
             client = distributed.Client(cluster)
             try:
@@ -499,13 +521,20 @@ def run_blocks(cfg, paths: Optional[int] = None, seed: Optional[int] = None, sch
         ``resume``, or a store holding a different run.
     """
     cfg = _run_cfg(cfg, paths, seed)
-    sink = _ZarrSink(cfg, store, command, resume) if store is not None else _MemorySink(cfg, command)
+
+    def make_sink():  # after the scheduler is reached: an unreachable one leaves no empty store behind
+        return _ZarrSink(cfg, store, command, resume) if store is not None else _MemorySink(cfg, command)
+
     t0 = time.perf_counter()
     kind, _ = parse_scheduler(scheduler) if (scheduler is None or isinstance(scheduler, str)) else ("client", None)
     if kind == "threads":
+        sink = make_sink()
         _drive([sink], None, threads, progress, max_blocks)
     else:
+        if store is not None and Path(store).exists() and not resume:
+            make_sink()  # refuses an existing store before a cluster is started
         with connect(scheduler) as client:
+            sink = make_sink()
             _drive([sink], client, None, progress, max_blocks)
     return sink.finish(time.perf_counter() - t0)
 

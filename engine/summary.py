@@ -155,7 +155,47 @@ def open_results(path):
         raise ValueError(f"{str(p)!r} is not a readable NetCDF results file ({type(e).__name__}: {e})") from None
     if ds.attrs.get("engine") != "pricedin" or "value_per_share" not in ds:
         raise ValueError(f"{str(p)!r} is not a pricedin results file (no value_per_share / engine attribute)")
+    check_results(ds, str(p))
     return ds
+
+
+#: Attributes of a run's results that its report reads, and whether each is a number.
+_REQUIRED_ATTRS = {"company": False, "trading_currency": False, "value_unit": False, "per_share": True,
+                   "price": True, "seed": True, "block_size": True, "horizon_years": True}
+
+
+def check_results(ds, where: str = "the results") -> None:
+    """Refuse a damaged or hand-edited result Dataset before a report reads it.
+
+    A run's results need the attributes of :data:`_REQUIRED_ATTRS` (numbers where
+    marked), every per-path variable of :mod:`engine.variables`, and finite
+    values per share; a stress file (``scenario`` dimension) needs the same of
+    each scenario.
+
+    Raises
+    ------
+    ValueError
+        Naming the file, the missing or bad attribute or variable, and the fix.
+    """
+    from .variables import PATH_VARIABLES
+
+    fix = "re-create it with `pricedin run CONFIG --out FILE.nc`"
+    missing = [k for k in _REQUIRED_ATTRS if k not in ds.attrs]
+    if missing:
+        raise ValueError(f"{where}: attribute(s) {', '.join(missing)} missing; the file is damaged or was edited; {fix}")
+    for k, numeric in _REQUIRED_ATTRS.items():
+        if numeric:
+            try:
+                float(ds.attrs[k])
+            except (TypeError, ValueError):
+                raise ValueError(f"{where}: attribute {k} = {ds.attrs[k]!r} is not a number; {fix}") from None
+    absent = [v.name for v in PATH_VARIABLES if v.name not in ds]
+    if absent:
+        raise ValueError(f"{where}: variable(s) {', '.join(absent)} missing; the file is damaged or was edited; {fix}")
+    bad = int(np.count_nonzero(~np.isfinite(np.asarray(ds["value_per_share"].values, dtype=float))))
+    if bad:
+        raise ValueError(f"{where}: {bad:,} value(s) per share are NaN or infinite (a run never writes them); "
+                         f"the file is damaged or was edited; {fix}")
 
 
 # --------------------------------------------------------------------------- what you must believe

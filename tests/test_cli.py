@@ -209,3 +209,32 @@ def test_a_librarys_unexpected_value_error_is_internal_not_bad_input(monkeypatch
     # a ValueError raised by pricedin's own check stays a bad-input exit 2
     r = invoke("report", "no-such-results.nc")
     assert r.exit_code == 2 and "results file 'no-such-results.nc' does not exist" in r.stderr, r.output
+
+
+def test_out_that_is_a_folder_is_refused_before_the_run(tmp_path, monkeypatch):
+    import importlib
+
+    def must_not_run(*a, **k):
+        raise AssertionError("simulated although --out cannot be written")
+
+    monkeypatch.setattr(importlib.import_module("engine.simulate"), "simulate", must_not_run)
+    (tmp_path / "dir.nc").mkdir()
+    r = invoke("run", ZHIPU, "--paths", "100", "--out", str(tmp_path / "dir.nc"))
+    assert r.exit_code == 2 and "is a folder; give a file name" in r.stderr, r.output
+
+
+@pytest.mark.parametrize("damage, needle", [
+    (lambda ds: ds.attrs.pop("price"), "attribute(s) price missing"),
+    (lambda ds: ds.attrs.update(price="abc"), "attribute price = 'abc' is not a number"),
+    (lambda ds: ds.__delitem__("justified_dcf"), "variable(s) justified_dcf missing"),
+    (lambda ds: ds["value_per_share"].values.__setitem__(3, np.nan), "1 value(s) per share are NaN"),
+])
+def test_report_of_a_damaged_results_file_names_what_is_wrong(small_run, tmp_path, damage, needle):
+    import xarray as xr
+
+    ds = xr.load_dataset(small_run[1], engine="h5netcdf")
+    damage(ds)
+    bad = tmp_path / "bad.nc"
+    ds.to_netcdf(bad, engine="h5netcdf")
+    r = invoke("report", str(bad))
+    assert r.exit_code == 2 and needle in r.stderr and str(bad) in r.stderr, r.output

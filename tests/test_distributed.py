@@ -122,6 +122,14 @@ def test_parse_scheduler():
     for bad in ("local:0", "local", "local:x", "bogus", "tcp://"):
         with pytest.raises(ValueError, match="--scheduler"):
             parse_scheduler(bad)
+    import os
+
+    from engine.distributed import MAX_LOCAL_PER_CORE
+
+    most = MAX_LOCAL_PER_CORE * (os.cpu_count() or 1)
+    assert parse_scheduler(f"local:{most}") == ("local", most)
+    with pytest.raises(ValueError, match=f"give at most local:{most}"):
+        parse_scheduler(f"local:{most + 1}")
 
 
 # ----------------------------------------------------------------------------- LocalCluster
@@ -362,9 +370,11 @@ def test_stress_on_local_cluster_equals_threads(tmp_path):
 
 
 @needs_dask
-def test_cli_unreachable_scheduler_exit_2():
-    r = invoke("run", ZHIPU, "--paths", "100", "--scheduler", "tcp://127.0.0.1:1", "--quiet")
+def test_cli_unreachable_scheduler_exit_2(tmp_path):
+    store = tmp_path / "run.zarr"
+    r = invoke("run", ZHIPU, "--paths", "100", "--scheduler", "tcp://127.0.0.1:1", "--quiet", "--out", store)
     assert r.exit_code == 2 and "--scheduler" in r.stderr and "Traceback" not in r.output
+    assert not store.exists()  # no empty store left to block the corrected command
 
 
 @needs_dask

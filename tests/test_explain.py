@@ -249,9 +249,9 @@ def test_cli_figures_to_an_unwritable_place_and_from_a_stress_file_exit_2(tmp_pa
     blocker = tmp_path / "a_file"
     blocker.write_text("x")
     r = invoke("plot", str(nc), "--kind", "hist", "-o", str(blocker / "h.png"))
-    assert r.exit_code == 2 and f"-o {str(blocker / 'h.png')!r}: cannot write there" in r.output, r.output
+    assert r.exit_code == 2 and f"-o {str(blocker / 'h.png')!r}: {str(blocker)!r} is a file, not a folder" in r.output
     r = invoke("run", ZHIPU, "--paths", "300", "--threads", "1", "-q", "--plot", str(blocker / "figs"))
-    assert r.exit_code == 2 and "--plot" in r.output and "cannot write there" in r.output, r.output
+    assert r.exit_code == 2 and "--plot" in r.output and "is a file, not a folder" in r.output, r.output
     st = tmp_path / "st.nc"
     assert invoke("stress", ZHIPU, "--paths", "300", "--threads", "1", "-q", "--out", str(st)).exit_code == 0
     for args in (("plot", str(st), "--kind", "hist", "-o", str(tmp_path / "h.png")),

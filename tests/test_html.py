@@ -148,7 +148,7 @@ def test_cli_tornado_rerun(saved, tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["--html", "{tmp}/report.txt"], "ending in .html"),
-    (["--html", "{tmp}/a_file/report.html"], "cannot write there"),
+    (["--html", "{tmp}/a_file/report.html"], "is a file, not a folder"),
     (["--html", "{tmp}/a_dir.html"], "is a directory"),
     (["--tornado"], "add --html"),
     (["--html", "{tmp}/x.html", "--json"], "give one of them"),
