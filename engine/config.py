@@ -886,6 +886,9 @@ def read_config_file(path) -> dict:
         raise ConfigError(f"config file {str(p)!r}: unknown extension {suffix!r}; use .toml, .yaml or .yml")
     if not isinstance(data, dict):
         raise ConfigError(f"{p}: the top level must be a table of sections, got {type(data).__name__}")
+    if "scenarios" in data and "company" not in data:
+        raise ConfigError(f"{p} is a stress scenario file, not a company config; give it to "
+                          f"`pricedin stress CONFIG --scenarios {p}`")
     return data
 
 

@@ -281,3 +281,8 @@ def test_yaml_merge_keys_still_work():
     assert yaml.load(text, Loader=_YamlLoader.get()) == {"base": {"x": 1, "y": 1}, "other": {"x": 1, "y": 2}}
     with pytest.raises(yaml.YAMLError, match="duplicate key 'y'"):
         yaml.load(text + "  y: 3\n", Loader=_YamlLoader.get())
+
+
+def test_a_scenario_file_given_as_config_says_so():
+    with pytest.raises(ConfigError, match="is a stress scenario file, not a company config"):
+        load_config(CONFIGS / "stress" / "zhipu.toml")
