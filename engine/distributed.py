@@ -82,6 +82,46 @@ def _open_group(path, mode: str):
         return zarr.open_group(str(path), mode=mode)
 
 
+@contextlib.contextmanager
+def _all_chunks_written():
+    """Write every chunk, also one that equals the fill value (zarr 3 skips those by default; zarr 2 writes them).
+
+    Then a finished store holds one chunk file per block and variable, and a missing
+    file (a partial copy) is detected by :func:`check_store_chunks` instead of being
+    read back as the fill value.
+    """
+    import zarr
+
+    cfg = getattr(zarr, "config", None)
+    if cfg is None or not hasattr(cfg, "set"):
+        yield
+        return
+    with cfg.set({"array.write_empty_chunks": True}):
+        yield
+
+
+def check_store_chunks(store) -> None:
+    """Refuse a finished store in which some variable lacks the data of a block.
+
+    Raises
+    ------
+    ValueError
+        Naming the variables, how many of their block chunks are present, and the fix.
+    """
+    g = _open_group(store, "r")
+    short = []
+    for name in sorted(g.array_keys()):
+        if name == "block_done":
+            continue
+        a = g[name]
+        if a.nchunks_initialized < a.nchunks:
+            short.append(f"{name} ({a.nchunks_initialized} of {a.nchunks} blocks)")
+    if short:
+        raise ValueError(f"{str(store)!r} is damaged: the data of some blocks is missing for "
+                         f"{', '.join(short[:4])}{' and more' if len(short) > 4 else ''} (files lost, e.g. a partial "
+                         "copy); copy the store again, or remove it and run the command again")
+
+
 def _consolidate(path) -> None:
     """Write consolidated metadata so other readers open the store in one read."""
     import warnings
@@ -430,9 +470,10 @@ class _ZarrSink:
     def put(self, r: dict) -> None:
         lo, hi, b = r["lo"], r["hi"], r["block"]
         g = self.group
-        for name, (src, row) in self.names.items():
-            arr = g[name]
-            arr[lo:hi] = np.asarray(r[src][row]).astype(arr.dtype, copy=False)
+        with _all_chunks_written():
+            for name, (src, row) in self.names.items():
+                arr = g[name]
+                arr[lo:hi] = np.asarray(r[src][row]).astype(arr.dtype, copy=False)
         g["block_done"][b] = 1  # after the data: a block without its marker is recomputed on resume
         self.done_paths += hi - lo
 
@@ -619,6 +660,7 @@ def open_store(store, load: bool = True):
     if not done.all() or not int(ds.attrs.get("complete", 0)):
         raise ValueError(f"{str(p)!r} is an unfinished run: {int(done.sum())} of {done.size} blocks done; "
                          "run the same command again with --resume to compute the missing blocks")
+    check_store_chunks(p)
     ds = ds.drop_vars("block_done")
     ds.attrs = {k: v for k, v in ds.attrs.items() if k not in ("store_format", "blocks", "complete")}
     ds = ds.assign_coords(path=np.arange(ds.sizes["path"], dtype=np.int64))

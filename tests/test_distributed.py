@@ -429,3 +429,17 @@ def test_benchmark_distributed_section_at_tiny_size():
     assert c["relative_throughput"] > 0 and "overhead_per_block_s" in c
     text = format_table({"threads": [1, 2], "cases": [], "distributed": d})
     assert "overhead per block" in text
+
+
+@needs_dask
+def test_store_missing_a_blocks_file_is_refused_not_read_as_fill(cfg, tmp_path):
+    """Every chunk is written, also an all-False flag block; a lost chunk file is then detected, not read as 0."""
+    from engine.distributed import open_store, run_blocks, summarize_store
+
+    store = run_blocks(cfg, threads=2, store=tmp_path / "run.zarr")
+    chunks = sorted(p for p in (store / "floored").rglob("*") if p.is_file() and p.name[0].isdigit())
+    assert len(chunks) == math.ceil(PATHS / BLOCK)  # one per block although `floored` is all False
+    chunks[1].unlink()
+    for read in (open_store, summarize_store):
+        with pytest.raises(ValueError, match=r"is damaged: the data of some blocks is missing for floored \(5 of 6"):
+            read(store)
