@@ -211,6 +211,21 @@ def ar1_step_scale(rho, dt):
     return math.sqrt((1.0 - rho ** (2.0 * dt)) / (1.0 - rho * rho))
 
 
+@jit
+def decaying_volatility(vol0, vol_inf, half_life, dt):
+    """A volatility that decays from ``vol0`` toward ``vol_inf`` with ``half_life`` years.
+
+    Returns ``(vol_inf, gap, decay)``: the volatility in step t (1-based) is
+    ``vol_inf + gap * decay**(t - 1)``, with ``gap = vol0 - vol_inf`` and
+    ``decay = 2**(-dt / half_life)`` per step of ``dt`` years. A NaN
+    ``vol_inf`` means no decay (``vol_inf = vol0``, gap 0). Used for the growth
+    volatility and the revenue-shock volatility.
+    """
+    if math.isnan(vol_inf):
+        vol_inf = vol0
+    return vol_inf, vol0 - vol_inf, 2.0 ** (-dt / half_life)
+
+
 # ----------------------------------------------------------------------- the path kernel
 
 
@@ -305,20 +320,10 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, fl
             kap = LN2 / th[base + S_GHL]
             dec[k] = math.exp(-kap * dt)
             ou_sd[k] = math.sqrt((1.0 - math.exp(-2.0 * kap * dt)) / (2.0 * kap))
-            vol0 = th[base + S_GVOL]
-            volinf = th[base + S_GVOL_INF]
-            if math.isnan(volinf):
-                volinf = vol0
-            eta_inf[k] = volinf
-            eta_gap[k] = vol0 - volinf
-            eta_dec[k] = 2.0 ** (-dt / th[base + S_GVOL_HL])
-            s0 = th[base + S_RVOL]
-            sinf = th[base + S_RVOL_INF]
-            if math.isnan(sinf):
-                sinf = s0
-            sig_inf[k] = sinf
-            sig_gap[k] = s0 - sinf
-            sig_dec[k] = 2.0 ** (-dt / th[base + S_RHL])
+            eta_inf[k], eta_gap[k], eta_dec[k] = decaying_volatility(
+                th[base + S_GVOL], th[base + S_GVOL_INF], th[base + S_GVOL_HL], dt)
+            sig_inf[k], sig_gap[k], sig_dec[k] = decaying_volatility(
+                th[base + S_RVOL], th[base + S_RVOL_INF], th[base + S_RHL], dt)
             cm = th[base + S_CHURN]
             c_med[k] = cm
             c_disp[k] = th[base + S_CDISP]
