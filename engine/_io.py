@@ -6,6 +6,7 @@ import os
 import tempfile
 from pathlib import Path
 from typing import Callable
+from .errors import InputError
 
 __all__ = ["atomic_write", "check_output_file", "temp_beside"]
 
@@ -46,7 +47,7 @@ def atomic_write(path, write: Callable[[str], None], option: str = "--out") -> P
         os.replace(tmp, p)
     except OSError as e:
         _unlink(tmp)
-        raise ValueError(f"{option} {str(p)!r}: writing failed ({e.strerror or e}); no file was left") from None
+        raise InputError(f"{option} {str(p)!r}: writing failed ({e.strerror or e}); no file was left") from None
     except BaseException:
         _unlink(tmp)
         raise
@@ -64,12 +65,12 @@ def temp_beside(path, option: str = "--out") -> str:
     p = Path(path)
     blocker = next((q for q in p.parents if q.exists() and not q.is_dir()), None)
     if blocker is not None:
-        raise ValueError(f"{option} {str(p)!r}: {str(blocker)!r} is a file, not a folder; choose another path")
+        raise InputError(f"{option} {str(p)!r}: {str(blocker)!r} is a file, not a folder; choose another path")
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part", dir=p.parent)
     except OSError as e:
-        raise ValueError(f"{option} {str(p)!r}: cannot write there ({e.strerror or e}); choose a writable folder") \
+        raise InputError(f"{option} {str(p)!r}: cannot write there ({e.strerror or e}); choose a writable folder") \
             from None
     os.close(fd)
     return tmp
@@ -85,7 +86,7 @@ def check_output_file(path, option: str = "--out") -> None:
     """
     p = Path(path)
     if p.is_dir():
-        raise ValueError(f"{option} {str(p)!r} is a folder; give a file name (an existing file is replaced)")
+        raise InputError(f"{option} {str(p)!r} is a folder; give a file name (an existing file is replaced)")
     _unlink(temp_beside(p, option))
 
 

@@ -37,20 +37,15 @@ def _guard(func):
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         debug = kwargs.pop("debug", False)
-        from .config import ConfigError
-        from .simulate import MemoryLimitError
+        from .errors import InputError as PricedinInputError
 
         try:
             return func(*args, **kwargs)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
-        except (ConfigError, MemoryLimitError, ValueError, FileNotFoundError, PermissionError) as e:
+        except (PricedinInputError, FileNotFoundError, PermissionError) as e:
             if debug:
                 raise
-            if type(e) is ValueError and not _raised_in_engine(e):
-                # a library's own ValueError (numpy, scipy, xarray) that no check of ours anticipated: a bug,
-                # not the user's input, even though its type says "value"
-                _internal(e)
             raise InputError(str(e)) from None
         except KeyboardInterrupt:
             click.echo("interrupted (result files are written atomically: none is left half-written)", err=True)
@@ -77,19 +72,6 @@ def _internal(e: BaseException) -> None:
         err=True,
     )
     sys.exit(1)
-
-
-_ENGINE_DIR = os.path.dirname(os.path.abspath(__file__))
-
-
-def _raised_in_engine(e: BaseException) -> bool:
-    """Whether the innermost frame of ``e``'s traceback is pricedin's own code (our checks raise ValueError)."""
-    tb = e.__traceback__
-    while tb is not None and tb.tb_next is not None:
-        tb = tb.tb_next
-    if tb is None:
-        return True
-    return os.path.dirname(os.path.abspath(tb.tb_frame.f_code.co_filename)) == _ENGINE_DIR
 
 
 def _version():

@@ -44,6 +44,7 @@ from pydantic import (
 
 from .distributions import Param, parse_number
 from .sampling import MAX_SEED, CorrelationError, Method, check_correlation
+from .errors import InputError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -62,7 +63,7 @@ __all__ = [
 def _int_not_bool(v: Any) -> Any:
     """Before-validator for counts and years: ``true`` / ``false`` are not the integers 1 / 0 here."""
     if isinstance(v, bool):
-        raise ValueError(f"expected a whole number, got the boolean {v!r}")
+        raise InputError(f"expected a whole number, got the boolean {v!r}")
     return v
 
 
@@ -73,7 +74,7 @@ Int = Annotated[int, BeforeValidator(_int_not_bool)]
 MONEY_UNITS = {"unit": 1.0, "thousand": 1e3, "million": 1e6, "billion": 1e9}
 
 
-class ConfigError(ValueError):
+class ConfigError(InputError):
     """A config that cannot run: the message names the key, the value and the fix."""
 
 
@@ -142,7 +143,7 @@ class _Base(BaseModel):
         if given:
             method = getattr(self, "method", None)
             m = method.value if isinstance(method, Enum) else method
-            raise ValueError(
+            raise InputError(
                 f"{', '.join(section + '.' + k for k in given)} not used by {section}.method = {m!r}; remove "
                 f"{'it' if len(given) == 1 else 'them'} or choose the method that uses {'it' if len(given) == 1 else 'them'}"
             )
@@ -152,7 +153,7 @@ class _Base(BaseModel):
 def _num(v: Any) -> Any:
     """Before-validator for plain (non-distribution) numbers: accepts "8%"."""
     if isinstance(v, bool):
-        raise ValueError(f"expected a number, got the boolean {v!r}")
+        raise InputError(f"expected a number, got the boolean {v!r}")
     if isinstance(v, (str, int, float)):
         return parse_number(v)
     return v
@@ -160,7 +161,7 @@ def _num(v: Any) -> Any:
 
 def _fixed_only(v: Any, what: str) -> Any:
     if isinstance(v, dict):
-        raise ValueError(f"{what} must be a fixed number, not a distribution")
+        raise InputError(f"{what} must be a fixed number, not a distribution")
     return v
 
 
@@ -186,9 +187,9 @@ class Company(_Base):
             return v
         v2 = str(v).strip().upper()
         if v2 == "RMB":
-            raise ValueError("currency 'RMB' is not an ISO 4217 code; the renminbi is 'CNY'")
+            raise InputError("currency 'RMB' is not an ISO 4217 code; the renminbi is 'CNY'")
         if not re.fullmatch(r"[A-Z]{3}", v2):
-            raise ValueError(f"currency {v!r} is not an ISO 4217 code; write e.g. 'CNY', 'HKD', 'USD'")
+            raise InputError(f"currency {v!r} is not an ISO 4217 code; write e.g. 'CNY', 'HKD', 'USD'")
         return v2
 
     @field_validator("valuation_date", mode="before")
@@ -201,14 +202,14 @@ class Company(_Base):
                 return _dt.date.fromisoformat(v.strip())
             except ValueError:
                 pass
-        raise ValueError(f"valuation_date = {v!r} is not a date; write it as YYYY-MM-DD, e.g. 2026-06-23")
+        raise InputError(f"valuation_date = {v!r} is not a date; write it as YYYY-MM-DD, e.g. 2026-06-23")
 
     @field_validator("fx_rate", mode="before")
     @classmethod
     def _fx(cls, v):
         v = _num(v) if v is not None else v
         if v is not None and not v > 0:
-            raise ValueError(f"fx_rate = {v} must be > 0 (trading-currency units per reporting-currency unit)")
+            raise InputError(f"fx_rate = {v} must be > 0 (trading-currency units per reporting-currency unit)")
         return v
 
     @model_validator(mode="after")
@@ -216,13 +217,13 @@ class Company(_Base):
         if self.trading_currency is None:
             self.trading_currency = self.reporting_currency
         if self.trading_currency != self.reporting_currency and self.fx_rate is None:
-            raise ValueError(
+            raise InputError(
                 f"reporting_currency = {self.reporting_currency!r} differs from trading_currency = "
                 f"{self.trading_currency!r} but no fx_rate is given; add company.fx_rate = "
                 f"<{self.trading_currency} per 1 {self.reporting_currency}> on the valuation date"
             )
         if self.trading_currency == self.reporting_currency and self.fx_rate not in (None, 1.0):
-            raise ValueError(
+            raise InputError(
                 f"fx_rate = {self.fx_rate} is given but reporting_currency and trading_currency are both "
                 f"{self.reporting_currency!r}; remove fx_rate (or set trading_currency if the shares trade in "
                 "another currency)"
@@ -234,7 +235,7 @@ class Company(_Base):
             # the last fiscal year completed by the valuation date (calendar fiscal years)
             self.base_year = d.year if (d.month, d.day) == (12, 31) else d.year - 1
         elif not d.year - 2 <= self.base_year <= d.year:
-            raise ValueError(
+            raise InputError(
                 f"base_year = {self.base_year} does not fit valuation_date = {d.isoformat()}: the base year is the "
                 f"last reported fiscal year, between {d.year - 2} and {d.year}"
             )
@@ -260,22 +261,22 @@ class Market(_Base):
     def _either(self):
         if self.market_cap is not None:
             if self.price is not None or self.shares is not None:
-                raise ValueError(
+                raise InputError(
                     "give either market.price with market.shares, or market.market_cap alone, not both"
                 )
             if not self.market_cap > 0:
-                raise ValueError(f"market.market_cap = {self.market_cap} must be > 0")
+                raise InputError(f"market.market_cap = {self.market_cap} must be > 0")
             return self
         if self.price is None or self.shares is None:
             missing = "market.price" if self.price is None else "market.shares"
-            raise ValueError(
+            raise InputError(
                 f"{missing} is missing; give market.price (trading currency per share) and market.shares "
                 "(diluted, in market.share_unit), or market.market_cap alone"
             )
         if not self.shares > 0:
-            raise ValueError(f"market.shares = {self.shares} must be > 0 (diluted share count)")
+            raise InputError(f"market.shares = {self.shares} must be > 0 (diluted share count)")
         if not self.price > 0:
-            raise ValueError(f"market.price = {self.price} must be > 0")
+            raise InputError(f"market.price = {self.price} must be > 0")
         return self
 
     @property
@@ -374,7 +375,7 @@ class Segment(_Base):
     @classmethod
     def _ident(cls, v):
         if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", v):
-            raise ValueError(
+            raise InputError(
                 f"segment name {v!r} must start with a letter and hold only letters, digits and '_' "
                 "(it names result variables); e.g. 'maas' or 'on_premise'"
             )
@@ -383,7 +384,7 @@ class Segment(_Base):
     @model_validator(mode="after")
     def _one_base(self):
         if (self.revenue is None) == (self.run_rate is None):
-            raise ValueError(
+            raise InputError(
                 f"segment {self.name!r}: give exactly one of revenue (base-year revenue) or run_rate "
                 "(annualised rate at the valuation date, e.g. ARR)"
             )
@@ -441,11 +442,11 @@ class Margin(_Base):
         if self.method == MarginMethod.COST_STRUCTURE:
             for k in ("variable_cost_share", "fixed_costs"):
                 if getattr(self, k) is None:
-                    raise ValueError(f"margin.method = 'cost_structure' needs margin.{k}")
+                    raise InputError(f"margin.method = 'cost_structure' needs margin.{k}")
         else:
             for k in ("today", "target"):
                 if getattr(self, k) is None:
-                    raise ValueError(
+                    raise InputError(
                         f"margin.{k} is missing: method {self.method.value!r} needs margin.today and margin.target"
                     )
         return self
@@ -484,7 +485,7 @@ class CostOfCapital(_Base):
     @model_validator(mode="after")
     def _order(self):
         if not 0 <= self.fade_start_year <= self.fade_end_year:
-            raise ValueError(
+            raise InputError(
                 f"cost_of_capital.fade_start_year = {self.fade_start_year} must be >= 0 and <= "
                 f"fade_end_year = {self.fade_end_year}"
             )
@@ -532,7 +533,7 @@ class Terminal(_Base):
     @classmethod
     def _ms(cls, v):
         if not 0 < v < 1:
-            raise ValueError(f"terminal.min_spread = {v} must be a fraction in (0, 1), e.g. 0.01")
+            raise InputError(f"terminal.min_spread = {v} must be a fraction in (0, 1), e.g. 0.01")
         return v
 
 
@@ -639,11 +640,11 @@ class Config(_Base):
         names = [s.name for s in self.segments]
         dup = {n for n in names if names.count(n) > 1}
         if dup:
-            raise ValueError(f"segment names must be unique; repeated: {sorted(dup)}")
+            raise InputError(f"segment names must be unique; repeated: {sorted(dup)}")
         h = self.simulation.horizon_years
         bad = [y for y in self.financing.closed_years if not 1 <= y <= h]
         if bad:
-            raise ValueError(
+            raise InputError(
                 f"financing.closed_years = {bad}: years must lie in 1..simulation.horizon_years = {h}"
             )
         return self

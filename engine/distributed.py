@@ -50,6 +50,7 @@ import numpy as np
 
 from . import _kernels as K
 from .simulate import _FLAG_ROWS, _OUT_COLS, ParameterTable, _dataset, compute_block, param_var_name
+from .errors import InputError
 
 __all__ = [
     "parse_scheduler",
@@ -117,7 +118,7 @@ def check_store_chunks(store) -> None:
         if a.nchunks_initialized < a.nchunks:
             short.append(f"{name} ({a.nchunks_initialized} of {a.nchunks} blocks)")
     if short:
-        raise ValueError(f"{str(store)!r} is damaged: the data of some blocks is missing for "
+        raise InputError(f"{str(store)!r} is damaged: the data of some blocks is missing for "
                          f"{', '.join(short[:4])}{' and more' if len(short) > 4 else ''} (files lost, e.g. a partial "
                          "copy); copy the store again, or remove it and run the command again")
 
@@ -139,7 +140,7 @@ def _need(module: str):
     try:
         return importlib.import_module(module)
     except ImportError:
-        raise ValueError(f"{module} is not installed; {_INSTALL_HINT}") from None
+        raise InputError(f"{module} is not installed; {_INSTALL_HINT}") from None
 
 
 # --------------------------------------------------------------------------- scheduler
@@ -176,16 +177,16 @@ def parse_scheduler(spec: Optional[str]):
     if s.startswith("local"):
         m = re.fullmatch(r"local:(\d+)", s)
         if not m or int(m.group(1)) < 1:
-            raise ValueError(f"--scheduler {s!r}: give local:N with N >= 1 worker processes (e.g. local:4)")
+            raise InputError(f"--scheduler {s!r}: give local:N with N >= 1 worker processes (e.g. local:4)")
         n, cores = int(m.group(1)), os.cpu_count() or 1
         if n > MAX_LOCAL_PER_CORE * cores:
-            raise ValueError(f"--scheduler {s!r}: {n:,} worker processes on a machine with {cores} cores; each "
+            raise InputError(f"--scheduler {s!r}: {n:,} worker processes on a machine with {cores} cores; each "
                              f"process loads Python and the kernel, so give at most local:{MAX_LOCAL_PER_CORE * cores}"
                              f" (local:{cores}, one per core, is the usual choice)")
         return ("local", n)
     if re.fullmatch(r"[a-z]+://[^\s/]+(:\d+)?/?", s) or re.fullmatch(r"[\w.\-]+:\d+", s):
         return ("address", s)
-    raise ValueError(f"--scheduler {s!r}: give a scheduler address (tcp://host:8786) or local:N "
+    raise InputError(f"--scheduler {s!r}: give a scheduler address (tcp://host:8786) or local:N "
                      "(N worker processes on this machine)")
 
 
@@ -212,7 +213,7 @@ def connect(spec, timeout: float = 5.0):
         return
     kind, arg = parse_scheduler(spec)
     if kind == "threads":
-        raise ValueError("connect() needs a --scheduler value (local:N or an address)")
+        raise InputError("connect() needs a --scheduler value (local:N or an address)")
     distributed = _need("distributed")
     import logging
 
@@ -241,7 +242,7 @@ def connect(spec, timeout: float = 5.0):
     try:
         client = distributed.Client(arg, timeout=f"{timeout}s")
     except (OSError, TimeoutError, ValueError) as e:
-        raise ValueError(f"--scheduler {arg!r}: cannot reach a Dask scheduler there ({type(e).__name__}: {e}); "
+        raise InputError(f"--scheduler {arg!r}: cannot reach a Dask scheduler there ({type(e).__name__}: {e}); "
                          "start one with `dask scheduler` and give its tcp://host:port, or use local:N") from None
     try:
         yield client
@@ -387,7 +388,7 @@ class _ZarrSink:
         nb = _nblocks(cfg)
         if self.path.exists():
             if not resume:
-                raise ValueError(f"--out {str(self.path)!r} already exists; add --resume to finish that run "
+                raise InputError(f"--out {str(self.path)!r} already exists; add --resume to finish that run "
                                  "(only its missing blocks are computed), or remove it to start again")
             self.group = self._open_checked()
             self.resumed = True
@@ -444,18 +445,18 @@ class _ZarrSink:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._template().to_zarr(str(self.path), mode="w-", compute=False, consolidated=False)
         except OSError as e:
-            raise ValueError(f"--out {str(self.path)!r}: cannot write there ({e.strerror or e}); "
+            raise InputError(f"--out {str(self.path)!r}: cannot write there ({e.strerror or e}); "
                              "choose a writable folder") from None
 
     def _open_checked(self):
         try:
             g = _open_group(self.path, "r+")
         except Exception as e:  # noqa: BLE001 - any reader failure means "not a run store"
-            raise ValueError(f"--out {str(self.path)!r} exists but is not a readable Zarr store "
+            raise InputError(f"--out {str(self.path)!r} exists but is not a readable Zarr store "
                              f"({type(e).__name__}: {e}); remove it or choose another --out") from None
         a = dict(g.attrs)
         if a.get("store_format") != STORE_FORMAT or "block_done" not in g:
-            raise ValueError(f"--out {str(self.path)!r} is not a pricedin run store; remove it or choose another --out")
+            raise InputError(f"--out {str(self.path)!r} is not a pricedin run store; remove it or choose another --out")
         cfg = self.cfg
         want = {"paths": int(cfg.simulation.paths), "seed": int(cfg.simulation.seed),
                 "block_size": int(cfg.simulation.block_size), "config_sha256": cfg.sha256()}
@@ -463,7 +464,7 @@ class _ZarrSink:
         if len(diff) > 1:  # the sha256 covers paths and seed: name it only when the rest of the config differs
             diff = [d for d in diff if not d.startswith("config_sha256")]
         if diff:
-            raise ValueError(f"--resume {str(self.path)!r}: the store holds a different run (" + "; ".join(diff)
+            raise InputError(f"--resume {str(self.path)!r}: the store holds a different run (" + "; ".join(diff)
                              + "); resume with the same config, --paths and --seed, or use another --out")
         return g
 
@@ -648,17 +649,17 @@ def open_store(store, load: bool = True):
 
     p = Path(store)
     if not p.exists():
-        raise ValueError(f"results store {str(p)!r} does not exist; write one with `pricedin run CONFIG --out {p}`")
+        raise InputError(f"results store {str(p)!r} does not exist; write one with `pricedin run CONFIG --out {p}`")
     _need("zarr")
     try:
         ds = xr.open_zarr(str(p), consolidated=False)
     except Exception as e:  # noqa: BLE001
-        raise ValueError(f"{str(p)!r} is not a readable Zarr results store ({type(e).__name__}: {e})") from None
+        raise InputError(f"{str(p)!r} is not a readable Zarr results store ({type(e).__name__}: {e})") from None
     if ds.attrs.get("store_format") != STORE_FORMAT or "value_per_share" not in ds:
-        raise ValueError(f"{str(p)!r} is not a pricedin results store (no value_per_share / store_format attribute)")
+        raise InputError(f"{str(p)!r} is not a pricedin results store (no value_per_share / store_format attribute)")
     done = np.asarray(ds["block_done"].values)
     if not done.all() or not int(ds.attrs.get("complete", 0)):
-        raise ValueError(f"{str(p)!r} is an unfinished run: {int(done.sum())} of {done.size} blocks done; "
+        raise InputError(f"{str(p)!r} is an unfinished run: {int(done.sum())} of {done.size} blocks done; "
                          "run the same command again with --resume to compute the missing blocks")
     check_store_chunks(p)
     ds = ds.drop_vars("block_done")

@@ -59,6 +59,7 @@ from pydantic import (
     model_validator,
 )
 from scipy import special, stats
+from .errors import InputError
 
 __all__ = [
     "Z95",
@@ -134,7 +135,7 @@ def parse_number(v: Any) -> float:
         value and says what is accepted.
     """
     if isinstance(v, (bool, np.bool_)):
-        raise ValueError(
+        raise InputError(
             f"{v!r} is a true/false value, not a number; {_NUMBER_HELP}"
         )
     if isinstance(v, str):
@@ -145,17 +146,17 @@ def parse_number(v: Any) -> float:
             else:
                 out = float(text)
         except ValueError:
-            raise ValueError(
+            raise InputError(
                 f"cannot read {v!r} as a number; {_NUMBER_HELP}"
             ) from None
     elif isinstance(v, numbers.Real):
         out = float(v)
     else:
-        raise ValueError(
+        raise InputError(
             f"{v!r} (type {type(v).__name__}) is not a number; {_NUMBER_HELP}"
         )
     if not math.isfinite(out):
-        raise ValueError(f"{v!r} is not a finite number; {_NUMBER_HELP}")
+        raise InputError(f"{v!r} is not a finite number; {_NUMBER_HELP}")
     return out
 
 
@@ -314,7 +315,7 @@ class DistributionSpec(BaseModel):
                 kind = cls.model_fields["kind"].default
                 names = ", ".join(repr(k) for k in unknown)
                 params = ", ".join(cls._param_names())
-                raise ValueError(
+                raise InputError(
                     f"{kind} distribution does not take {names}; "
                     f"its parameters are: {params}"
                 )
@@ -352,13 +353,13 @@ class DistributionSpec(BaseModel):
             kind = self.kind  # type: ignore[attr-defined]
             needs = self._describe_forms()
             if not given:
-                raise ValueError(f"{kind} distribution needs {needs}")
+                raise InputError(f"{kind} distribution needs {needs}")
             got = ", ".join(sorted(given))
             if any(given <= set(form) for form in self._FORMS):
-                raise ValueError(
+                raise InputError(
                     f"{kind} distribution needs {needs}; got only {got}"
                 )
-            raise ValueError(
+            raise InputError(
                 f"{kind} distribution takes either {needs}, not a mix; got {got}"
             )
         self._check()
@@ -485,7 +486,7 @@ class DistributionSpec(BaseModel):
         """
         q = parse_number(q)
         if not 0.0 <= q <= 1.0:
-            raise ValueError(f"quantile level q = {_fmt(q)} must be in [0, 1]")
+            raise InputError(f"quantile level q = {_fmt(q)} must be in [0, 1]")
         return float(self.ppf(np.float64(q)))
 
     def median(self) -> float:
@@ -518,7 +519,7 @@ class DistributionSpec(BaseModel):
         """
         tail = parse_number(tail)
         if not 0.0 < tail < 0.5:
-            raise ValueError(f"tail = {_fmt(tail)} must be in (0, 0.5)")
+            raise InputError(f"tail = {_fmt(tail)} must be in (0, 0.5)")
         s_lo, s_hi = self.support()
         lo = s_lo if math.isfinite(s_lo) else self.quantile(tail)
         hi = s_hi if math.isfinite(s_hi) else self.quantile(1.0 - tail)
@@ -606,7 +607,7 @@ class DistributionSpec(BaseModel):
         """
         factor = parse_number(factor)
         if factor <= 0.0:
-            raise ValueError(
+            raise InputError(
                 f"factor = {_fmt(factor)} must be > 0 to scale a "
                 f"{self.kind} distribution"  # type: ignore[attr-defined]
             )
@@ -619,12 +620,12 @@ class DistributionSpec(BaseModel):
 
 def _require_positive(name: str, value: float | None, what: str) -> None:
     if value is not None and not value > 0.0:
-        raise ValueError(f"{name} = {_fmt(value)} must be > 0; give {what}")
+        raise InputError(f"{name} = {_fmt(value)} must be > 0; give {what}")
 
 
 def _require_ordered_p(p5: float | None, p95: float | None) -> None:
     if p5 is not None and p95 is not None and not p5 < p95:
-        raise ValueError(
+        raise InputError(
             f"p5 = {_fmt(p5)} must be < p95 = {_fmt(p95)}; p5 is the 5th "
             "percentile (low end of the 90% interval) and p95 the 95th"
         )
@@ -633,7 +634,7 @@ def _require_ordered_p(p5: float | None, p95: float | None) -> None:
 def _require_min_max(lo: float, hi: float, lo_name: str = "min",
                      hi_name: str = "max") -> None:
     if not lo < hi:
-        raise ValueError(
+        raise InputError(
             f"{lo_name} = {_fmt(lo)} must be < {hi_name} = {_fmt(hi)}; "
             f"give the lower bound as {lo_name} and the upper as {hi_name} "
             "(use kind = \"fixed\" for a constant)"
@@ -642,7 +643,7 @@ def _require_min_max(lo: float, hi: float, lo_name: str = "min",
 
 def _require_mode(lo: float, mode: float, hi: float) -> None:
     if not lo <= mode <= hi:
-        raise ValueError(
+        raise InputError(
             f"mode = {_fmt(mode)} must lie within [min, max] = "
             f"[{_fmt(lo)}, {_fmt(hi)}]; give the most likely value between "
             "min and max"
@@ -685,7 +686,7 @@ class Fixed(DistributionSpec):
     def quantile(self, q: float) -> float:
         q = parse_number(q)
         if not 0.0 <= q <= 1.0:
-            raise ValueError(f"quantile level q = {_fmt(q)} must be in [0, 1]")
+            raise InputError(f"quantile level q = {_fmt(q)} must be in [0, 1]")
         return self.value
 
     def mean(self) -> float:
@@ -787,7 +788,7 @@ class Lognormal(DistributionSpec):
 
     def _check(self) -> None:
         if self.mean_ is not None and not self.mean_ > 0.0:
-            raise ValueError(
+            raise InputError(
                 f"mean = {_fmt(self.mean_)} must be > 0 for a lognormal (all its "
                 "values are positive); use kind = \"normal\" for a quantity "
                 "that can be zero or negative"
@@ -798,14 +799,14 @@ class Lognormal(DistributionSpec):
             "the standard deviation of ln(X) as a positive number",
         )
         if self.p5 is not None and not self.p5 > 0.0:
-            raise ValueError(
+            raise InputError(
                 f"p5 = {_fmt(self.p5)} must be > 0 for a lognormal (all its "
                 "values are positive); use kind = \"normal\" for an interval "
                 "that includes zero or negative values"
             )
         _require_ordered_p(self.p5, self.p95)
         if self.mu is not None and self.sigma is not None and self.mu + 0.5 * self.sigma**2 > 700.0:
-            raise ValueError(
+            raise InputError(
                 f"mu = {_fmt(self.mu)}, sigma = {_fmt(self.sigma)}: the mean exp(mu + sigma^2/2) overflows; mu and "
                 "sigma are the mean and sd of ln(X), so mu = ln(typical value) (e.g. mu = 7.6 for about 2000), "
                 "or give the variable's own mean and sd"
@@ -872,7 +873,7 @@ class Lognormal(DistributionSpec):
     def scaled(self, factor: Any) -> "Lognormal":
         factor = parse_number(factor)
         if factor <= 0.0:
-            raise ValueError(
+            raise InputError(
                 f"factor = {_fmt(factor)} must be > 0 to scale a lognormal "
                 "distribution"
             )
@@ -1053,7 +1054,7 @@ class Beta(DistributionSpec):
         _require_positive("beta", self.beta, "the second shape parameter as a positive number")
         if self.mean_ is not None:
             if not self.min < self.mean_ < self.max:
-                raise ValueError(
+                raise InputError(
                     f"mean = {_fmt(self.mean_)} must lie strictly between "
                     f"min = {_fmt(self.min)} and max = {_fmt(self.max)}; "
                     "set min and max to the range of the variable"
@@ -1063,7 +1064,7 @@ class Beta(DistributionSpec):
             m = (self.mean_ - self.min) / width
             limit = math.sqrt(m * (1.0 - m)) * width
             if not self.sd < limit:  # type: ignore[operator]
-                raise ValueError(
+                raise InputError(
                     f"sd = {_fmt(self.sd)} is too large for a beta with mean = "
                     f"{_fmt(self.mean_)} on [{_fmt(self.min)}, {_fmt(self.max)}]: "
                     f"sd must be < {_fmt(limit)} (sd^2 < m(1 - m) on the unit "
@@ -1125,7 +1126,7 @@ class TruncNormal(DistributionSpec):
     def _check(self) -> None:
         _require_positive("sd", self.sd, "the standard deviation as a positive number")
         if self.low is None and self.high is None:
-            raise ValueError(
+            raise InputError(
                 "truncnormal distribution needs low and/or high (bounds in "
                 "value units); use kind = \"normal\" for no truncation"
             )
@@ -1139,7 +1140,7 @@ class TruncNormal(DistributionSpec):
             math.log(max(special.ndtr(b) - special.ndtr(a), special.ndtr(-a) - special.ndtr(-b), 0.0) or 1e-300)
         )
         if log_mass < math.log(1e-12):
-            raise ValueError(
+            raise InputError(
                 f"the window [low, high] = [{_fmt(self.low) if self.low is not None else '-inf'}, "
                 f"{_fmt(self.high) if self.high is not None else 'inf'}] lies {min(abs(a), abs(b)):.3g} sd from "
                 f"mean = {_fmt(self.mean_)}: the parent normal puts almost no probability there; move the mean "
@@ -1192,7 +1193,7 @@ def _coerce_param(v: Any) -> Any:
     if isinstance(v, DistributionSpec):
         return v
     if isinstance(v, (bool, np.bool_)):
-        raise ValueError(
+        raise InputError(
             f"{v!r} is a true/false value, not a number or a distribution; "
             f"{_NUMBER_HELP}, or a table with kind = one of: {_KIND_LIST}"
         )
@@ -1205,7 +1206,7 @@ def _coerce_param(v: Any) -> Any:
                 kind = "lognormal" if p5 > 0.0 and p95 > 0.0 else "normal"
                 return {"kind": kind, "p5": p5, "p95": p95}
             keys = ", ".join(repr(k) for k in v) or "none"
-            raise ValueError(
+            raise InputError(
                 f"distribution table has no 'kind' (keys: {keys}); add "
                 f"kind = one of: {_KIND_LIST}; or give only p5 and p95 for a "
                 "90% interval (lognormal if both > 0, else normal)"
@@ -1214,11 +1215,11 @@ def _coerce_param(v: Any) -> Any:
         if isinstance(kind, Kind):
             kind = kind.value
         if not isinstance(kind, str) or kind.strip().lower() not in KINDS:
-            raise ValueError(
+            raise InputError(
                 f"unknown distribution kind {kind!r}; use one of: {_KIND_LIST}"
             )
         return {**v, "kind": kind.strip().lower()}
-    raise ValueError(
+    raise InputError(
         f"{v!r} (type {type(v).__name__}) is not a number or a distribution; "
         f"{_NUMBER_HELP}, or a table with kind = one of: {_KIND_LIST}"
     )

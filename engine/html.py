@@ -22,6 +22,7 @@ import io
 import math
 from pathlib import Path
 from typing import Optional
+from .errors import InputError
 
 __all__ = ["render_html", "write_html", "check_html_path", "figure_png"]
 
@@ -93,9 +94,9 @@ def figure_png(ds, kind: str, tornado_result: Optional[dict] = None, dpi: int = 
     from . import plots
 
     if kind not in plots.KINDS:
-        raise ValueError(f"figure kind {kind!r}: choose one of {', '.join(plots.KINDS)}")
+        raise InputError(f"figure kind {kind!r}: choose one of {', '.join(plots.KINDS)}")
     if kind == "tornado" and tornado_result is None:
-        raise ValueError("the tornado figure needs a tornado result (engine.sensitivity.tornado)")
+        raise InputError("the tornado figure needs a tornado result (engine.sensitivity.tornado)")
     plt = plots._plt()
     fig = plt.figure(figsize=(9, 9 if kind == "fan" else 5.5))
     try:
@@ -321,7 +322,7 @@ def render_html(ds, tornado: Optional[dict] = None) -> str:
     from .summary import summarize
 
     if "scenario" in ds.dims:
-        raise ValueError("the HTML report is for a run's results; a stress file (scenario dimension) has none")
+        raise InputError("the HTML report is for a run's results; a stress file (scenario dimension) has none")
     s = summarize(ds)
     g = global_sensitivity(ds)
     company = s["company"]
@@ -403,9 +404,9 @@ def check_html_path(path) -> Path:
 
     p = Path(path)
     if p.suffix.lower() != ".html":
-        raise ValueError(f"--html {str(p)!r}: the report is a web page; give a file name ending in .html")
+        raise InputError(f"--html {str(p)!r}: the report is a web page; give a file name ending in .html")
     if p.is_dir():
-        raise ValueError(f"--html {str(p)!r} is a folder; give a file name ending in .html")
+        raise InputError(f"--html {str(p)!r} is a folder; give a file name ending in .html")
     _unlink(temp_beside(p, "--html"))
     return p
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Optional
 
 import numpy as np
+from .errors import InputError
 
 __all__ = ["KINDS", "plot", "plot_all"]
 
@@ -95,7 +96,7 @@ def _cdf(ds, ax):
 
 def _fan(ds, fig):
     if "revenue" not in ds or "time" not in ds.dims:
-        raise ValueError("the fan chart needs the (path, time) variables: run with --keep-paths (or use --plot)")
+        raise InputError("the fan chart needs the (path, time) variables: run with --keep-paths (or use --plot)")
     t = np.asarray(ds["time"].values, dtype=float)
     cur = ds.attrs.get("reporting_currency", "")
     mu = ds.attrs.get("money_unit", "")
@@ -193,9 +194,9 @@ def plot(ds, kind: str, path, tornado_result: Optional[dict] = None, threads: Op
     from ._io import _unlink, atomic_write, temp_beside
 
     if kind not in KINDS:
-        raise ValueError(f"--kind {kind!r}: choose one of {', '.join(KINDS)}")
+        raise InputError(f"--kind {kind!r}: choose one of {', '.join(KINDS)}")
     if "scenario" in ds.dims:
-        raise ValueError("figures are drawn from a run's results; a stress file (scenario dimension) has one run "
+        raise InputError("figures are drawn from a run's results; a stress file (scenario dimension) has one run "
                          "per scenario")
     plt = _plt()
     p = Path(path)

@@ -36,6 +36,7 @@ from typing import Any, Sequence
 import numpy as np
 from scipy.special import ndtr, ndtri
 from scipy.stats import qmc
+from .errors import InputError
 
 __all__ = [
     "STREAM_PARAMS",
@@ -106,7 +107,7 @@ def spearman_to_pearson(rho_s: Any) -> np.ndarray:
     """
     r = np.asarray(rho_s, dtype=np.float64)
     if not np.all(np.isfinite(r)) or np.any(np.abs(r) > 1.0):
-        raise ValueError("rank correlations must be finite numbers in [-1, 1]")
+        raise InputError("rank correlations must be finite numbers in [-1, 1]")
     out = 2.0 * np.sin(np.pi * r / 6.0)
     return np.where(np.abs(r) == 1.0, r, out)
 
@@ -133,7 +134,7 @@ def pearson_to_spearman(rho: Any) -> np.ndarray:
     """
     r = np.asarray(rho, dtype=np.float64)
     if not np.all(np.isfinite(r)) or np.any(np.abs(r) > 1.0):
-        raise ValueError("correlations must be finite numbers in [-1, 1]")
+        raise InputError("correlations must be finite numbers in [-1, 1]")
     out = (6.0 / np.pi) * np.arcsin(r / 2.0)
     return np.where(np.abs(r) == 1.0, r, out)
 
@@ -141,9 +142,9 @@ def pearson_to_spearman(rho: Any) -> np.ndarray:
 def _square(a: Any, what: str = "matrix") -> np.ndarray:
     m = np.array(a, dtype=np.float64)
     if m.ndim != 2 or m.shape[0] != m.shape[1]:
-        raise ValueError(f"{what} must be square (n x n); got shape {m.shape}")
+        raise InputError(f"{what} must be square (n x n); got shape {m.shape}")
     if not np.all(np.isfinite(m)):
-        raise ValueError(f"{what} has entries that are not finite numbers")
+        raise InputError(f"{what} has entries that are not finite numbers")
     return m
 
 
@@ -241,7 +242,7 @@ def nearest_correlation(a: Any, tol: float = 1e-10, max_iter: int = 1000) -> np.
     return _make_valid(y)
 
 
-class CorrelationError(ValueError):
+class CorrelationError(InputError):
     """A correlation matrix is not positive semi-definite.
 
     Parameters
@@ -346,26 +347,26 @@ def check_correlation(matrix: Any, names: Sequence[str], repair: bool = False) -
     n = m.shape[0]
     names = [str(s) for s in names]
     if len(names) != n:
-        raise ValueError(
+        raise InputError(
             f"correlation matrix is {n} x {n} but {len(names)} input names were given"
         )
     if len(set(names)) != n:
-        raise ValueError(f"input names in the correlation matrix repeat: {names}")
+        raise InputError(f"input names in the correlation matrix repeat: {names}")
     for i in range(n):
         if abs(m[i, i] - 1.0) > _SYM_TOL:
-            raise ValueError(
+            raise InputError(
                 f"correlation of {names[i]!r} with itself is {m[i, i]:g}; "
                 "the diagonal of a correlation matrix must be 1"
             )
         for j in range(i + 1, n):
             if abs(m[i, j] - m[j, i]) > _SYM_TOL:
-                raise ValueError(
+                raise InputError(
                     f"correlation matrix is not symmetric: {names[i]!r}-{names[j]!r} "
                     f"is {m[i, j]:g} but {names[j]!r}-{names[i]!r} is {m[j, i]:g}; "
                     "give the same value in both places"
                 )
             if abs(m[i, j]) > 1.0:
-                raise ValueError(
+                raise InputError(
                     f"correlation between {names[i]!r} and {names[j]!r} is "
                     f"{m[i, j]:g}; correlations must lie in [-1, 1]"
                 )
@@ -458,7 +459,7 @@ def copula_factor(pearson: Any) -> np.ndarray:
         pass
     w, v = np.linalg.eigh(p)
     if w[0] < -PSD_TOL:
-        raise ValueError(
+        raise InputError(
             f"copula correlation matrix is not positive semi-definite (least "
             f"eigenvalue {w[0]:.3g}); validate it with check_correlation()"
         )
@@ -475,7 +476,7 @@ def copula_factor(pearson: Any) -> np.ndarray:
 
 def _nonneg_int(v: Any, name: str) -> int:
     if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral) or v < 0:
-        raise ValueError(f"{name} = {v!r} must be a non-negative integer")
+        raise InputError(f"{name} = {v!r} must be a non-negative integer")
     return int(v)
 
 
@@ -512,7 +513,7 @@ def block_seed(seed: int, block: int, stream: int) -> np.random.SeedSequence:
     """
     seed = _nonneg_int(seed, "seed")
     if seed > MAX_SEED:
-        raise ValueError(f"seed = {seed} is above the largest 64-bit seed {MAX_SEED}; give a smaller seed")
+        raise InputError(f"seed = {seed} is above the largest 64-bit seed {MAX_SEED}; give a smaller seed")
     block = _nonneg_int(block, "block")
     stream = _nonneg_int(stream, "stream")
     return np.random.SeedSequence(seed, spawn_key=(block, stream))
@@ -531,7 +532,7 @@ def _method(method: Any) -> Method:
         return Method(method)
     except ValueError:
         valid = ", ".join(m.value for m in Method)
-        raise ValueError(
+        raise InputError(
             f"unknown sampling method {method!r}; use one of: {valid}"
         ) from None
 
@@ -550,7 +551,7 @@ def _private_seedseq(seedseq: Any) -> np.random.SeedSequence:
         )
     if isinstance(seedseq, numbers.Integral) and not isinstance(seedseq, (bool, np.bool_)):
         return np.random.SeedSequence(_nonneg_int(seedseq, "seed"))
-    raise ValueError(
+    raise InputError(
         f"seedseq must be a numpy.random.SeedSequence (see block_seed) or a "
         f"non-negative integer; got {type(seedseq).__name__}"
     )
@@ -606,11 +607,11 @@ def draw_uniforms(n: int, d: int, method: Any, seedseq: Any) -> np.ndarray:
         u = qmc.LatinHypercube(d, rng=rng).random(n)
     else:
         if d > _SOBOL_MAX_DIM:
-            raise ValueError(
+            raise InputError(
                 f"Sobol sampling supports at most {_SOBOL_MAX_DIM} dimensions; got {d}"
             )
         if n > _SOBOL_MAX_N:
-            raise ValueError(f"Sobol sampling supports at most 2**30 draws; got {n}")
+            raise InputError(f"Sobol sampling supports at most 2**30 draws; got {n}")
         m = (n - 1).bit_length()
         u = qmc.Sobol(d, scramble=True, rng=rng).random_base2(m)[:n]
     u = np.ascontiguousarray(u, dtype=np.float64)
@@ -647,14 +648,14 @@ def correlate_uniforms(u: Any, factor: Any, index: Sequence[int]) -> np.ndarray:
     """
     u = np.asarray(u, dtype=np.float64)
     if u.ndim != 2:
-        raise ValueError(f"u must have shape (n, d); got {u.shape}")
+        raise InputError(f"u must have shape (n, d); got {u.shape}")
     f = np.asarray(factor, dtype=np.float64)
     idx = np.asarray(index, dtype=np.intp).reshape(-1)
     k = idx.size
     if f.shape != (k, k):
-        raise ValueError(f"factor must have shape ({k}, {k}) for {k} columns; got {f.shape}")
+        raise InputError(f"factor must have shape ({k}, {k}) for {k} columns; got {f.shape}")
     if k and (np.unique(idx).size != k or idx.min() < 0 or idx.max() >= u.shape[1]):
-        raise ValueError(
+        raise InputError(
             f"index {idx.tolist()} must hold distinct column numbers in [0, {u.shape[1]})"
         )
     out = u.copy()
@@ -716,18 +717,18 @@ def sample_parameters(specs: Sequence[Any], n: int, method: Any, seedseq: Any,
         k = c.shape[0]
         if corr_index is None:
             if k != p:
-                raise ValueError(
+                raise InputError(
                     f"corr_index is needed: the correlation matrix is {k} x {k} "
                     f"but there are {p} inputs"
                 )
             corr_index = range(p)
         ci = [int(j) for j in corr_index]
         if len(ci) != k:
-            raise ValueError(
+            raise InputError(
                 f"corr_index has {len(ci)} entries for a {k} x {k} correlation matrix"
             )
         if len(set(ci)) != k or any(j < 0 or j >= p for j in ci):
-            raise ValueError(f"corr_index {ci} must hold distinct input positions in [0, {p})")
+            raise InputError(f"corr_index {ci} must hold distinct input positions in [0, {p})")
         keep = [a for a, j in enumerate(ci) if not specs[j].is_fixed]
         if len(keep) >= 2:
             sub = c[np.ix_(keep, keep)]

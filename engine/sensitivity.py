@@ -26,6 +26,7 @@ import math
 from typing import Optional
 
 import numpy as np
+from .errors import InputError
 
 __all__ = ["first_order_index", "global_sensitivity", "tornado", "sensitivity"]
 
@@ -172,7 +173,7 @@ def config_of(ds):
     from .config import config_from_dict
 
     if "config_toml" not in ds.attrs:
-        raise ValueError("the results file has no config_toml attribute; run the tornado from the config instead")
+        raise InputError("the results file has no config_toml attribute; run the tornado from the config instead")
     return config_from_dict(tomllib.loads(ds.attrs["config_toml"]))
 
 
@@ -207,7 +208,7 @@ def tornado(cfg, paths: Optional[int] = None, seed: Optional[int] = None, thread
     from .simulate import ParameterTable, simulate
 
     if not 0 < low < high < 1:
-        raise ValueError(f"tornado quantiles low = {low}, high = {high}: need 0 < low < high < 1, e.g. 0.1 and 0.9")
+        raise InputError(f"tornado quantiles low = {low}, high = {high}: need 0 < low < high < 1, e.g. 0.1 and 0.9")
     if base is None:
         base = simulate(cfg, paths=paths, seed=seed, threads=threads)
     table = ParameterTable(cfg)

@@ -25,6 +25,7 @@ from .config import Config, GrowthMethod, MarginMethod, TerminalMethod, correlat
 from .distributions import parse_number  # noqa: F401  (re-exported for callers)
 from .sampling import block_seed, check_correlation, sample_parameters
 from .variables import KEPT_VARIABLES, PATH_VARIABLES, units_for
+from .errors import InputError
 
 __all__ = ["simulate", "compute_block", "ParameterTable", "parameter_table", "MemoryLimitError", "keep_paths_bytes"]
 
@@ -32,7 +33,7 @@ __all__ = ["simulate", "compute_block", "ParameterTable", "parameter_table", "Me
 DEFAULT_MEMORY_LIMIT = 4 * 2**30
 
 
-class MemoryLimitError(ValueError):
+class MemoryLimitError(InputError):
     """A ``keep_paths`` run would allocate more than the memory limit."""
 
 
@@ -341,7 +342,7 @@ def run_one_block(cfg: Config, table: ParameterTable, plan: _Plan, block: int, t
     B = cfg.simulation.block_size
     nblocks = math.ceil(P / B)
     if not 0 <= int(block) < nblocks:
-        raise ValueError(f"block {block} is outside the run's {nblocks} blocks")
+        raise InputError(f"block {block} is outside the run's {nblocks} blocks")
     lo = int(block) * B
     hi = min(P, lo + B)
     n = hi - lo
@@ -438,12 +439,12 @@ def simulate(
     plan = _Plan(cfg, table)
     if shock is not None:
         if shock.shape != plan.shock.shape:
-            raise ValueError(f"shock table has shape {shock.shape}; expected {plan.shock.shape}")
+            raise InputError(f"shock table has shape {shock.shape}; expected {plan.shock.shape}")
         plan.shock = np.ascontiguousarray(shock, dtype=np.float64)
     over_cols = []
     for key, val in (overrides or {}).items():
         if key not in table.keys:
-            raise ValueError(f"override {key!r} is not an input of this config")
+            raise InputError(f"override {key!r} is not an input of this config")
         col = table.column(key)
         over_cols.append((col, table.drawn.index(col) if col in table.drawn else -1, float(val)))
     nblocks = math.ceil(P / B)
@@ -531,7 +532,7 @@ def _attrs(v, cfg):
     return {"units": units_for(v.units, cfg), "long_name": v.long_name, "description": v.description}
 
 
-class NonFiniteResultError(ValueError):
+class NonFiniteResultError(InputError):
     """Some paths' values overflowed (inputs that make revenue, margins or the multiple explode)."""
 
 

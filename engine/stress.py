@@ -50,6 +50,7 @@ from .config import Config, ConfigError, Int, config_from_dict
 from .distributions import parse_number, parse_param
 from .sampling import block_seed, draw_uniforms
 from .simulate import ParameterTable, _Plan, base_shock, simulate
+from .errors import InputError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -87,7 +88,7 @@ _FORBIDDEN_PREFIXES = ("simulation.", "correlations.")
 _Z95 = 1.959963984540054
 
 
-class StressError(ValueError):
+class StressError(InputError):
     """A scenario that cannot run: the message names the scenario, the key, the value and the fix."""
 
 
@@ -155,7 +156,7 @@ class Shock(_Base):
         if v is None:
             return v
         if isinstance(v, bool):
-            raise ValueError(f"expected a number, got {v!r}")
+            raise InputError(f"expected a number, got {v!r}")
         return parse_number(v)
 
     @model_validator(mode="after")
@@ -166,34 +167,34 @@ class Shock(_Base):
         given = [k for k in ("add", "set", "factor") if getattr(self, k) is not None]
         if given != [want]:
             example = {"add": "add = -0.10", "set": "set = 0.20", "factor": "factor = 0.5"}[want]
-            raise ValueError(
+            raise InputError(
                 f"a {p!r} shock takes `{want}` only (got {', '.join(given) or 'none'}); write e.g. {example}"
             )
         if p == "churn" and not 0.0 <= self.set <= 1.0:
-            raise ValueError(f"churn shock set = {self.set}: churn is a fraction in [0, 1] (0.20 for 20%)")
+            raise InputError(f"churn shock set = {self.set}: churn is a fraction in [0, 1] (0.20 for 20%)")
         if want == "factor" and not self.factor > 0.0:
-            raise ValueError(f"{p} shock factor = {self.factor} must be > 0 (0.5 halves it, 0.9 is -10%)")
+            raise InputError(f"{p} shock factor = {self.factor} must be > 0 (0.5 halves it, 0.9 is -10%)")
         if self.segment is not None and p not in ("growth", "churn"):
-            raise ValueError(f"a {p!r} shock applies to the whole company; remove segment = {self.segment!r}")
+            raise InputError(f"a {p!r} shock applies to the whole company; remove segment = {self.segment!r}")
         if p == "fx":
             if self.years is not None or self.from_year is not None or self.to_year is not None:
-                raise ValueError(
+                raise InputError(
                     "an 'fx' shock rescales company.fx_rate at the valuation date; remove years/from_year/to_year"
                 )
             return self
         if (self.years is None) == (self.from_year is None):
-            raise ValueError(
+            raise InputError(
                 f"a {p!r} shock needs exactly one of years = [2, 3] or from_year = 1 (optionally with to_year)"
             )
         if self.to_year is not None and self.from_year is None:
-            raise ValueError("to_year needs from_year")
+            raise InputError("to_year needs from_year")
         if self.from_year is not None and self.from_year < 1:
-            raise ValueError(f"from_year = {self.from_year}: years start at 1 (the first simulated year)")
+            raise InputError(f"from_year = {self.from_year}: years start at 1 (the first simulated year)")
         if self.to_year is not None and self.to_year < self.from_year:
-            raise ValueError(f"to_year = {self.to_year} is before from_year = {self.from_year}; "
+            raise InputError(f"to_year = {self.to_year} is before from_year = {self.from_year}; "
                              "give to_year >= from_year (or years = [...])")
         if self.years is not None and not self.years:
-            raise ValueError("years = []: give at least one year (1 is the first simulated year)")
+            raise InputError("years = []: give at least one year (1 is the first simulated year)")
         return self
 
     def year_list(self, horizon: int) -> list[int]:
@@ -235,7 +236,7 @@ class Scenario(_Base):
             out = {}
             for k, x in v.items():
                 if isinstance(x, bool) or not isinstance(x, (int, float, str)):
-                    raise ValueError(f"{k} = {x!r}: expected a number (shift: amount added; scale: factor)")
+                    raise InputError(f"{k} = {x!r}: expected a number (shift: amount added; scale: factor)")
                 out[k] = parse_number(x)
             return out
         return v
@@ -248,13 +249,13 @@ class Scenario(_Base):
             out = {}
             for k, x in v.items():
                 if not isinstance(x, (list, tuple)) or len(x) != 2:
-                    raise ValueError(
+                    raise InputError(
                         f"band {k} = {x!r}: give [low, high] percentiles of the input's own distribution as "
                         "fractions, e.g. [0, 0.1] for its bottom decile"
                     )
                 lo, hi = parse_number(x[0]), parse_number(x[1])
                 if not 0.0 <= lo < hi <= 1.0:
-                    raise ValueError(
+                    raise InputError(
                         f"band {k} = [{lo:g}, {hi:g}]: need 0 <= low < high <= 1 (fractions: [0.9, 1] is the "
                         "top decile)"
                     )
@@ -266,7 +267,7 @@ class Scenario(_Base):
     @classmethod
     def _name(cls, v):
         if not v.strip() or v.strip().lower() == "base":
-            raise ValueError(f"scenario name {v!r}: give a non-empty name other than 'base'")
+            raise InputError(f"scenario name {v!r}: give a non-empty name other than 'base'")
         return v.strip()
 
 
@@ -282,7 +283,7 @@ class ScenarioFile(_Base):
         names = [s.name for s in self.scenarios]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
-            raise ValueError(f"scenario names must be unique; repeated: {dup}")
+            raise InputError(f"scenario names must be unique; repeated: {dup}")
         return self
 
 
@@ -867,7 +868,7 @@ class StressResult:
         import xarray as xr
 
         if not self.datasets:
-            raise ValueError("the datasets were not kept; run with keep_datasets=True")
+            raise InputError("the datasets were not kept; run with keep_datasets=True")
         names = ["base"] + [s["name"] for s in self.scenarios]
         descs = [self.base["description"]] + [s["description"] for s in self.scenarios]
         dss = self.datasets

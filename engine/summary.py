@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from ._stats import mean_sd
+from .errors import InputError
 
 __all__ = ["summarize", "proportion", "QUANTILES", "open_results", "save_results", "must_believe"]
 
@@ -131,7 +132,7 @@ def save_results(ds, path) -> None:
 
     p = Path(path)
     if p.suffix.lower() != ".nc":
-        raise ValueError(f"--out {str(p)!r}: results are saved as NetCDF; give a file name ending in .nc")
+        raise InputError(f"--out {str(p)!r}: results are saved as NetCDF; give a file name ending in .nc")
     atomic_write(p, lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf"), "--out")
 
 
@@ -148,13 +149,13 @@ def open_results(path):
 
     p = Path(path)
     if not p.exists():
-        raise ValueError(f"results file {str(p)!r} does not exist; write one with `pricedin run CONFIG --out {p}`")
+        raise InputError(f"results file {str(p)!r} does not exist; write one with `pricedin run CONFIG --out {p}`")
     try:
         ds = xr.load_dataset(p, engine="h5netcdf")
     except Exception as e:  # noqa: BLE001 - any reader failure means "not a results file"
-        raise ValueError(f"{str(p)!r} is not a readable NetCDF results file ({type(e).__name__}: {e})") from None
+        raise InputError(f"{str(p)!r} is not a readable NetCDF results file ({type(e).__name__}: {e})") from None
     if ds.attrs.get("engine") != "pricedin" or "value_per_share" not in ds:
-        raise ValueError(f"{str(p)!r} is not a pricedin results file (no value_per_share / engine attribute)")
+        raise InputError(f"{str(p)!r} is not a pricedin results file (no value_per_share / engine attribute)")
     check_results(ds, str(p))
     return ds
 
@@ -182,19 +183,19 @@ def check_results(ds, where: str = "the results") -> None:
     fix = "re-create it with `pricedin run CONFIG --out FILE.nc`"
     missing = [k for k in _REQUIRED_ATTRS if k not in ds.attrs]
     if missing:
-        raise ValueError(f"{where}: attribute(s) {', '.join(missing)} missing; the file is damaged or was edited; {fix}")
+        raise InputError(f"{where}: attribute(s) {', '.join(missing)} missing; the file is damaged or was edited; {fix}")
     for k, numeric in _REQUIRED_ATTRS.items():
         if numeric:
             try:
                 float(ds.attrs[k])
             except (TypeError, ValueError):
-                raise ValueError(f"{where}: attribute {k} = {ds.attrs[k]!r} is not a number; {fix}") from None
+                raise InputError(f"{where}: attribute {k} = {ds.attrs[k]!r} is not a number; {fix}") from None
     absent = [v.name for v in PATH_VARIABLES if v.name not in ds]
     if absent:
-        raise ValueError(f"{where}: variable(s) {', '.join(absent)} missing; the file is damaged or was edited; {fix}")
+        raise InputError(f"{where}: variable(s) {', '.join(absent)} missing; the file is damaged or was edited; {fix}")
     bad = int(np.count_nonzero(~np.isfinite(np.asarray(ds["value_per_share"].values, dtype=float))))
     if bad:
-        raise ValueError(f"{where}: {bad:,} value(s) per share are NaN or infinite (a run never writes them); "
+        raise InputError(f"{where}: {bad:,} value(s) per share are NaN or infinite (a run never writes them); "
                          f"the file is damaged or was edited; {fix}")
 
 
