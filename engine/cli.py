@@ -337,9 +337,11 @@ def _convergence_line(conv: dict) -> str:
 @click.option("--tornado-paths", type=click.IntRange(min=10), default=None,
               help="With --tornado: paths of each tornado run (default: the run's paths, at most 2,000).")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="Worker threads (tornado re-runs).")
+@click.option("--price", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Re-evaluate both lenses at this price (value unit) from the stored values; no new run.")
 @_debug
 @_guard
-def report(results, as_json, html_out=None, with_tornado=False, tornado_paths=None, threads=None):
+def report(results, as_json, html_out=None, with_tornado=False, tornado_paths=None, threads=None, price=None):
     """Re-print the report of a saved RESULTS file (.nc) or store (.zarr) without simulating.
 
     A file written by ``pricedin stress --out`` re-prints the stress tables.
@@ -349,6 +351,9 @@ def report(results, as_json, html_out=None, with_tornado=False, tornado_paths=No
     """
     from .summary import open_results, summarize
 
+    if price is not None and (html_out is not None or results.lower().rstrip("/").endswith(".zarr")):
+        raise InputError("--price re-prices a .nc results file in the terminal or with --json; drop --html, "
+                         "or write the run with --out FILE.nc")
     if results.lower().rstrip("/").endswith(".zarr"):
         if html_out is not None:
             raise InputError("--html is for .nc results; write the run with --out FILE.nc for a page")
@@ -374,7 +379,50 @@ def report(results, as_json, html_out=None, with_tornado=False, tornado_paths=No
         else:
             render_stress(rep)
         return
+    if price is not None or "weight" in ds:  # a new price, or a file written by `pricedin update`: engine.update
+        from . import update as upd
+
+        if price is not None:
+            r = upd.reprice(ds, price)
+            click.echo(upd.reprice_json(r)) if as_json else upd.render_reprice(r)
+        else:
+            r = upd.result_from_dataset(ds)
+            click.echo(r.to_json()) if as_json else upd.render_update(r)
+        return
     _emit(summarize(ds), as_json, None)
+
+
+@main.command("update")
+@click.argument("results", type=click.Path(dir_okay=False))
+@click.argument("observations", type=click.Path(dir_okay=False))
+@click.option("--out", "out", type=click.Path(dir_okay=False), default=None,
+              help="Write the run plus its path weights to UPDATED.nc (`pricedin report` reads the weights).")
+@click.option("--json", "as_json", is_flag=True, help="Print the update as one JSON object on stdout.")
+@_debug
+@_guard
+def update_cmd(results, observations, out, as_json):
+    """Update a saved --keep-paths RESULTS.nc on reported figures in OBSERVATIONS (.toml/.yaml).
+
+    Each path is weighted by the likelihood of the figures (importance weighting); the report is
+    recomputed with the weights and a "what changed" table. See README, "Updating on reported figures".
+    """
+    from . import update as upd
+    from .summary import open_results, save_results
+
+    if out is not None and not out.lower().endswith(".nc"):
+        raise InputError(f"--out {out!r}: the updated run is saved as NetCDF; give a file name ending in .nc")
+    ds = open_results(results)
+    r = upd.update(ds, upd.load_observations(observations))
+    if out is not None:
+        save_results(upd.updated_dataset(ds, r), out)
+    if as_json:
+        click.echo(r.to_json())
+        if r.warning:
+            click.echo(f"warning: {r.warning}", err=True)
+    else:
+        upd.render_update(r)
+        if out is not None:
+            click.echo(f"updated results written to {out}")
 
 
 def _report_html(results, html_out, with_tornado, tornado_paths, threads):

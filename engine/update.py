@@ -1,0 +1,1035 @@
+"""Update a saved run on reported figures (importance weighting), and re-price it without a new run.
+
+A run keeps every path's drawn inputs and outcomes. When the company reports a figure (revenue of a
+segment for a fiscal year, the year's operating margin, ...), the paths whose simulated figure is close to
+the reported one become more plausible. :func:`update` weights each path by the likelihood of the
+observations under that path (importance weighting, a.k.a. likelihood weighting: the run's paths are draws
+from the prior, so weights proportional to the likelihood turn averages over paths into posterior averages;
+Smith & Gelfand 1992, "Bayesian statistics without tears: a sampling-resampling perspective",
+The American Statistician 46(2)), and recomputes the report with those weights.
+
+:func:`reprice` answers "and at another price?" from the stored values: both lenses, the percentile of the
+price and E[value]/price, with no new simulation.
+
+Every per-period figure is read through one function, :func:`_observed`; it reads the (path, time)
+variables of a ``keep_paths`` run.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ._jit import jit
+from .errors import InputError, InternalError
+
+__all__ = [
+    "Observation",
+    "ObservationError",
+    "QUANTITIES",
+    "UpdateResult",
+    "Period",
+    "load_observations",
+    "observations_from_dict",
+    "parse_period",
+    "log_likelihood",
+    "update",
+    "updated_dataset",
+    "result_from_dataset",
+    "weighted_quantile",
+    "weighted_proportion",
+    "weighted_report",
+    "ess_threshold",
+    "reprice",
+    "reprice_json",
+    "kish_ess",
+    "render_update",
+    "render_reprice",
+]
+
+#: Quantities an observation may name: how a period's figure is formed from the kept (path, time) variables.
+#: ``flow``: sum over the period's steps of (annual rate x dt), money; ``ratio``: EBIT flow / revenue flow;
+#: ``stock``: the value at the end of the period's last step.
+QUANTITIES = {
+    "revenue": ("flow", "revenue"),
+    "ebit": ("flow", "ebit"),
+    "fcff": ("flow", "fcff"),
+    "operating_margin": ("ratio", None),
+    "cash": ("stock", "cash"),
+}
+
+#: Quantile levels of value per share in an updated report (as in :data:`engine.summary.QUANTILES`).
+QUANTILES = (1, 5, 10, 25, 50, 75, 90, 95, 99)
+
+#: z for a two-sided 95% interval (``scipy.stats.norm.ppf(0.975)``).
+_Z95 = 1.959963984540054
+
+
+# --------------------------------------------------------------------------- the observations file
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ObservationError(_Model):
+    """Measurement / reporting noise of one observation: exactly one of ``sd``, ``relative_sd``, ``log_sd``.
+
+    ``sd`` is in the observation's unit (money unit of the reporting currency, or a fraction for a margin);
+    ``relative_sd`` is a fraction of the reported value (sd = relative_sd x |value|); ``log_sd`` is the
+    standard deviation of the natural log of the figure (Gaussian on the log).
+    """
+
+    sd: Optional[float] = None
+    relative_sd: Optional[float] = None
+    log_sd: Optional[float] = None
+
+    @field_validator("sd", "relative_sd", "log_sd")
+    @classmethod
+    def _positive(cls, v, info):
+        if v is not None and not (math.isfinite(v) and v > 0):
+            raise ValueError(
+                f"must be a finite number > 0 (the standard deviation of the reporting noise); "
+                f"e.g. {info.field_name} = {0.02 if info.field_name != 'sd' else 10}"
+            )
+        return v
+
+    @model_validator(mode="after")
+    def _one(self):
+        given = [k for k in ("sd", "relative_sd", "log_sd") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                f"give exactly one of sd, relative_sd, log_sd (got {', '.join(given) or 'none'}); "
+                "e.g. error = { relative_sd = 0.05 }"
+            )
+        return self
+
+    @property
+    def kind(self) -> str:
+        """``'sd'``, ``'relative_sd'`` or ``'log_sd'``."""
+        return next(k for k in ("sd", "relative_sd", "log_sd") if getattr(self, k) is not None)
+
+
+class Observation(_Model):
+    """One reported figure: ``quantity`` of ``segment`` (None: company total) in ``period`` = ``value``.
+
+    ``value`` is in the config's money unit of the reporting currency for money quantities (revenue, EBIT,
+    FCFF, cash) and a fraction for ``operating_margin`` (0.12 for 12%); a period's revenue, EBIT and FCFF
+    are the amounts of that period (a half year's revenue for ``2026H1``, not an annual rate).
+    """
+
+    quantity: str
+    segment: Optional[str] = None
+    period: str
+    value: float
+    error: ObservationError
+    currency: Optional[str] = None
+
+    @field_validator("quantity")
+    @classmethod
+    def _quantity(cls, v):
+        if v not in QUANTITIES:
+            hint = " (the operating margin is operating_margin)" if v in ("margin", "ebit_margin") else ""
+            raise ValueError(f"not a quantity the results file holds per period{hint}; use one of "
+                             f"{', '.join(QUANTITIES)}")
+        return v
+
+    @field_validator("period", mode="before")
+    @classmethod
+    def _period_text(cls, v):
+        return str(v) if isinstance(v, int) and not isinstance(v, bool) else v
+
+    @field_validator("value")
+    @classmethod
+    def _finite(cls, v):
+        if not math.isfinite(v):
+            raise ValueError("must be a finite number (the reported figure)")
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if self.segment is not None and self.quantity != "revenue":
+            raise ValueError(f"segment = {self.segment!r} with quantity = {self.quantity!r}: the run keeps only "
+                             "revenue by segment; drop segment to observe the company total")
+        k = self.error.kind
+        if k == "log_sd" and not self.value > 0:
+            raise ValueError(f"value = {self.value} with error.log_sd: a log-normal error needs a value > 0; "
+                             "use error.sd instead")
+        if k == "relative_sd" and self.value == 0:
+            raise ValueError("value = 0 with error.relative_sd gives a zero standard deviation; use error.sd")
+        return self
+
+    def sd_level(self) -> float:
+        """Standard deviation on the level (``sd`` or ``relative_sd x |value|``); NaN for ``log_sd``."""
+        e = self.error
+        if e.sd is not None:
+            return float(e.sd)
+        if e.relative_sd is not None:
+            return float(e.relative_sd) * abs(self.value)
+        return float("nan")
+
+    def label(self) -> str:
+        """A short name: ``revenue maas 2026``."""
+        return " ".join(x for x in (self.quantity, self.segment, self.period) if x)
+
+
+class _ObservationsFile(_Model):
+    observations: list[Observation] = Field(min_length=1)
+
+
+def observations_from_dict(data, where: str = "observations") -> list[Observation]:
+    """Validate observations given as a dict ``{"observations": [{...}, ...]}`` (the parsed file).
+
+    Raises
+    ------
+    InputError
+        One line per problem: ``observations.<i>.<key> = value: problem; fix`` (``i`` counts from 0).
+    """
+    from .config import format_validation_error
+
+    if not isinstance(data, dict):
+        raise InputError(f"{where}: expected a table with an [[observations]] array, got {type(data).__name__}")
+    try:
+        return list(_ObservationsFile.model_validate(data).observations)
+    except ValidationError as e:
+        msg = format_validation_error(e, data)
+        if msg.startswith("invalid config:"):
+            msg = f"invalid observations ({where}):" + msg[len("invalid config:"):]
+        raise InputError(msg) from None
+
+
+def load_observations(path) -> list[Observation]:
+    """Read and validate an observations file (``.toml``, ``.yaml``, ``.yml``).
+
+    The file holds an array of tables ``[[observations]]`` with keys ``quantity``, ``segment``
+    (optional), ``period``, ``value``, ``error`` ({sd | relative_sd | log_sd}) and ``currency``
+    (optional); see README, "Updating on reported figures".
+
+    Raises
+    ------
+    InputError
+        The file is missing, unreadable, or an observation is invalid (key, value and fix named).
+    """
+    from .config import read_config_file
+
+    return observations_from_dict(read_config_file(path), where=str(path))
+
+
+# --------------------------------------------------------------------------- periods
+
+
+@dataclass(frozen=True)
+class Period:
+    """A reporting period resolved against a run's time grid.
+
+    Attributes
+    ----------
+    label : str
+        As written: ``2026``, ``2026H1``, ``2026Q3``.
+    start, stop : int
+        The period's steps are ``time[start:stop]`` (0-based, ``stop`` exclusive).
+    dt : float
+        Step length [years] (1 / steps_per_year).
+    end : float
+        End of the period in years from the base fiscal year's end (``stop x dt``), the unit of
+        ``failure_year``.
+    """
+
+    label: str
+    start: int
+    stop: int
+    dt: float
+    end: float
+
+
+_PERIOD = re.compile(r"^(\d{4})(?:([HhQq])(\d))?$")
+
+
+def parse_period(text: str, base_year: int, horizon_years: int, steps_per_year: int,
+                 key: str = "period") -> Period:
+    """Resolve ``2026`` / ``2026H1`` / ``2026Q3`` to the steps of a run.
+
+    Fiscal year ``Y`` is the ``(Y - base_year)``-th simulated year: its steps end at
+    ``base_year + k / steps_per_year``, ``k = (Y - base_year - 1) x steps_per_year + 1 ...``.
+    A half needs ``steps_per_year`` even, a quarter a multiple of 4.
+
+    Raises
+    ------
+    InputError
+        Malformed label, a period outside years ``base_year + 1 ... base_year + horizon_years``, or
+        steps too coarse for a half / quarter; naming ``key``, the value and the fix.
+    """
+    m = _PERIOD.match(str(text).strip())
+    if not m:
+        raise InputError(f"{key} = {text!r}: not a period; write a fiscal year (\"2026\"), a half (\"2026H1\") or "
+                         "a quarter (\"2026Q3\")")
+    year = int(m.group(1))
+    k = year - base_year
+    if not 1 <= k <= horizon_years:
+        raise InputError(f"{key} = {text!r}: the run simulated fiscal years {base_year + 1}-{base_year + horizon_years}"
+                         f" (base year {base_year}, horizon {horizon_years} years); observe a period in that range "
+                         "or re-run with a config whose base year / horizon covers it")
+    spy = int(steps_per_year)
+    start, stop = (k - 1) * spy, k * spy
+    part, idx = m.group(2), m.group(3)
+    if part:
+        n_parts = 2 if part.upper() == "H" else 4
+        idx = int(idx)
+        if not 1 <= idx <= n_parts:
+            raise InputError(f"{key} = {text!r}: {'a half is H1 or H2' if n_parts == 2 else 'a quarter is Q1-Q4'}")
+        if spy % n_parts:
+            what = "half year" if n_parts == 2 else "quarter"
+            raise InputError(f"{key} = {text!r}: the run has simulation.steps_per_year = {spy}, too coarse for a "
+                             f"{what}; observe the fiscal year (\"{year}\") or re-run with steps_per_year = "
+                             f"{2 if n_parts == 2 else 4} (or 12)")
+        width = spy // n_parts
+        start, stop = start + (idx - 1) * width, start + idx * width
+    dt = 1.0 / spy
+    return Period(label=str(text), start=start, stop=stop, dt=dt, end=stop * dt)
+
+
+# --------------------------------------------------------------------------- what the run says
+
+
+def _keep_paths_missing(ds) -> bool:
+    return "revenue" not in ds or "time" not in ds.dims
+
+
+def _observed(ds, quantity: str, segment: Optional[str], period: Period) -> np.ndarray:
+    """The run's figure for one observation, per path: shape (P,), float64.
+
+    The one place that reads per-period quantities from a results Dataset.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Results of a ``keep_paths`` run: (path, time) variables ``revenue``, ``ebit``, ``fcff``
+        (annual rates, money/year), ``cash`` (money), and ``segment_revenue`` (path, time, segment).
+    quantity : str
+        A key of :data:`QUANTITIES`.
+    segment : str or None
+        Segment name (revenue only); None for the company total.
+    period : Period
+        From :func:`parse_period`.
+
+    Returns
+    -------
+    ndarray, (P,)
+        Flows: ``sum_t rate_t x dt`` over the period's steps (money, reporting currency);
+        ``operating_margin``: EBIT flow / revenue flow (NaN where the revenue flow is 0);
+        stocks: the value at the end of the period. After a failure the kept flows are 0.
+
+    Raises
+    ------
+    InputError
+        The file holds no (path, time) variables (a summary-mode run).
+    """
+    if _keep_paths_missing(ds):
+        raise InputError("the results file holds only per-path horizon outputs (a summary-mode run), not the "
+                         "per-year figures an observation needs; run with --keep-paths (keep_paths=True in "
+                         "engine.simulate) and save the results to a .nc file, then update that file")
+    kind, var = QUANTITIES[quantity]
+    sl = slice(period.start, period.stop)
+
+    def flow(name, seg=None):
+        if seg is None:
+            x = np.asarray(ds[name].values[:, sl], dtype=np.float64)
+        else:
+            j = list(np.asarray(ds["segment"].values).astype(str)).index(seg)
+            x = np.asarray(ds["segment_revenue"].values[:, sl, j], dtype=np.float64)
+        return x.sum(axis=1) * period.dt
+
+    if kind == "flow":
+        return flow(var, segment)
+    if kind == "ratio":
+        rev = flow("revenue")
+        ebit = flow("ebit")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(rev != 0.0, ebit / np.where(rev != 0.0, rev, 1.0), np.nan)
+    if kind == "stock":
+        return np.asarray(ds[var].values[:, period.stop - 1], dtype=np.float64)
+    raise InternalError(f"quantity kind {kind!r} has no reader")
+
+
+def _run_grid(ds) -> tuple[int, int, int]:
+    """(base_year, horizon_years, steps_per_year) of a run, from its config and attrs."""
+    from .sensitivity import config_of
+
+    cfg = config_of(ds)
+    return int(cfg.company.base_year), int(cfg.simulation.horizon_years), int(cfg.simulation.steps_per_year)
+
+
+def _check_against_run(ds, observations, grid) -> list[Period]:
+    base_year, horizon, spy = grid
+    cur = str(ds.attrs.get("reporting_currency", ""))
+    segments = [str(s) for s in np.asarray(ds["segment"].values)] if "segment" in ds.coords else []
+    periods = []
+    for i, o in enumerate(observations):
+        key = f"observations.{i}"
+        if o.currency is not None and o.currency.strip().upper() != cur.upper():
+            raise InputError(f"{key}.currency = {o.currency!r}: the run reports in {cur}; convert the figure to "
+                             f"{cur} (in the config's money unit) and set currency = {cur!r}, or drop currency")
+        if o.segment is not None and o.segment not in segments:
+            raise InputError(f"{key}.segment = {o.segment!r}: not a segment of the run; use one of "
+                             f"{', '.join(segments) or '(none kept)'}, or drop segment for the company total")
+        periods.append(parse_period(o.period, base_year, horizon, spy, key=f"{key}.period"))
+    return periods
+
+
+def log_likelihood(ds, observations) -> np.ndarray:
+    """Log-likelihood of the observations under each path, shape (P,), up to a constant.
+
+    For each observation with reported value ``y`` and the path's figure ``m`` (:func:`_observed`):
+
+    - ``sd`` / ``relative_sd`` (Gaussian on the level, ``s = sd`` or ``relative_sd x |y|``):
+      ``-0.5 ((y - m) / s)^2``;
+    - ``log_sd`` (Gaussian on the log): ``-0.5 ((ln y - ln m) / log_sd)^2``, and ``-inf`` when ``m <= 0``.
+
+    Observations are independent given the path: their log-likelihoods add. A path that failed at or
+    before the end of an observed period gets ``-inf`` (likelihood 0): a company that reports the
+    period's figure was still operating at its end, whatever the (partial, then 0) revenue the path kept.
+    A path whose figure is undefined (a margin on zero revenue) gets ``-inf`` too.
+
+    Raises
+    ------
+    InputError
+        A summary-mode file, or an observation the run cannot answer (period, segment, currency).
+    """
+    if _keep_paths_missing(ds):
+        _observed(ds, "revenue", None, Period("", 0, 0, 1.0, 0.0))  # raises the keep-paths message
+    grid = _run_grid(ds)
+    periods = _check_against_run(ds, observations, grid)
+    P = int(ds.sizes["path"])
+    ll = np.zeros(P)
+    fail_year = np.asarray(ds["failure_year"].values, dtype=np.float64)
+    for o, per in zip(observations, periods):
+        m = _observed(ds, o.quantity, o.segment, per)
+        if o.error.kind == "log_sd":
+            with np.errstate(divide="ignore", invalid="ignore"):
+                lm = np.where(m > 0.0, np.log(np.where(m > 0.0, m, 1.0)), -np.inf)
+            z = (math.log(o.value) - lm) / o.error.log_sd
+        else:
+            z = (o.value - m) / o.sd_level()
+        term = -0.5 * z * z
+        term = np.where(np.isfinite(term), term, -np.inf)
+        term[np.isfinite(fail_year) & (fail_year <= per.end + 1e-12)] = -np.inf
+        ll += term
+    return ll
+
+
+# --------------------------------------------------------------------------- weighted statistics
+
+
+def weighted_quantile(x, q, w) -> np.ndarray:
+    """Weighted quantiles by inverting the weighted empirical CDF.
+
+    ``Q(q) = min{x_(k) : sum_{i <= k} w_(i) >= q sum w}`` over the values sorted ascending: the
+    inverse of the weighted empirical distribution function, Hyndman & Fan (1996, "Sample quantiles in
+    statistical packages", The American Statistician 50(4)) definition 1 with weights; computed by
+    ``numpy.quantile(x, q, weights=w, method="inverted_cdf")``. With equal weights it is the plain
+    empirical quantile (no interpolation), so it can differ from ``pricedin report``'s interpolated
+    percentiles by less than the gap between neighbouring paths.
+
+    Parameters
+    ----------
+    x : array_like, (P,)
+        Values (any unit); NaN entries are dropped with their weights.
+    q : float or array_like
+        Levels in [0, 1].
+    w : array_like, (P,)
+        Non-negative weights, not all 0 among the finite values.
+
+    Returns
+    -------
+    ndarray
+        Shape of ``q``; NaN when no finite value has positive weight.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    w = np.asarray(w, dtype=np.float64)
+    ok = np.isfinite(x) & (w > 0)
+    if not ok.any():
+        return np.full(np.shape(q), np.nan)
+    return np.asarray(np.quantile(x[ok], q, weights=w[ok], method="inverted_cdf"), dtype=np.float64)
+
+
+def kish_ess(w) -> float:
+    """Kish's effective sample size ``(sum w)^2 / sum w^2`` (Kish 1965, *Survey Sampling*, section 11.7)."""
+    w = np.asarray(w, dtype=np.float64)
+    s = float(w.sum())
+    s2 = float(np.dot(w, w))
+    return s * s / s2 if s2 > 0 else 0.0
+
+
+def weighted_proportion(mask, w) -> dict:
+    """A weighted probability with error bars from Kish's effective sample size.
+
+    Parameters
+    ----------
+    mask : array_like of bool, (P,)
+        Whether each path is a hit.
+    w : array_like, (P,)
+        Non-negative weights (not all 0).
+
+    Returns
+    -------
+    dict
+        ``estimate`` p = sum(w x hit) / sum(w); ``se`` = sqrt(p (1 - p) / ESS); ``ci95_low``,
+        ``ci95_high``: the Wilson score interval (Wilson 1927, JASA 22) with n = ESS (the design-effect
+        adjustment of Korn & Graubard 1998, Survey Methodology 24(2)); ``ess``. With equal weights this
+        is :func:`engine.summary.proportion` (``ess`` = P).
+    """
+    w = np.asarray(w, dtype=np.float64)
+    m = np.asarray(mask, dtype=bool)
+    s = float(w.sum())
+    p = float(w[m].sum()) / s
+    p = min(max(p, 0.0), 1.0)
+    n = kish_ess(w)
+    z2 = _Z95 * _Z95
+    denom = 1.0 + z2 / n
+    centre = (p + z2 / (2.0 * n)) / denom
+    half = _Z95 * math.sqrt(p * (1.0 - p) / n + z2 / (4.0 * n * n)) / denom
+    return {"estimate": p, "se": math.sqrt(p * (1.0 - p) / n), "ci95_low": max(0.0, centre - half),
+            "ci95_high": min(1.0, centre + half), "ess": n}
+
+
+def _wmean(x, w) -> float:
+    x = np.asarray(x, dtype=np.float64)
+    ok = np.isfinite(x)
+    s = float(w[ok].sum())
+    return float(np.dot(w[ok], x[ok]) / s) if s > 0 else float("nan")
+
+
+def ess_threshold(paths: int) -> float:
+    """Default ESS below which an update warns: ``min(1000, 0.01 x paths)``."""
+    return float(min(1000.0, 0.01 * paths))
+
+
+def _param_vars(ds) -> list[tuple[str, str]]:
+    return [(str(n), ds[n].attrs.get("key", str(n)[len("param_"):])) for n in ds.data_vars
+            if str(n).startswith("param_")]
+
+
+def weighted_report(ds, w) -> dict:
+    """The headline numbers of a run with path weights ``w``.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A run's results (dim ``path``, P paths).
+    w : array_like, (P,)
+        Non-negative path weights (any scale; ones give the unweighted run).
+
+    Returns
+    -------
+    dict
+        ``ess`` (Kish), ``value_per_share`` {mean, sd, se_mean (= sd / sqrt(ESS)), p1 ... p99}
+        [value unit, weighted quantiles of :func:`weighted_quantile`], ``p_justified`` {dcf, market}
+        (:func:`weighted_proportion`), ``price_percentile`` [%] (weighted share of paths valued below
+        the price), ``fair_value_ratio`` (weighted E[value per share] / price), ``failed_share``,
+        ``median_revenue_cagr``, ``median_horizon_return``, ``inputs`` {key: weighted median of each
+        drawn input}.
+    """
+    w = np.asarray(w, dtype=np.float64)
+    price = float(ds.attrs["price"])
+    v = np.asarray(ds["value_per_share"].values, dtype=np.float64)
+    sw = float(w.sum())
+    mean = float(np.dot(w, v) / sw)
+    sd = math.sqrt(max(float(np.dot(w, (v - mean) ** 2) / sw), 0.0))
+    ess = kish_ess(w)
+    qs = weighted_quantile(v, np.array(QUANTILES) / 100.0, w)
+    vps = {"mean": mean, "sd": sd, "se_mean": sd / math.sqrt(ess) if ess > 0 else float("nan")}
+    vps.update({f"p{q}": float(x) for q, x in zip(QUANTILES, qs)})
+    return {
+        "ess": ess,
+        "value_per_share": vps,
+        "p_justified": {"dcf": weighted_proportion(ds["justified_dcf"].values, w),
+                        "market": weighted_proportion(ds["justified_market"].values, w)},
+        "price_percentile": float(100.0 * w[v < price].sum() / sw),
+        "fair_value_ratio": mean / price,
+        "failed_share": float(w[np.asarray(ds["failed"].values, dtype=bool)].sum() / sw),
+        "median_revenue_cagr": float(weighted_quantile(ds["revenue_cagr"].values, 0.5, w)),
+        "median_horizon_return": float(weighted_quantile(ds["horizon_return"].values, 0.5, w)),
+        "inputs": {key: float(weighted_quantile(ds[name].values, 0.5, w)) for name, key in _param_vars(ds)},
+    }
+
+
+# --------------------------------------------------------------------------- the update
+
+
+#: Headline rows of the "what changed" table: (label, path into the report dict, format).
+_HEADLINES = (
+    ("mean value per share", ("value_per_share", "mean"), "money"),
+    ("median value per share", ("value_per_share", "p50"), "money"),
+    ("5th percentile", ("value_per_share", "p5"), "money"),
+    ("95th percentile", ("value_per_share", "p95"), "money"),
+    ("P(justified), DCF lens", ("p_justified", "dcf", "estimate"), "probability"),
+    ("P(justified), market lens", ("p_justified", "market", "estimate"), "probability"),
+    ("percentile of today's price", ("price_percentile",), "percentile"),
+    ("E[value] / price", ("fair_value_ratio",), "multiple"),
+    ("failed paths (share)", ("failed_share",), "fraction"),
+    ("median revenue CAGR over the horizon", ("median_revenue_cagr",), "fraction"),
+    ("median holder return to the horizon", ("median_horizon_return",), "fraction"),
+)
+
+
+@dataclass
+class UpdateResult:
+    """The outcome of :func:`update`.
+
+    Attributes
+    ----------
+    weights : ndarray, (P,)
+        Normalised importance weights (sum 1), the posterior probability of each path.
+    log_likelihood : ndarray, (P,)
+        Log-likelihood of the observations per path (``-inf``: excluded), up to a constant; NaN when the
+        result was rebuilt from a saved file.
+    observations : list of dict
+        The observations as given, each with ``prior_median`` / ``posterior_median`` of the run's figure.
+    ess : float
+        Kish's effective sample size of ``weights``.
+    ess_threshold : float
+        The ESS below which ``warning`` is set.
+    prior, posterior : dict
+        :func:`weighted_report` with the prior (equal, or the file's earlier) weights and the posterior ones.
+    changes : list of dict
+        The "what changed" rows: {``what``, ``kind`` ('headline' | 'observed' | 'input'), ``format``,
+        ``prior``, ``posterior``}.
+    warning : str or None
+        Set when ``ess < ess_threshold``.
+    header : dict
+        Company, currency, value unit, price, paths, seed (:func:`engine.summary.report_header`).
+    """
+
+    weights: np.ndarray
+    log_likelihood: np.ndarray
+    observations: list
+    ess: float
+    ess_threshold: float
+    prior: dict
+    posterior: dict
+    changes: list
+    warning: Optional[str]
+    header: dict = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        """:meth:`to_dict` as indented JSON text, non-finite numbers as null."""
+        return json.dumps(_json_ready(self.to_dict()), indent=2)
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict (the ``pricedin update --json`` output); weights are not included."""
+        return {**self.header, "observations": self.observations, "ess": self.ess,
+                "ess_threshold": self.ess_threshold, "ess_warning": self.warning, "prior": self.prior,
+                "posterior": self.posterior, "changes": self.changes}
+
+
+def _json_ready(obj):
+    """NaN / inf -> None, numpy scalars -> Python numbers, recursively (JSON has no NaN)."""
+    if isinstance(obj, dict):
+        return {k: _json_ready(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_ready(v) for v in obj]
+    if isinstance(obj, (np.floating, float)):
+        return float(obj) if math.isfinite(obj) else None
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    return obj
+
+
+def reprice_json(r: dict) -> str:
+    """:func:`reprice`'s result as indented JSON text (non-finite numbers as null)."""
+    return json.dumps(_json_ready(r), indent=2)
+
+
+def _get(d, path):
+    for p in path:
+        d = d[p]
+    return d
+
+
+def _build_result(ds, observations_dicts, periods_obs, prior_w, post_w, ll, threshold) -> UpdateResult:
+    from .summary import report_header
+
+    P = int(ds.sizes["path"])
+    prior = weighted_report(ds, prior_w)
+    post = weighted_report(ds, post_w)
+    ess = post["ess"]
+    thr = ess_threshold(P) if threshold is None else float(threshold)
+    changes = [{"what": label, "kind": "headline", "format": fmt, "prior": _get(prior, path),
+                "posterior": _get(post, path)} for label, path, fmt in _HEADLINES]
+    obs_out = []
+    for od, m in zip(observations_dicts, periods_obs):
+        pm = float(weighted_quantile(m, 0.5, prior_w))
+        qm = float(weighted_quantile(m, 0.5, post_w))
+        obs_out.append({**od, "prior_median": pm, "posterior_median": qm})
+        fmt = "fraction" if od["quantity"] == "operating_margin" else "money"
+        label = " ".join(str(x) for x in (od["quantity"], od.get("segment"), od["period"]) if x)
+        changes.append({"what": f"{label} (reported {_fmt(od['value'], fmt)})", "kind": "observed", "format": fmt,
+                        "prior": pm, "posterior": qm})
+    for key in prior["inputs"]:
+        changes.append({"what": key, "kind": "input", "format": "number", "prior": prior["inputs"][key],
+                        "posterior": post["inputs"][key]})
+    warning = None
+    if ess < thr:
+        warning = (f"effective sample size {ess:,.1f} of {P:,} paths is below {thr:,.0f}: the reported figures are "
+                   "surprising under the run's assumptions, and the updated numbers rest on a handful of paths. "
+                   "Check the figures and their units; re-run with more paths (and --keep-paths), or revise the "
+                   "config's inputs toward the reported figures and run again; a wider error only if the "
+                   "reporting noise really is larger")
+    return UpdateResult(weights=post_w, log_likelihood=ll, observations=obs_out, ess=ess, ess_threshold=thr,
+                        prior=prior, posterior=post, changes=changes, warning=warning,
+                        header=report_header(ds.attrs, P))
+
+
+def _prior_weights(ds) -> np.ndarray:
+    P = int(ds.sizes["path"])
+    if "weight" in ds:
+        w = np.asarray(ds["weight"].values, dtype=np.float64)
+        if w.shape != (P,) or not np.all(np.isfinite(w)) or np.any(w < 0) or not w.sum() > 0:
+            raise InputError("the results file's weight variable is not a set of non-negative finite weights; the "
+                             "file is damaged or was edited; update the original run again")
+        return w / w.sum()
+    return np.full(P, 1.0 / P)
+
+
+def update(ds, observations, ess_threshold: Optional[float] = None) -> UpdateResult:
+    """Weight a run's paths by the likelihood of reported figures; recompute its report.
+
+    ``w_i`` is proportional to ``prior_i x L_i`` with ``L_i`` the likelihood of the observations under
+    path ``i`` (:func:`log_likelihood`) and ``prior_i`` equal (or the file's ``weight`` when it was
+    updated before: updates compose). The weights are formed in log space,
+    ``w_i = exp(l_i - logsumexp(l))`` (``scipy.special.logsumexp``), so a tight error does not underflow.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Results of a ``keep_paths`` run (:func:`engine.simulate` or :func:`engine.summary.open_results`).
+    observations : list of Observation or dict
+        Validated observations, or ``{"observations": [...]}`` as parsed from a file.
+    ess_threshold : float, optional
+        ESS below which the result carries a warning; default ``min(1000, 0.01 x paths)``.
+
+    Returns
+    -------
+    UpdateResult
+
+    Raises
+    ------
+    InputError
+        A summary-mode file (run with keep_paths), an observation the run cannot answer (key, value, fix),
+        a stress file, or observations no path is consistent with.
+    """
+    from scipy.special import logsumexp
+
+    if isinstance(observations, dict):
+        observations = observations_from_dict(observations)
+    if not observations:
+        raise InputError("observations: none given; give at least one [[observations]] table")
+    if "scenario" in ds.dims:
+        raise InputError("a stress file (one run per scenario) cannot be updated; update the results of "
+                         "`pricedin run CONFIG --keep-paths --out RUN.nc`")
+    prior_w = _prior_weights(ds)
+    ll = log_likelihood(ds, observations)
+    with np.errstate(divide="ignore"):
+        lpost = ll + np.log(prior_w)
+    if not np.isfinite(lpost).any():
+        raise InputError(f"no path of the run is consistent with the observations (each failed before the end of an "
+                         f"observed period, or has a figure the observation's error excludes, e.g. revenue <= 0 "
+                         f"with log_sd); check the figures, or re-run with more paths or other inputs")
+    w = np.exp(lpost - logsumexp(lpost))
+    w = w / w.sum()
+    grid = _run_grid(ds)
+    periods = _check_against_run(ds, observations, grid)
+    figures = [_observed(ds, o.quantity, o.segment, p) for o, p in zip(observations, periods)]
+    dicts = [o.model_dump(exclude_none=True) for o in observations]
+    return _build_result(ds, dicts, figures, prior_w, w, ll, ess_threshold)
+
+
+def updated_dataset(ds, result: UpdateResult):
+    """The run plus a ``weight`` variable on ``path`` and attrs recording the update.
+
+    Attrs added: ``update_observations`` (JSON list of every observation applied so far),
+    ``update_ess`` (Kish ESS of the weights); ``history`` gets a line.
+
+    Returns
+    -------
+    xarray.Dataset
+        A shallow copy of ``ds``; ``weight`` (path,) float64 sums to 1.
+    """
+    import datetime as _dt
+
+    out = ds.copy()
+    out["weight"] = (("path",), np.asarray(result.weights, dtype=np.float64),
+                     {"units": "1", "long_name": "importance weight",
+                      "description": "posterior probability of the path given the observations in the "
+                                     "update_observations attribute (sums to 1); reports use it"})
+    earlier = json.loads(ds.attrs.get("update_observations", "[]") or "[]")
+    applied = earlier + [{k: v for k, v in o.items() if k not in ("prior_median", "posterior_median")}
+                         for o in result.observations]
+    now = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+    out.attrs = dict(ds.attrs)
+    out.attrs["update_observations"] = json.dumps(applied)
+    out.attrs["update_ess"] = float(result.ess)
+    out.attrs["history"] = f"{ds.attrs.get('history', '')}\n{now} pricedin update: {len(result.observations)} " \
+                           f"observation(s), ESS {result.ess:.1f}".lstrip("\n")
+    return out
+
+
+def result_from_dataset(ds, ess_threshold: Optional[float] = None) -> UpdateResult:
+    """Rebuild the update report of a file written by ``pricedin update`` (prior: the unweighted run).
+
+    Raises
+    ------
+    InputError
+        The file has no ``weight`` variable, or it is damaged.
+    """
+    if "weight" not in ds:
+        raise InputError("the results file has no weight variable; it was not written by `pricedin update`")
+    w = _prior_weights(ds)
+    P = int(ds.sizes["path"])
+    try:
+        applied = observations_from_dict({"observations": json.loads(ds.attrs.get("update_observations", "[]"))})
+    except (InputError, json.JSONDecodeError):
+        applied = []
+    dicts, figures = [], []
+    if applied and not _keep_paths_missing(ds):
+        grid = _run_grid(ds)
+        periods = _check_against_run(ds, applied, grid)
+        figures = [_observed(ds, o.quantity, o.segment, p) for o, p in zip(applied, periods)]
+        dicts = [o.model_dump(exclude_none=True) for o in applied]
+    return _build_result(ds, dicts, figures, np.full(P, 1.0 / P), w, np.full(P, np.nan), ess_threshold)
+
+
+# --------------------------------------------------------------------------- a new price
+
+
+@jit
+def _horizon_return(price_h, price, horizon, out):
+    # the kernel's expression, compiled the same way, so the returns match a fresh run bit for bit
+    for i in range(price_h.shape[0]):
+        out[i] = (price_h[i] / price) ** (1.0 / horizon) - 1.0
+
+
+def _hurdle(ds, cfg) -> np.ndarray:
+    """Per-path cost of equity (the market lens's hurdle): drawn, fixed, or the initial WACC when absent."""
+    from .simulate import param_var_name, parameter_table
+
+    table = parameter_table(cfg)
+    P = int(ds.sizes["path"])
+
+    def column(key):
+        col = table.column(key)
+        spec = table.specs[col]
+        if spec is None:
+            return None
+        if spec.is_fixed:
+            return np.full(P, float(table.base_row[col]))
+        name = param_var_name(key)
+        if name not in ds:
+            raise InputError(f"the results file has no {name} variable (drawn input {key}); the file is damaged "
+                             "or was edited; re-create it with `pricedin run CONFIG --out FILE.nc`")
+        return np.asarray(ds[name].values, dtype=np.float64)
+
+    ke = column("cost_of_capital.cost_of_equity")
+    return ke if ke is not None else column("cost_of_capital.initial")
+
+
+def reprice(ds, price: float) -> dict:
+    """Both lenses, the percentile of the price and E[value]/price at another price, from stored values.
+
+    DCF lens: ``value_per_share >= price``. Market lens: the holder return
+    ``(price_horizon / price)^(1 / horizon_years) - 1 >= cost of equity`` from the stored simulated
+    horizon price (``price_horizon``) and each path's cost of equity (drawn input, fixed value, or
+    ``cost_of_capital.initial`` when ``cost_of_equity`` is absent), as the kernel does. A file with a
+    ``weight`` variable (``pricedin update``) is evaluated with its weights.
+
+    The result equals a fresh run at ``price`` with the same seed, bit for bit, when the run's config
+    gives ``multiple.today``; without it, today's EV/Sales is implied from the market value, so a fresh
+    run would start the multiple path elsewhere (``exact`` is False and ``note`` says so).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A run's results (dim ``path``).
+    price : float
+        The new price, in the run's value unit (trading currency per share, or the whole market cap
+        in money units when the config gives no share count); > 0.
+
+    Returns
+    -------
+    dict
+        ``price``, ``run_price``, ``value_unit``, ``p_justified`` {dcf, market} (as
+        :func:`engine.summary.proportion` unweighted; :func:`weighted_proportion` weighted),
+        ``price_percentile`` [%], ``fair_value_ratio`` (E[value per share] / price), ``breakeven_price``
+        (the price at which P(DCF-justified) = 50%: the median value per share), ``weighted``, ``ess``,
+        ``exact``, ``note``.
+
+    Raises
+    ------
+    InputError
+        ``price`` not finite and > 0; a stress file; a file without its config.
+    """
+    from ._stats import mean_sd
+    from .sensitivity import config_of
+    from .summary import proportion
+
+    try:
+        price = float(price)
+    except (TypeError, ValueError):
+        raise InputError(f"price = {price!r}: expected a number > 0 in the run's value unit") from None
+    if not (math.isfinite(price) and price > 0):
+        raise InputError(f"price = {price}: must be a finite number > 0 in the run's value unit "
+                         f"({ds.attrs.get('value_unit', '')})")
+    if "scenario" in ds.dims:
+        raise InputError("a stress file (one run per scenario) cannot be re-priced; re-price the results of "
+                         "`pricedin run CONFIG --out RUN.nc`")
+    cfg = config_of(ds)
+    v = np.asarray(ds["value_per_share"].values, dtype=np.float64)
+    n = v.size
+    ph = np.ascontiguousarray(ds["price_horizon"].values, dtype=np.float64)
+    ret = np.empty(n)
+    _horizon_return(ph, price, float(ds.attrs["horizon_years"]), ret)
+    jd = v >= price
+    jm = ret >= _hurdle(ds, cfg)
+    weighted = "weight" in ds
+    if weighted:
+        w = _prior_weights(ds)
+        pj = {"dcf": weighted_proportion(jd, w), "market": weighted_proportion(jm, w)}
+        pct = float(100.0 * w[v < price].sum() / w.sum())
+        mean = _wmean(v, w)
+        median = float(weighted_quantile(v, 0.5, w))
+        ess = kish_ess(w)
+    else:
+        pj = {"dcf": proportion(int(np.count_nonzero(jd)), n), "market": proportion(int(np.count_nonzero(jm)), n)}
+        pct = float(100.0 * np.count_nonzero(v < price) / n)
+        mean = mean_sd(v)[0]
+        median = float(np.percentile(v, 50))
+        ess = float(n)
+    exact = cfg.multiple.today is not None
+    note = None if exact else (
+        "the config gives no multiple.today, so today's EV/Sales is implied from the market value at the run's "
+        "price; a fresh run at this price would start the multiple path elsewhere. The market lens here keeps the "
+        "simulated horizon prices (and, where financing or an exit-multiple terminal value used the multiple, the "
+        "DCF values) of the run; for the exact answer run the config with this price")
+    return {
+        "price": price,
+        "run_price": float(ds.attrs["price"]),
+        "value_unit": ds.attrs.get("value_unit", ""),
+        "company": ds.attrs.get("company", ""),
+        "paths": int(n),
+        "p_justified": pj,
+        "price_percentile": pct,
+        "fair_value_ratio": mean / price,
+        "breakeven_price": median,
+        "weighted": weighted,
+        "ess": ess,
+        "exact": exact,
+        "note": note,
+    }
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def _fmt(x, fmt: str) -> str:
+    if x is None or not isinstance(x, (int, float)) or not math.isfinite(x):
+        return "n/a"
+    if fmt == "probability":
+        return "0%" if x == 0 else f"{100 * x:.3g}%"
+    if fmt == "fraction":
+        return f"{100 * x:.1f}%"
+    if fmt == "percentile":
+        return f"{x:.2f}"
+    if fmt == "multiple":
+        return f"{x:.3f}x"
+    a = abs(x)
+    if a >= 1000:
+        return f"{x:,.0f}"
+    if a >= 1:
+        return f"{x:,.2f}"
+    return f"{x:.4g}"
+
+
+def _interval(d: dict) -> str:
+    return f"[{_fmt(d['ci95_low'], 'probability')}, {_fmt(d['ci95_high'], 'probability')}]"
+
+
+def render_update(r: UpdateResult, console=None) -> None:
+    """Print an update: observations, P(justified) with ESS-based intervals, the "what changed" table."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from rich.markup import escape
+
+    c = console or Console(soft_wrap=False)
+    h = r.header
+    c.print(f"[bold]{h.get('company', '')}[/bold] updated on {len(r.observations)} reported figure(s): "
+            f"{h.get('paths', 0):,} paths, effective sample size (Kish) {r.ess:,.1f}")
+    if r.observations:
+        t = Table(title="Observations", title_justify="left")
+        for col, j in (("figure", "left"), ("reported", "right"), ("error", "left"), ("run median before", "right"),
+                       ("after", "right")):
+            t.add_column(col, justify=j)
+        for o in r.observations:
+            fmt = "fraction" if o["quantity"] == "operating_margin" else "money"
+            err = ", ".join(f"{k} {v:g}" for k, v in o["error"].items())
+            label = " ".join(str(x) for x in (o["quantity"], o.get("segment"), o["period"]) if x)
+            t.add_row(label, _fmt(o["value"], fmt), err, _fmt(o["prior_median"], fmt), _fmt(o["posterior_median"], fmt))
+        c.print(t)
+    pj = Table(title="P(today's price is justified), updated", title_justify="left")
+    for col, j in (("lens", "left"), ("before", "right"), ("after", "right"), ("std error (ESS)", "right"),
+                   ("Wilson 95% CI (ESS)", "right")):
+        pj.add_column(col, justify=j)
+    for lens, name in (("dcf", "DCF"), ("market", "market")):
+        a, b = r.prior["p_justified"][lens], r.posterior["p_justified"][lens]
+        pj.add_row(name, _fmt(a["estimate"], "probability"), _fmt(b["estimate"], "probability"),
+                   _fmt(b["se"], "probability"), _interval(b))
+    c.print(pj)
+    ch = Table(title=f"What changed ({h.get('value_unit', '')} for values; medians of drawn inputs)",
+               title_justify="left")
+    for col, j in (("", "left"), ("before", "right"), ("after", "right")):
+        ch.add_column(col, justify=j)
+    for row in r.changes:
+        ch.add_row(escape(row["what"]), _fmt(row["prior"], row["format"]), _fmt(row["posterior"], row["format"]))
+    c.print(ch)
+    c.print("[dim]Quantiles and medians: weighted inverse empirical CDF; standard errors and intervals use the "
+            "effective sample size.[/dim]")
+    if r.warning:
+        c.print(f"[yellow]warning: {r.warning}[/yellow]")
+
+
+def render_reprice(r: dict, console=None) -> None:
+    """Print :func:`reprice`'s result."""
+    from rich.console import Console
+    from rich.table import Table
+
+    c = console or Console(soft_wrap=False)
+    unit = r["value_unit"]
+    c.print(f"[bold]{r['company']}[/bold] at a price of {_fmt(r['price'], 'money')} {unit} (the run used "
+            f"{_fmt(r['run_price'], 'money')}), from the stored values of {r['paths']:,} paths"
+            + (f", weighted (ESS {r['ess']:,.1f})" if r["weighted"] else ""))
+    t = Table(title="P(price is justified)", title_justify="left")
+    for col, j in (("lens", "left"), ("estimate", "right"), ("std error", "right"), ("Wilson 95% CI", "right"),
+                   ("justified when", "left")):
+        t.add_column(col, justify=j)
+    for lens, name, when in (("dcf", "DCF", "value per share >= price"),
+                             ("market", "market", "return >= cost of equity")):
+        d = r["p_justified"][lens]
+        t.add_row(name, _fmt(d["estimate"], "probability"), _fmt(d["se"], "probability"), _interval(d), when)
+    c.print(t)
+    o = Table(show_header=False)
+    o.add_column("what")
+    o.add_column("value", justify="right")
+    o.add_row("percentile of the price", _fmt(r["price_percentile"], "percentile"))
+    o.add_row("E\\[value per share] / price", _fmt(r["fair_value_ratio"], "multiple"))
+    o.add_row("price at which P(DCF-justified) = 50% (median value)", f"{_fmt(r['breakeven_price'], 'money')} {unit}")
+    c.print(o)
+    if r["note"]:
+        c.print(f"[yellow]note: {r['note']}.[/yellow]")

@@ -1,0 +1,294 @@
+"""engine.update: importance weights on reported figures, and a new price without a new run."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from engine.cli import main
+from engine.config import config_from_dict
+from engine.errors import InputError
+from engine.simulate import simulate
+from engine.summary import open_results, save_results, summarize
+from engine.update import (kish_ess, load_observations, observations_from_dict, reprice, update,
+                           updated_dataset, weighted_proportion, weighted_quantile)
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def obs(**kw):
+    o = {"quantity": "revenue", "period": "2026", "value": 1000.0, "error": {"sd": 50.0}}
+    o.update(kw)
+    return {"observations": [o]}
+
+
+def _run(base, paths, keep=True, **sim):
+    base["simulation"].update({"paths": paths, "block_size": 256, **sim})
+    return simulate(config_from_dict(base), keep_paths=keep)
+
+
+# --------------------------------------------------------------------------- closed forms
+
+
+def test_conjugate_lognormal_revenue(base):
+    """ln(year-1 revenue) ~ N(mu0, s^2) (revenue shock only); a log_sd observation gives the normal posterior."""
+    s, tau = 0.2, 0.1
+    base["segments"][0]["revenue_shock"] = {"volatility": s}
+    ds = _run(base, 20_000, steps_per_year=1)
+    mu0 = math.log(1000.0 * 1.05) - 0.5 * s * s  # drift-corrected lognormal step, dt = 1
+    lr = np.log(ds["revenue"].values[:, 0])
+    # the prior the run drew is the closed form (sanity of the fixture, 4 standard errors)
+    assert abs(lr.mean() - mu0) < 4 * s / math.sqrt(lr.size)
+    y = 1050.0 * math.exp(0.15)
+    r = update(ds, obs(value=y, error={"log_sd": tau}))
+    prec = 1 / s**2 + 1 / tau**2
+    mu_post = (mu0 / s**2 + math.log(y) / tau**2) / prec
+    var_post = 1 / prec
+    w = r.weights
+    m = float(np.dot(w, lr))
+    v = float(np.dot(w, (lr - m) ** 2))
+    ess = r.ess
+    assert ess == pytest.approx(1 / np.sum(w**2))
+    assert 1000 < ess < 20_000
+    assert abs(m - mu_post) < 3 * math.sqrt(var_post / ess)
+    assert abs(v - var_post) < 3 * var_post * math.sqrt(2 / ess)
+    assert r.warning is None
+
+
+def _hand_ds(base, revenues):
+    """A keep-paths run of len(revenues) paths whose year-1 revenue is set by hand."""
+    ds = _run(base, len(revenues), block_size=len(revenues))
+    rev = ds["revenue"].values.copy()
+    rev[:, 0] = revenues
+    ds["revenue"] = (("path", "time"), rev)
+    return ds
+
+
+def test_weights_on_three_paths_by_hand(base):
+    ds = _hand_ds(base, [900.0, 1000.0, 1200.0])
+    r = update(ds, obs(value=1000.0, error={"sd": 50.0}))
+    ll = np.array([-0.5 * (100 / 50) ** 2, 0.0, -0.5 * (200 / 50) ** 2])
+    expect = np.exp(ll) / np.exp(ll).sum()
+    np.testing.assert_allclose(r.weights, expect, rtol=1e-12)
+    assert r.ess == pytest.approx(1 / np.sum(expect**2))
+    # relative_sd is sd = relative_sd x |value|; log_sd is Gaussian on the log
+    r2 = update(ds, obs(value=1000.0, error={"relative_sd": 0.05}))
+    np.testing.assert_allclose(r2.weights, expect, rtol=1e-12)
+    r3 = update(ds, obs(value=1000.0, error={"log_sd": 0.1}))
+    l3 = -0.5 * ((math.log(1000.0) - np.log([900.0, 1000.0, 1200.0])) / 0.1) ** 2
+    np.testing.assert_allclose(r3.weights, np.exp(l3) / np.exp(l3).sum(), rtol=1e-12)
+    # the weighted P(justified) is the weight of the justified paths
+    jd = ds["justified_dcf"].values
+    assert r.posterior["p_justified"]["dcf"]["estimate"] == pytest.approx(expect[jd].sum())
+
+
+def test_tiny_error_one_path_takes_all_and_warns(base):
+    revs = np.linspace(900.0, 1100.0, 201)  # revs[100] == 1000 exactly
+    ds = _hand_ds(base, revs)
+    r = update(ds, obs(value=1000.0, error={"sd": 1e-6}))  # other paths: log-likelihood ~ -5e9, no underflow to NaN
+    assert np.all(np.isfinite(r.weights))
+    assert r.weights[100] == pytest.approx(1.0, abs=1e-12)
+    assert r.ess == pytest.approx(1.0)
+    assert r.ess_threshold == pytest.approx(2.01)  # min(1000, 1% of 201 paths)
+    assert r.warning and "effective sample size 1.0 of 201" in r.warning and "more paths" in r.warning
+
+
+def test_failed_paths_get_zero_weight(base):
+    ds = _hand_ds(base, [1000.0, 1000.0, 1000.0])
+    fy = ds["failure_year"].values.copy()
+    fy[0] = 1.0  # failed at the end of fiscal 2026: no report for 2026 from that path
+    fy[1] = 3.0  # failed later: its 2026 figure counts
+    ds["failure_year"] = (("path",), fy)
+    r = update(ds, obs())
+    np.testing.assert_allclose(r.weights, [0.0, 0.5, 0.5])
+    fy[1:] = 0.5
+    ds["failure_year"] = (("path",), fy)
+    with pytest.raises(InputError, match="no path of the run is consistent"):
+        update(ds, obs())
+
+
+def test_weighted_helpers_closed_forms():
+    x = np.array([1.0, 2.0, 3.0, 4.0])
+    w = np.array([0.1, 0.2, 0.3, 0.4])
+    # inverse weighted CDF: cumulative 0.1, 0.3, 0.6, 1.0
+    np.testing.assert_array_equal(weighted_quantile(x, [0.1, 0.3, 0.31, 0.5, 0.6, 0.61], w), [1, 2, 3, 3, 3, 4])
+    assert kish_ess(w) == pytest.approx(1.0 / 0.3)
+    p = weighted_proportion(x > 2, w)
+    assert p["estimate"] == pytest.approx(0.7)
+    assert p["se"] == pytest.approx(math.sqrt(0.21 / (1 / 0.3)))
+    # equal weights: the Wilson interval of engine.summary.proportion
+    from engine.summary import proportion
+
+    m = np.arange(100) < 37
+    a, b = weighted_proportion(m, np.ones(100)), proportion(37, 100)
+    for k in ("estimate", "se", "ci95_low", "ci95_high"):
+        assert a[k] == pytest.approx(b[k], rel=1e-9)
+
+
+def test_periods_sum_rate_times_dt(base):
+    base["segments"][0]["revenue_shock"] = {"volatility": 0.1}
+    ds = _run(base, 8, steps_per_year=4, block_size=8)
+    from engine.update import Period, _observed
+
+    rev = ds["revenue"].values
+    full = _observed(ds, "revenue", None, Period("2027", 4, 8, 0.25, 2.0))
+    np.testing.assert_allclose(full, rev[:, 4:8].sum(axis=1) * 0.25)
+    r = update(ds, obs(period="2027H2", value=float(rev[0, 6:8].sum() * 0.25), error={"sd": 1e-3}))
+    assert r.weights[0] == pytest.approx(1.0)
+    seg = update(ds, obs(period="2027Q3", segment="core", value=float(rev[3, 6] * 0.25), error={"sd": 1e-3}))
+    assert seg.weights[3] == pytest.approx(1.0)
+    m = update(ds, obs(quantity="operating_margin", value=0.10, error={"sd": 0.01}))
+    assert m.observations[0]["prior_median"] == pytest.approx(0.10)
+
+
+# --------------------------------------------------------------------------- bad observations
+
+
+@pytest.fixture
+def kept(base):
+    return _run(base, 16, block_size=16)
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"quantity": "margin"}, ["quantity", "'margin'", "operating_margin"]),
+    ({"period": "2031"}, ["observations.0.period", "'2031'", "2026-2030"]),
+    ({"period": "2026Q3"}, ["observations.0.period", "'2026Q3'", "steps_per_year = 1", "steps_per_year = 4"]),
+    ({"error": {"sd": -5}}, ["observations.0.error.sd", "-5", "> 0"]),
+    ({"currency": "CNY"}, ["observations.0.currency", "'CNY'", "USD"]),
+    ({"segment": "maas"}, ["observations.0.segment", "'maas'", "core"]),
+    ({"error": {"sd": 1, "log_sd": 0.1}}, ["exactly one of sd, relative_sd, log_sd"]),
+    ({"value": -3, "error": {"log_sd": 0.1}}, ["value = -3", "error.sd"]),
+])
+def test_bad_observations(kept, tmp_path, change, words):
+    o = obs(**change)
+    with pytest.raises(InputError) as e:
+        update(kept, o)
+    for w in words:
+        assert w in str(e.value), (w, str(e.value))
+    # and through the command line: exit 2, the message, no traceback
+    run = tmp_path / "run.nc"
+    save_results(kept, run)
+    f = tmp_path / "obs.json.yaml"
+    f.write_text(json.dumps(o))  # JSON is YAML
+    r = invoke("update", run, f)
+    assert r.exit_code == 2
+    assert "Traceback" not in r.output
+    for w in words:
+        assert w in r.output, (w, r.output)
+
+
+def test_summary_mode_file_refused(base, tmp_path):
+    ds = _run(base, 16, keep=False, block_size=16)
+    with pytest.raises(InputError, match="--keep-paths"):
+        update(ds, obs())
+    run = tmp_path / "run.nc"
+    save_results(ds, run)
+    f = tmp_path / "obs.toml"
+    f.write_text('[[observations]]\nquantity = "revenue"\nperiod = 2026\nvalue = 1_050\nerror = { sd = 10 }\n')
+    r = invoke("update", run, f)
+    assert r.exit_code == 2 and "run with --keep-paths" in r.output
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def test_cli_update_writes_weights_and_report_uses_them(base, tmp_path):
+    base["segments"][0]["revenue_shock"] = {"volatility": 0.2}
+    ds = _run(base, 2000)
+    run, out = tmp_path / "run.nc", tmp_path / "updated.nc"
+    save_results(ds, run)
+    f = tmp_path / "obs.toml"
+    f.write_text('[[observations]]\nquantity = "revenue"\nperiod = "2026"\nvalue = 1_150\n'
+                 'error = { relative_sd = 0.05 }\ncurrency = "USD"\n')
+    assert load_observations(f)[0].value == 1150
+    r = invoke("update", run, f, "--out", out, "--json")
+    assert r.exit_code == 0, r.output
+    js = json.loads(r.output)
+    direct = update(ds, observations_from_dict({"observations": [{"quantity": "revenue", "period": "2026",
+                    "value": 1150, "error": {"relative_sd": 0.05}, "currency": "USD"}]}))
+    assert js["ess"] == pytest.approx(direct.ess)
+    assert js["posterior"]["p_justified"]["dcf"]["estimate"] == pytest.approx(
+        direct.posterior["p_justified"]["dcf"]["estimate"])
+    assert js["prior"]["p_justified"]["dcf"]["estimate"] == pytest.approx(
+        summarize(ds)["p_justified"]["dcf"]["estimate"])
+    assert {"what", "kind", "prior", "posterior"} <= set(js["changes"][0])
+    up = open_results(out)
+    np.testing.assert_allclose(up["weight"].values, direct.weights)
+    assert json.loads(up.attrs["update_observations"])[0]["value"] == 1150
+    # report on the updated file uses the weights
+    rep = invoke("report", out, "--json")
+    assert rep.exit_code == 0, rep.output
+    assert json.loads(rep.output)["posterior"]["p_justified"]["dcf"]["estimate"] == pytest.approx(
+        direct.posterior["p_justified"]["dcf"]["estimate"])
+    text = invoke("report", out)
+    assert "What changed" in text.output and "effective sample size" in text.output
+    # a second update composes with the first (weights multiply)
+    f2 = tmp_path / "obs2.toml"
+    f2.write_text('[[observations]]\nquantity = "revenue"\nperiod = "2027"\nvalue = 1_250\nerror = { sd = 60 }\n')
+    both = update(up, load_observations(f2))
+    ll2 = update(ds, load_observations(f2)).log_likelihood
+    comb = direct.weights * np.exp(ll2 - ll2.max())
+    np.testing.assert_allclose(both.weights, comb / comb.sum(), rtol=1e-9, atol=1e-15)
+    txt = invoke("update", run, f)
+    assert txt.exit_code == 0 and "What changed" in txt.output and "P(today's price is justified)" in txt.output
+
+
+def test_cli_update_warns_when_ess_small(base, tmp_path):
+    base["segments"][0]["revenue_shock"] = {"volatility": 0.2}
+    run = tmp_path / "run.nc"
+    save_results(_run(base, 500), run)
+    f = tmp_path / "obs.toml"
+    f.write_text('[[observations]]\nquantity = "revenue"\nperiod = "2026"\nvalue = 2_000\nerror = { log_sd = 0.01 }\n')
+    r = CliRunner().invoke(main, ["update", str(run), str(f), "--json"], catch_exceptions=False)
+    assert r.exit_code == 0
+    assert "warning: effective sample size" in r.stderr and "surprising" in r.stderr
+
+
+# --------------------------------------------------------------------------- a new price
+
+
+@pytest.mark.parametrize("new_price", [7.5, 12.0, 16.25])
+def test_reprice_equals_fresh_run_bit_for_bit(base, new_price):
+    base["segments"][0]["revenue_shock"] = {"volatility": 0.25}
+    base["margin"]["noise_sd"] = 0.02
+    base["cost_of_capital"]["cost_of_equity"] = {"kind": "triangular", "min": 0.08, "mode": 0.11, "max": 0.15}
+    base["multiple"]["volatility"] = 0.2
+    ds = _run(base, 3000, keep=False)
+    r = reprice(ds, new_price)
+    assert r["exact"] is True and r["note"] is None
+    base["market"]["price"] = new_price
+    fresh = summarize(simulate(config_from_dict(base)))
+    assert r["p_justified"] == fresh["p_justified"]
+    assert r["price_percentile"] == fresh["price_percentile"]
+    assert r["breakeven_price"] == summarize(ds)["value_per_share"]["p50"]
+    assert r["fair_value_ratio"] == fresh["value_per_share"]["mean"] / new_price
+    assert 0 < fresh["p_justified"]["market"]["estimate"] < 1  # the hurdle matters
+
+
+def test_reprice_without_multiple_today_is_flagged(base):
+    del base["multiple"]["today"]
+    r = reprice(_run(base, 64, keep=False), 11.0)
+    assert r["exact"] is False and "multiple.today" in r["note"]
+
+
+def test_cli_report_price(base, tmp_path):
+    base["segments"][0]["revenue_shock"] = {"volatility": 0.25}
+    ds = _run(base, 500, keep=False)
+    run = tmp_path / "run.nc"
+    save_results(ds, run)
+    r = invoke("report", run, "--price", "12.5", "--json")
+    assert r.exit_code == 0, r.output
+    js = json.loads(r.output)
+    assert js["price"] == 12.5 and js["p_justified"] == json.loads(json.dumps(reprice(ds, 12.5)["p_justified"]))
+    t = invoke("report", run, "--price", "12.5")
+    assert "P(DCF-justified) = 50%" in t.output and "E[value per share] / price" in t.output
+    bad = invoke("report", run, "--price", "0")
+    assert bad.exit_code == 2
+    with pytest.raises(InputError, match="price = -1.0"):
+        reprice(ds, -1.0)
