@@ -810,11 +810,22 @@ def _to_toml(d: dict) -> str:
 
 
 class _YamlLoader:
-    """PyYAML SafeLoader that reads ``1e6`` as a float (YAML 1.2), not a string, and refuses duplicate keys.
+    """PyYAML SafeLoader with the YAML 1.2 core schema's implicit types, refusing duplicate keys.
+
+    PyYAML implements YAML 1.1, whose implicit typing changes what was written:
+    ``ON`` / ``yes`` / ``off`` / ``NO`` become booleans, ``0700`` the octal 448,
+    ``1:30`` the sexagesimal 90, ``2026-06-23`` a date and ``1e6`` a string. This
+    loader resolves plain scalars by the YAML 1.2 core schema (YAML 1.2.2,
+    section 10.3.2) instead: ``null`` / ``~`` / empty are null; only
+    ``true`` / ``false`` (any of three capitalisations) are booleans; integers are
+    decimal, ``0o`` octal or ``0x`` hexadecimal; floats include ``1e6`` and
+    ``.inf`` / ``.nan``; everything else (``ON``, ``NO``, ``1:30``, dates) is a
+    string (digit separators ``1_000`` are read as before). A decimal integer with a leading zero (``0700``) is refused with the
+    advice to quote it: it is text such as a Hong Kong ticker, or a typo.
 
     YAML 1.2 requires mapping keys to be unique; PyYAML keeps the last value
     silently, so a second ``price:`` would quietly replace the first (TOML
-    refuses it too).
+    refuses it too). Merge keys (``<<: *anchor``) still work.
     """
 
     _cls = None
@@ -825,6 +836,8 @@ class _YamlLoader:
             import yaml
 
             class Loader(yaml.SafeLoader):
+                yaml_implicit_resolvers: dict = {}
+
                 def construct_mapping(self, node, deep=False):
                     seen = {}
                     for key_node, _ in node.value:
@@ -842,11 +855,43 @@ class _YamlLoader:
                         seen[tagged] = key_node.start_mark.line
                     return super().construct_mapping(node, deep=deep)
 
+                def construct_yaml_int(self, node):
+                    text = self.construct_scalar(node)
+                    t = text.replace("_", "")
+                    sign = -1 if t.startswith("-") else 1
+                    body = t.lstrip("+-")
+                    if body.startswith(("0o", "0O")):
+                        return sign * int(body[2:], 8)
+                    if body.startswith(("0x", "0X")):
+                        return sign * int(body[2:], 16)
+                    if len(body) > 1 and body.startswith("0") and node.style is None and node.tag == _LEADING0:
+                        raise yaml.constructor.ConstructorError(
+                            None, None,
+                            f"{text} has a leading zero, which is ambiguous"
+                            + (f" (YAML 1.1 reads it as the octal number {int(body, 8)}, YAML 1.2 as "
+                               f"{int(body)})" if set(body) <= set("01234567") else "")
+                            + f"; quote it ('{text}') if it is text such as a ticker, or write {int(body)} "
+                            "if it is the number",
+                            node.start_mark)
+                    return sign * int(body)
+
+            _LEADING0 = "tag:pricedin,2026:leading-zero"
+            Loader.add_implicit_resolver(
+                "tag:yaml.org,2002:null", re.compile(r"^(?:~|null|Null|NULL|)$"), ["~", "n", "N", ""])
+            Loader.add_implicit_resolver(
+                "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+            Loader.add_implicit_resolver(_LEADING0, re.compile(r"^[-+]?0[0-9_]+$"), list("-+0"))
+            Loader.add_implicit_resolver(
+                "tag:yaml.org,2002:int", re.compile(r"^(?:[-+]?[0-9][0-9_]*|0o[0-7_]+|0x[0-9a-fA-F_]+)$"),
+                list("-+0123456789"))
             Loader.add_implicit_resolver(
                 "tag:yaml.org,2002:float",
-                re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-                list("-+0123456789"),
-            )
+                re.compile(r"^(?:[-+]?(?:\.[0-9][0-9_]*|[0-9][0-9_]*(?:\.[0-9_]*)?)(?:[eE][-+]?[0-9]+)?"
+                           r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
+                list("-+.0123456789"))
+            Loader.add_implicit_resolver("tag:yaml.org,2002:merge", re.compile(r"^(?:<<)$"), ["<"])
+            Loader.add_constructor("tag:yaml.org,2002:int", Loader.construct_yaml_int)
+            Loader.add_constructor(_LEADING0, Loader.construct_yaml_int)
             cls._cls = Loader
         return cls._cls
 
