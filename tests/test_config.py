@@ -47,6 +47,7 @@ def test_real_ranges_accepted(base):
     # MaaS grew 292.6%; Zhipu's 2025 margin was about -650%
     base["segments"][0]["growth"]["today"] = 2.926
     base["margin"]["today"] = -6.5
+    base["simulation"]["allow_extreme_growth"] = True  # growth above 100% a year must be opted into
     config_from_dict(base)
 
 
@@ -243,7 +244,8 @@ def test_empty_and_binary_files(tmp_path):
 @pytest.mark.parametrize("key, val", [("paths", True), ("horizon_years", True), ("seed", False)])
 def test_booleans_are_not_counts(base, key, val):
     base["simulation"][key] = val
-    assert f"simulation.{key} = {val}: expected a whole number, got the boolean {val}" in err(base)
+    b = str(val).lower()  # as written in the file (TOML / YAML spelling), not Python's repr
+    assert f"simulation.{key} = {b}: expected a whole number, got the boolean {b}" in err(base)
 
 
 def test_seed_above_64_bits_rejected_before_running(base):
