@@ -913,6 +913,213 @@ def _to_toml(d: dict) -> str:
     return "\n".join(lines)
 
 
+#: Config reference: ``section.key`` (segments: ``segments.KEY``) -> (type, default, meaning). The one source
+#: of every field's description (its JSON Schema ``description``) and of the README's config reference table
+#: (:func:`config_reference_markdown`).
+_FIELD_DOCS: dict[str, tuple[str, str, str]] = {
+    'company': ('', '', ''),
+    'company.name': ('text', 'required', 'company name'),
+    'company.ticker': ('text', 'none', 'optional'),
+    'company.reporting_currency': ('ISO code', 'required', 'currency of the financials (`CNY`)'),
+    'company.trading_currency': ('ISO code', 'reporting', 'currency of the share price (`HKD`)'),
+    'company.fx_rate': ('number > 0', 'required if the currencies differ', 'trading-currency units per 1 reporting-currency unit on the valuation date (omit it, or give 1, when they are the same)'),
+    'company.valuation_date': ('date', 'required', '`2026-06-23`'),
+    'company.base_year': ('integer', 'last fiscal year completed', 'year 1 of the simulation is `base_year + 1`; within 2 years before the valuation date'),
+    'company.money_unit': ('`unit`, `thousand`, `million`, `billion`', '`million`', 'unit of every amount'),
+    'market': ('', '', 'give `price` and `shares`, or `market_cap` alone'),
+    'market.price': ('number > 0', '', 'trading currency per share'),
+    'market.shares': ('number > 0', '', 'diluted shares, in `share_unit`'),
+    'market.share_unit': ('as money_unit', '`million`', ''),
+    'market.market_cap': ('number > 0', '', 'trading currency, money units; then "per share" means the whole equity and the report says so'),
+    'balance_sheet': ('', '', ''),
+    'balance_sheet.cash': ('P, >= 0', '0', 'at the valuation date'),
+    'balance_sheet.debt': ('P, >= 0', '0', 'at the valuation date'),
+    'balance_sheet.minority_interests': ('P, >= 0', '0', 'at the valuation date'),
+    'balance_sheet.non_operating_assets': ('P, >= 0', '0', 'at the valuation date'),
+    'balance_sheet.nol': ('P, >= 0', '0', 'tax loss carry-forward'),
+    'balance_sheet.invested_capital': ('P, >= 0', 'revenue / sales-to-capital', 'base for the recovery value on failure'),
+    'segments': ('', 'at least one', 'one table per segment'),
+    'segments.name': ('identifier', 'required', 'names result variables (`maas`)'),
+    'segments.revenue': ('P, >= 0', 'one required', 'base-year revenue, or an annualised run-rate (e.g. ARR) used as the base'),
+    'segments.run_rate': ('P, >= 0', 'one required', 'base-year revenue, or an annualised run-rate (e.g. ARR) used as the base'),
+    'segments.growth.method': ('`ou`, `linear_fade`', '`ou`', "mean-reverting process, or Damodaran's linear fade"),
+    'segments.growth.today': ('P, in (-1, 100]', 'required', 'gross growth rate next year (may exceed 1: 2.926 is +292.6%)'),
+    'segments.growth.long_run': ('P, in (-1, 1]', 'required', 'long-run gross growth (net long-run growth is about (1 + long_run)(1 - churn) - 1)'),
+    'segments.growth.half_life': ('P, years', '3', 'OU half-life of the growth gap (kappa = ln 2 / half_life)'),
+    'segments.growth.fade_year': ('P, years', '10', 'linear fade: year by which growth reaches long_run'),
+    'segments.growth.volatility': ('P, >= 0', '0', 'sd of ln(1 + g) shocks per sqrt(year)'),
+    'segments.growth.volatility_long_run': ('P, >= 0', '= volatility', 'level the volatility decays to'),
+    'segments.growth.volatility_half_life': ('P, years', '5', ''),
+    'segments.churn.rate': ('P, rate', '0', 'annual churn (1 - gross revenue retention), median of the logit-normal'),
+    'segments.churn.dispersion': ('P, >= 0', '0', 'sd of logit(churn) per step'),
+    'segments.revenue_shock.volatility': ('P, >= 0', '0', 'Schwartz-Moon sigma of log revenue per sqrt(year)'),
+    'segments.revenue_shock.volatility_long_run': ('P, >= 0', '= volatility', ''),
+    'segments.revenue_shock.half_life': ('P, years', '5', 'decay of sigma'),
+    'segments.revenue_shock.correlation': ('P, [-1, 1]', '0', 'with the growth shock'),
+    'segments.revenue_shock.market_price_of_risk': ('P', '0', 'lambda: drift minus lambda sigma (risk-neutral valuation)'),
+    'margin': ('', '', 'operating (EBIT) margin'),
+    'margin.method': ('`linear`, `exponential`, `cost_structure`', '`linear`', ''),
+    'margin.today': ('P, in [-1000, 1]', 'required for linear/exponential', '-6.5 is a valid margin; above 1 is not'),
+    'margin.target': ('P, in [-1000, 1]', 'required for linear/exponential', '-6.5 is a valid margin; above 1 is not'),
+    'margin.convergence_year': ('P, years', '10', 'linear: year the target is reached'),
+    'margin.half_life': ('P, years', '3', 'exponential: half-life of the gap'),
+    'margin.variable_cost_share': ('P, >= 0', 'required for cost_structure', 'costs that scale with revenue'),
+    'margin.fixed_costs': ('P, >= 0', 'required for cost_structure', 'fixed costs per year today'),
+    'margin.fixed_cost_growth': ('P, in (-1, 100]', '0', 'annual growth of fixed costs'),
+    'margin.noise_sd': ('P, >= 0', '0', 'annual innovation sd of the AR(1) margin noise (stationary sd noise_sd / sqrt(1 - persistence^2), whatever `steps_per_year`)'),
+    'margin.noise_persistence': ('P, [0, 1)', '0.5', 'AR(1) coefficient per year'),
+    'margin.maximum': ('P, <= 1', '1', 'cap on the margin'),
+    'tax': ('P, rate', 'required', 'marginal tax rate'),
+    'tax.rate': ('P, rate', 'required', 'marginal tax rate'),
+    'reinvestment': ('P, >= 0.01', 'required', 'revenue per unit of capital invested'),
+    'reinvestment.sales_to_capital': ('P, >= 0.01', 'required', 'revenue per unit of capital invested'),
+    'cost_of_capital': ('', '', ''),
+    'cost_of_capital.initial': ('P, rate > 0', 'required', 'WACC today and at maturity'),
+    'cost_of_capital.mature': ('P, rate > 0', 'required', 'WACC today and at maturity'),
+    'cost_of_capital.fade_start_year': ('numbers', '5, 10', 'WACC stays at `initial` until the start, reaches `mature` at the end'),
+    'cost_of_capital.fade_end_year': ('numbers', '5, 10', 'WACC stays at `initial` until the start, reaches `mature` at the end'),
+    'cost_of_capital.cost_of_equity': ('P, rate', '= initial', 'hurdle of the market lens'),
+    'cost_of_capital.mid_year': ('bool', 'false', 'mid-year discounting'),
+    'terminal': ('', '', ''),
+    'terminal.method': ('`gordon`, `exit_multiple`', '`gordon`', ''),
+    'terminal.growth': ('P, in (-1, 0.25]', '0.03', 'stable growth after the horizon'),
+    'terminal.wacc': ('P, rate', '= cost_of_capital.mature', 'stable cost of capital'),
+    'terminal.return_on_capital': ('P, > 0', '= stable WACC', 'stable ROC: reinvestment rate g / ROC'),
+    'terminal.min_spread': ('number in (0, 1)', '0.01', 'minimum stable WACC - growth'),
+    'terminal.exit_multiple': ('P, > 0', 'the simulated multiple', 'EV/Sales for `exit_multiple`'),
+    'multiple': ('', '', 'EV/Sales path (market lens; exit multiple)'),
+    'multiple.today': ('P, > 0', 'market EV / base revenue', "today's EV/Sales"),
+    'multiple.mature': ('P, > 0', 'required', 'anchor at stable growth'),
+    'multiple.growth_beta': ('P', '0', 'anchor = mature x exp(beta (g_t - g_stable))'),
+    'multiple.half_life': ('P, years', '2', 'half-life of the premium over the anchor'),
+    'multiple.volatility': ('P, >= 0', '0', 'annual sd of the shock to the log premium over the anchor (scaled exactly for shorter steps)'),
+    'dilution': ('P, rate', '0', 'annual share-count growth from stock-based compensation'),
+    'dilution.sbc_rate': ('P, rate', '0', 'annual share-count growth from stock-based compensation'),
+    'financing': ('', '', ''),
+    'financing.cash_floor': ('P, >= 0', '0', 'raise equity when cash falls below it'),
+    'financing.buffer_years': ('P, >= 0', '1', 'each raise also funds this many years of the current burn'),
+    'financing.issue_discount': ('P, [0, 1)', '0.1', 'discount to the simulated market price'),
+    'financing.cash_rate': ('P, in [-0.5, 1]', '0', 'interest earned on cash'),
+    'financing.closed': ('bool', 'false', 'no equity can ever be raised'),
+    'financing.closed_years': ('list of years', '[]', 'years (1..horizon) with the window shut'),
+    'failure': ('', '', ''),
+    'failure.annual_probability': ('P, [0, 1)', '0', 'exogenous failure hazard per year'),
+    'failure.recovery': ('P, rate', '0', 'share of invested capital recovered on failure'),
+    'failure.limited_liability': ('bool', 'false', "floor each path's equity at 0 (the report counts floored paths)"),
+    'simulation': ('', '', ''),
+    'simulation.paths': ('integer', '100,000', 'overridden by `--paths`'),
+    'simulation.seed': ('integer', '20260623', 'overridden by `--seed`'),
+    'simulation.horizon_years': ('integer 1-100', '10', ''),
+    'simulation.steps_per_year': ('integer 1-12', '1', ''),
+    'simulation.sampling': ('`random`, `lhs`, `sobol`', '`random`', 'per-path parameter design (per block)'),
+    'simulation.block_size': ('integer', '65,536', 'part of the seed contract'),
+    'simulation.stress_scenarios': ('path', '`stress/<config stem>.toml` next to the config', 'the default scenario file of `pricedin stress`'),
+    'simulation.allow_extreme_growth': ('bool', 'false', 'allow growth-type inputs (growth.today, growth.long_run, margin.fixed_cost_growth, stress growth shocks) above 100% a year; without it, such an input (5.0 typed for 5%) is refused'),
+    'correlations': ('', '', 'Spearman rank correlations (Gaussian copula, Pearson = 2 sin(pi rho_s / 6))'),
+    'correlations.pairs': ('list of `[key, key, rho]`', '[]', 'e.g. `["margin.target", "multiple.mature", 0.5]`'),
+    'correlations.inputs': ('list of keys, square matrix', '', 'the full-matrix form'),
+    'correlations.matrix': ('list of keys, square matrix', '', 'the full-matrix form'),
+    'correlations.repair': ('bool', 'false', 'replace a matrix that is not positive semi-definite by the nearest valid one (Higham 2002); otherwise it is rejected and the nearest valid matrix is printed'),
+}
+
+_MODEL_OF_SECTION = None
+
+
+def _section_models() -> dict:
+    return {
+        "company": Company, "market": Market, "balance_sheet": BalanceSheet, "segments": Segment,
+        "margin": Margin, "tax": Tax, "reinvestment": Reinvestment, "cost_of_capital": CostOfCapital,
+        "terminal": Terminal, "multiple": Multiple, "dilution": Dilution, "financing": Financing,
+        "failure": Failure, "simulation": Simulation, "correlations": Correlations,
+    }
+
+
+def _field_paths() -> Iterator[tuple[str, type, str]]:
+    """(doc key, model class, field name) of every config field, in file order."""
+    for section, model in _section_models().items():
+        for name, finfo in model.model_fields.items():
+            sub = {"growth": Growth, "churn": Churn, "revenue_shock": RevenueShock}.get(name) \
+                if model is Segment else None
+            if sub is not None:
+                for n2 in sub.model_fields:
+                    yield f"segments.{name}.{n2}", sub, n2
+            else:
+                yield f"{section}.{name}", model, name
+
+
+def _describe(key: str, finfo) -> str:
+    typ, default, meaning = _FIELD_DOCS[key]
+    b = _bounds_of(finfo)
+    parts = [(meaning.replace("`", "") or key.rsplit(".", 1)[-1].replace("_", " ")).rstrip(".") + "."]
+    parts.append(f"Type: {typ.replace('`', '')}" + ("" if b is None else f", allowed range {_range_text(b)}") + ".")
+    if default:
+        parts.append(f"Default: {default.replace('`', '')}.")
+    if typ.startswith("P"):
+        parts.append("P: a fixed number or a distribution table.")
+    return " ".join(parts)
+
+
+def _attach_descriptions() -> None:
+    """Set every config field's ``description`` from :data:`_FIELD_DOCS` (used by the JSON Schema)."""
+    for key, model, name in _field_paths():
+        model.model_fields[name].description = _describe(key, model.model_fields[name])
+    for section, model in _section_models().items():
+        if section in _FIELD_DOCS and _FIELD_DOCS[section][2]:
+            Config.model_fields[section].description = _FIELD_DOCS[section][2]
+    for m in (Growth, Churn, RevenueShock, *_section_models().values(), Config):
+        m.model_rebuild(force=True)
+
+
+
+def config_json_schema() -> dict:
+    """The JSON Schema (draft 2020-12) of a config file, with each field's unit, bounds and default.
+
+    For editors (a YAML or TOML language server): ``pricedin schema > pricedin.schema.json``.
+
+    Returns
+    -------
+    dict
+        ``Config.model_json_schema()`` with a title and ``$schema``.
+    """
+    s = Config.model_json_schema()
+    s["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    s["title"] = "pricedin config"
+    return s
+
+
+_README_START = "<!-- config-reference:start (generated by `python -m engine.config --write-readme`) -->"
+_README_END = "<!-- config-reference:end -->"
+
+
+def config_reference_markdown() -> str:
+    """The README's config reference table, generated from :data:`_FIELD_DOCS` (the field descriptions)."""
+    out = ["| key | type | default | meaning |", "|---|---|---|---|"]
+    seen_sections = set()
+    for key, _model, _name in _field_paths():
+        section = key.split(".")[0]
+        if section not in seen_sections:
+            seen_sections.add(section)
+            head = f"[[{section}]]" if section == "segments" else f"[{section}]"
+            typ, default, meaning = _FIELD_DOCS.get(section, ("", "", ""))
+            out.append(f"| **{head}** | {typ} | {default} | {meaning} |")
+        shown = key.split(".", 1)[1]
+        typ, default, meaning = _FIELD_DOCS[key]
+        out.append(f"| `{shown}` | {typ} | {default} | {meaning} |")
+    return "\n".join(out)
+
+
+def write_readme(path=None) -> bool:
+    """Regenerate the config reference table in README.md; True if the file changed."""
+    p = Path(path) if path else Path(__file__).resolve().parents[1] / "README.md"
+    text = p.read_text(encoding="utf-8")
+    i, j = text.index(_README_START) + len(_README_START), text.index(_README_END)
+    new = text[:i] + "\n" + config_reference_markdown() + "\n" + text[j:]
+    if new != text:
+        p.write_text(new, encoding="utf-8")
+    return new != text
+
+
+
 # --------------------------------------------------------------------------- loading
 
 
@@ -1633,3 +1840,13 @@ def _check_correlations(cfg: Config) -> None:
         raise ConfigError(f"invalid config:\n  correlations: {e}") from None
     except ValueError as e:
         raise ConfigError(f"invalid config:\n  correlations: {e}") from None
+
+
+_attach_descriptions()  # after every helper it uses is defined
+
+if __name__ == "__main__":  # python -m engine.config --write-readme
+    if sys.argv[1:] == ["--write-readme"]:
+        print("README.md updated" if write_readme() else "README.md already up to date")
+    else:
+        print("usage: python -m engine.config --write-readme", file=sys.stderr)
+        sys.exit(2)

@@ -455,3 +455,42 @@ def test_with_inputs_validates_like_a_loaded_config(base):
     # a new method drops the settings it does not use
     lf = cfg.with_inputs({"segments.core.growth.method": "linear_fade"})
     assert lf.segments[0].growth.method.value == "linear_fade"
+
+
+# --------------------------------------------------------------------------- schema and README
+
+
+def test_every_config_field_has_a_description_with_its_bounds():
+    from engine.config import _field_paths
+
+    for key, model, name in _field_paths():
+        d = model.model_fields[name].description
+        assert d and "Type:" in d, key
+    from engine.config import Tax
+
+    assert "allowed range [0, 1]" in Tax.model_fields["rate"].description
+
+
+def test_schema_command_prints_the_json_schema():
+    import json
+
+    from click.testing import CliRunner
+
+    from engine.cli import main
+
+    r = CliRunner().invoke(main, ["schema"])
+    assert r.exit_code == 0
+    s = json.loads(r.output)
+    assert s["title"] == "pricedin config"
+    assert "allowed range (0, 1]" in s["$defs"]["CostOfCapital"]["properties"]["initial"]["description"]
+    assert "allow_extreme_growth" in s["$defs"]["Simulation"]["properties"]
+
+
+def test_readme_config_reference_matches_the_descriptions():
+    from engine.config import _README_END, _README_START, config_reference_markdown
+
+    from .conftest import ROOT
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = text[text.index(_README_START) + len(_README_START):text.index(_README_END)].strip()
+    assert table == config_reference_markdown(), "README drifted: run python -m engine.config --write-readme"
