@@ -1642,8 +1642,9 @@ def config_warnings(cfg: Config) -> list[str]:
     * A segment whose median long-run gross growth does not cover its median churn
       shrinks for ever: net growth = (1 + g)(1 - c) - 1 < 0. With churn 1 (every
       year's revenue lost) no gross growth makes up for it.
-    * Growth above 100% a year that ``simulation.allow_extreme_growth = true``
-      lets through is repeated, so it is seen on every run.
+
+    Growth above 100% a year is not a warning: it is refused (naming the key and
+    the fix) unless ``simulation.allow_extreme_growth = true`` says it is meant.
     """
     out = []
     for s in cfg.segments:
@@ -1660,13 +1661,6 @@ def config_warnings(cfg: Config) -> list[str]:
                 f"{_fmt(c)}) the segment's long-run net growth is (1 + g)(1 - c) - 1 = {_fmt(net)}, so it shrinks "
                 f"for ever. {fix}"
             )
-    if cfg.simulation.allow_extreme_growth:
-        for info in cfg.parameters():
-            if _is_growth_key(info.key):
-                m = _extreme_growth_text(info.key, info.spec)
-                if m:
-                    out.append(f"{m}. Growth above {EXTREME_GROWTH:.0%} a year is used because "
-                               "simulation.allow_extreme_growth = true")
     return out
 
 
