@@ -462,6 +462,18 @@ def validate(config):
     )
 
 
+@main.command()
+@_debug
+@_guard
+def schema():
+    """Print the JSON Schema of a config file (for editors: units, bounds and defaults of every key)."""
+    import json
+
+    from .config import config_json_schema
+
+    click.echo(json.dumps(config_json_schema(), indent=2))
+
+
 # --------------------------------------------------------------------------- stress
 
 

@@ -42,7 +42,7 @@ from pydantic import (
     model_validator,
 )
 
-from .distributions import Param, parse_number
+from .distributions import KINDS, Param, clean_message, parse_number
 from .sampling import MAX_SEED, CorrelationError, Method, check_correlation
 from .errors import InputError
 
@@ -56,6 +56,11 @@ __all__ = [
     "ConfigError",
     "load_config",
     "config_from_dict",
+    "check_overrides",
+    "SolverOverrides",
+    "config_warnings",
+    "format_validation_error",
+    "EXTREME_GROWTH",
     "MONEY_UNITS",
     "ParamInfo",
 ]
@@ -63,7 +68,7 @@ __all__ = [
 def _int_not_bool(v: Any) -> Any:
     """Before-validator for counts and years: ``true`` / ``false`` are not the integers 1 / 0 here."""
     if isinstance(v, bool):
-        raise InputError(f"expected a whole number, got the boolean {v!r}")
+        raise InputError(f"expected a whole number, got the boolean {str(v).lower()}")
     return v
 
 
@@ -153,7 +158,7 @@ class _Base(BaseModel):
 def _num(v: Any) -> Any:
     """Before-validator for plain (non-distribution) numbers: accepts "8%"."""
     if isinstance(v, bool):
-        raise InputError(f"expected a number, got the boolean {v!r}")
+        raise InputError(f"expected a number, got the boolean {str(v).lower()}")
     if isinstance(v, (str, int, float)):
         return parse_number(v)
     return v
@@ -202,7 +207,7 @@ class Company(_Base):
                 return _dt.date.fromisoformat(v.strip())
             except ValueError:
                 pass
-        raise InputError(f"valuation_date = {v!r} is not a date; write it as YYYY-MM-DD, e.g. 2026-06-23")
+        raise InputError(f"{_show(v)} is not a date; write it as YYYY-MM-DD, e.g. 2026-06-23")
 
     @field_validator("fx_rate", mode="before")
     @classmethod
@@ -600,6 +605,8 @@ class Simulation(_Base):
     #: Stress scenario file for ``pricedin stress`` (relative to the config file);
     #: default ``stress/<config stem>.toml`` next to the config.
     stress_scenarios: Optional[str] = None
+    #: Growth-type inputs above 100% a year are refused unless this is true (see EXTREME_GROWTH).
+    allow_extreme_growth: StrictBool = False
 
 
 class Correlations(_Base):
@@ -707,6 +714,106 @@ class Config(_Base):
         """sha256 of the normalised TOML: identifies the config in result files."""
         return hashlib.sha256(self.to_toml().encode()).hexdigest()
 
+    def with_inputs(self, updates: Optional[dict] = None, **kw) -> "Config":
+        """A new config with some keys set, validated like a loaded config (bounds included).
+
+        The one way to derive a config (``model_copy(update=...)`` skips every check).
+
+        Parameters
+        ----------
+        updates : dict of {str: value}, optional
+            ``{dotted key: value}`` with the keys of the file: ``"tax.rate"``,
+            ``"simulation.paths"``, ``"segments.maas.growth.today"`` (segments by
+            name). A value may be a number, a percentage string, a distribution
+            table, text, or a table for a whole section.
+        **kw
+            More updates, same form (``cfg.with_inputs(**{"tax.rate": 0.2})``).
+
+        Returns
+        -------
+        Config
+            The validated config; ``self`` is unchanged.
+
+        Raises
+        ------
+        ConfigError
+            A key that is not a section or setting of the config, or a result that
+            fails validation (the message names the key, the value and the fix).
+
+        Examples
+        --------
+        >>> cfg2 = cfg.with_inputs({"simulation.paths": 1000, "tax.rate": "20%"})  # doctest: +SKIP
+        """
+        import copy
+
+        upd = {**(updates or {}), **kw}
+        data = copy.deepcopy(self.normalised_dict())
+        for key, val in upd.items():
+            _set_key(data, str(key), val)
+        # a changed method drops the settings the new method does not use (unless set here too)
+        for key, val in upd.items():
+            key = str(key)
+            if not key.endswith(".method"):
+                continue
+            section = key[: -len(".method")]
+            cls = _METHOD_SECTIONS.get(section.split(".")[-1] if section.startswith("segments.") else section)
+            if cls is None:
+                continue
+            try:
+                unused = cls.model_construct(method=type(cls.model_fields["method"].default)(val)).unused_fields()
+            except ValueError:
+                continue  # an unknown method: validation names it
+            node = _get_node(data, section)
+            for k in unused:
+                if f"{section}.{k}" not in upd and isinstance(node, dict):
+                    node.pop(k, None)
+        return config_from_dict(data)
+
+    def replace(self, **kw) -> "Config":
+        """Same as :meth:`with_inputs` with keyword updates: ``cfg.replace(**{"tax.rate": 0.2})``."""
+        return self.with_inputs(kw)
+
+
+def _get_node(data: dict, key: str) -> Any:
+    node: Any = data
+    for p in key.split("."):
+        if isinstance(node, list):
+            node = next((x for x in node if isinstance(x, dict) and x.get("name") == p), None)
+        elif isinstance(node, dict):
+            node = node.get(p)
+        if node is None:
+            return None
+    return node
+
+
+def _set_key(data: dict, key: str, val: Any) -> None:
+    """Set a dotted key of a config dict in place; segments are addressed by name."""
+    parts = key.split(".")
+    node: Any = data
+    for i, p in enumerate(parts[:-1]):
+        if isinstance(node, list):  # the segments list: by name
+            match = [s for s in node if isinstance(s, dict) and s.get("name") == p]
+            if not match:
+                names = ", ".join(repr(s.get("name")) for s in node if isinstance(s, dict))
+                raise ConfigError(f"cannot set {key!r}: no segment named {p!r}; segments are {names}")
+            node = match[0]
+            continue
+        if p not in node:
+            if i == 0 and p not in Config.model_fields:
+                raise ConfigError(f"cannot set {key!r}: {p!r} is not a section of a config; sections are "
+                                  + ", ".join(Config.model_fields))
+            node[p] = {}
+        node = node[p]
+        if not isinstance(node, (dict, list)):
+            raise ConfigError(f"cannot set {key!r}: {'.'.join(parts[:i + 1])} is a value, not a table")
+    if isinstance(node, list):
+        raise ConfigError(f"cannot set {key!r}: name a segment (segments.NAME.KEY)")
+    node[parts[-1]] = val
+
+
+#: Sections that have a ``method`` (a segment's growth is ``segments.NAME.growth``).
+_METHOD_SECTIONS = {"growth": Growth, "margin": Margin, "terminal": Terminal}
+
 
 class ParamInfo(NamedTuple):
     """A numeric input: its key path (``segments.maas.growth.today``), spec and bounds."""
@@ -753,8 +860,8 @@ def _plain(obj):
         skip = obj.unused_fields() if isinstance(obj, _Base) else set()
         for name in type(obj).model_fields:
             v = getattr(obj, name)
-            if v is None or name in skip:
-                continue
+            if v is None or name in skip or (name == "allow_extreme_growth" and v is False):
+                continue  # (an unset opt-in is left out, so configs that do not use it keep their sha256)
             out[name] = _plain(v)
         return out
     if isinstance(obj, Enum):
@@ -806,15 +913,233 @@ def _to_toml(d: dict) -> str:
     return "\n".join(lines)
 
 
+#: Config reference: ``section.key`` (segments: ``segments.KEY``) -> (type, default, meaning). The one source
+#: of every field's description (its JSON Schema ``description``) and of the README's config reference table
+#: (:func:`config_reference_markdown`).
+_FIELD_DOCS: dict[str, tuple[str, str, str]] = {
+    'company': ('', '', ''),
+    'company.name': ('text', 'required', 'company name'),
+    'company.ticker': ('text', 'none', 'optional'),
+    'company.reporting_currency': ('ISO code', 'required', 'currency of the financials (`CNY`)'),
+    'company.trading_currency': ('ISO code', 'reporting', 'currency of the share price (`HKD`)'),
+    'company.fx_rate': ('number > 0', 'required if the currencies differ', 'trading-currency units per 1 reporting-currency unit on the valuation date (omit it, or give 1, when they are the same)'),
+    'company.valuation_date': ('date', 'required', '`2026-06-23`'),
+    'company.base_year': ('integer', 'last fiscal year completed', 'year 1 of the simulation is `base_year + 1`; within 2 years before the valuation date'),
+    'company.money_unit': ('`unit`, `thousand`, `million`, `billion`', '`million`', 'unit of every amount'),
+    'market': ('', '', 'give `price` and `shares`, or `market_cap` alone'),
+    'market.price': ('number > 0', '', 'trading currency per share'),
+    'market.shares': ('number > 0', '', 'diluted shares, in `share_unit`'),
+    'market.share_unit': ('as money_unit', '`million`', ''),
+    'market.market_cap': ('number > 0', '', 'trading currency, money units; then "per share" means the whole equity and the report says so'),
+    'balance_sheet': ('', '', ''),
+    'balance_sheet.cash': ('P, >= 0', '0', 'at the valuation date'),
+    'balance_sheet.debt': ('P, >= 0', '0', 'at the valuation date'),
+    'balance_sheet.minority_interests': ('P, >= 0', '0', 'at the valuation date'),
+    'balance_sheet.non_operating_assets': ('P, >= 0', '0', 'at the valuation date'),
+    'balance_sheet.nol': ('P, >= 0', '0', 'tax loss carry-forward'),
+    'balance_sheet.invested_capital': ('P, >= 0', 'revenue / sales-to-capital', 'base for the recovery value on failure'),
+    'segments': ('', 'at least one', 'one table per segment'),
+    'segments.name': ('identifier', 'required', 'names result variables (`maas`)'),
+    'segments.revenue': ('P, >= 0', 'one required', 'base-year revenue, or an annualised run-rate (e.g. ARR) used as the base'),
+    'segments.run_rate': ('P, >= 0', 'one required', 'base-year revenue, or an annualised run-rate (e.g. ARR) used as the base'),
+    'segments.growth.method': ('`ou`, `linear_fade`', '`ou`', "mean-reverting process, or Damodaran's linear fade"),
+    'segments.growth.today': ('P, in (-1, 100]', 'required', 'gross growth rate next year (may exceed 1: 2.926 is +292.6%)'),
+    'segments.growth.long_run': ('P, in (-1, 1]', 'required', 'long-run gross growth (net long-run growth is about (1 + long_run)(1 - churn) - 1)'),
+    'segments.growth.half_life': ('P, years', '3', 'OU half-life of the growth gap (kappa = ln 2 / half_life)'),
+    'segments.growth.fade_year': ('P, years', '10', 'linear fade: year by which growth reaches long_run'),
+    'segments.growth.volatility': ('P, >= 0', '0', 'sd of ln(1 + g) shocks per sqrt(year)'),
+    'segments.growth.volatility_long_run': ('P, >= 0', '= volatility', 'level the volatility decays to'),
+    'segments.growth.volatility_half_life': ('P, years', '5', ''),
+    'segments.churn.rate': ('P, rate', '0', 'annual churn (1 - gross revenue retention), median of the logit-normal'),
+    'segments.churn.dispersion': ('P, >= 0', '0', 'sd of logit(churn) per step'),
+    'segments.revenue_shock.volatility': ('P, >= 0', '0', 'Schwartz-Moon sigma of log revenue per sqrt(year)'),
+    'segments.revenue_shock.volatility_long_run': ('P, >= 0', '= volatility', ''),
+    'segments.revenue_shock.half_life': ('P, years', '5', 'decay of sigma'),
+    'segments.revenue_shock.correlation': ('P, [-1, 1]', '0', 'with the growth shock'),
+    'segments.revenue_shock.market_price_of_risk': ('P', '0', 'lambda: drift minus lambda sigma (risk-neutral valuation)'),
+    'margin': ('', '', 'operating (EBIT) margin'),
+    'margin.method': ('`linear`, `exponential`, `cost_structure`', '`linear`', ''),
+    'margin.today': ('P, in [-1000, 1]', 'required for linear/exponential', '-6.5 is a valid margin; above 1 is not'),
+    'margin.target': ('P, in [-1000, 1]', 'required for linear/exponential', '-6.5 is a valid margin; above 1 is not'),
+    'margin.convergence_year': ('P, years', '10', 'linear: year the target is reached'),
+    'margin.half_life': ('P, years', '3', 'exponential: half-life of the gap'),
+    'margin.variable_cost_share': ('P, >= 0', 'required for cost_structure', 'costs that scale with revenue'),
+    'margin.fixed_costs': ('P, >= 0', 'required for cost_structure', 'fixed costs per year today'),
+    'margin.fixed_cost_growth': ('P, in (-1, 100]', '0', 'annual growth of fixed costs'),
+    'margin.noise_sd': ('P, >= 0', '0', 'annual innovation sd of the AR(1) margin noise (stationary sd noise_sd / sqrt(1 - persistence^2), whatever `steps_per_year`)'),
+    'margin.noise_persistence': ('P, [0, 1)', '0.5', 'AR(1) coefficient per year'),
+    'margin.maximum': ('P, <= 1', '1', 'cap on the margin'),
+    'tax': ('P, rate', 'required', 'marginal tax rate'),
+    'tax.rate': ('P, rate', 'required', 'marginal tax rate'),
+    'reinvestment': ('P, >= 0.01', 'required', 'revenue per unit of capital invested'),
+    'reinvestment.sales_to_capital': ('P, >= 0.01', 'required', 'revenue per unit of capital invested'),
+    'cost_of_capital': ('', '', ''),
+    'cost_of_capital.initial': ('P, rate > 0', 'required', 'WACC today and at maturity'),
+    'cost_of_capital.mature': ('P, rate > 0', 'required', 'WACC today and at maturity'),
+    'cost_of_capital.fade_start_year': ('numbers', '5, 10', 'WACC stays at `initial` until the start, reaches `mature` at the end'),
+    'cost_of_capital.fade_end_year': ('numbers', '5, 10', 'WACC stays at `initial` until the start, reaches `mature` at the end'),
+    'cost_of_capital.cost_of_equity': ('P, rate', '= initial', 'hurdle of the market lens'),
+    'cost_of_capital.mid_year': ('bool', 'false', 'mid-year discounting'),
+    'terminal': ('', '', ''),
+    'terminal.method': ('`gordon`, `exit_multiple`', '`gordon`', ''),
+    'terminal.growth': ('P, in (-1, 0.25]', '0.03', 'stable growth after the horizon'),
+    'terminal.wacc': ('P, rate', '= cost_of_capital.mature', 'stable cost of capital'),
+    'terminal.return_on_capital': ('P, > 0', '= stable WACC', 'stable ROC: reinvestment rate g / ROC'),
+    'terminal.min_spread': ('number in (0, 1)', '0.01', 'minimum stable WACC - growth'),
+    'terminal.exit_multiple': ('P, > 0', 'the simulated multiple', 'EV/Sales for `exit_multiple`'),
+    'multiple': ('', '', 'EV/Sales path (market lens; exit multiple)'),
+    'multiple.today': ('P, > 0', 'market EV / base revenue', "today's EV/Sales"),
+    'multiple.mature': ('P, > 0', 'required', 'anchor at stable growth'),
+    'multiple.growth_beta': ('P', '0', 'anchor = mature x exp(beta (g_t - g_stable))'),
+    'multiple.half_life': ('P, years', '2', 'half-life of the premium over the anchor'),
+    'multiple.volatility': ('P, >= 0', '0', 'annual sd of the shock to the log premium over the anchor (scaled exactly for shorter steps)'),
+    'dilution': ('P, rate', '0', 'annual share-count growth from stock-based compensation'),
+    'dilution.sbc_rate': ('P, rate', '0', 'annual share-count growth from stock-based compensation'),
+    'financing': ('', '', ''),
+    'financing.cash_floor': ('P, >= 0', '0', 'raise equity when cash falls below it'),
+    'financing.buffer_years': ('P, >= 0', '1', 'each raise also funds this many years of the current burn'),
+    'financing.issue_discount': ('P, [0, 1)', '0.1', 'discount to the simulated market price'),
+    'financing.cash_rate': ('P, in [-0.5, 1]', '0', 'interest earned on cash'),
+    'financing.closed': ('bool', 'false', 'no equity can ever be raised'),
+    'financing.closed_years': ('list of years', '[]', 'years (1..horizon) with the window shut'),
+    'failure': ('', '', ''),
+    'failure.annual_probability': ('P, [0, 1)', '0', 'exogenous failure hazard per year'),
+    'failure.recovery': ('P, rate', '0', 'share of invested capital recovered on failure'),
+    'failure.limited_liability': ('bool', 'false', "floor each path's equity at 0 (the report counts floored paths)"),
+    'simulation': ('', '', ''),
+    'simulation.paths': ('integer', '100,000', 'overridden by `--paths`'),
+    'simulation.seed': ('integer', '20260623', 'overridden by `--seed`'),
+    'simulation.horizon_years': ('integer 1-100', '10', ''),
+    'simulation.steps_per_year': ('integer 1-12', '1', ''),
+    'simulation.sampling': ('`random`, `lhs`, `sobol`', '`random`', 'per-path parameter design (per block)'),
+    'simulation.block_size': ('integer', '65,536', 'part of the seed contract'),
+    'simulation.stress_scenarios': ('path', '`stress/<config stem>.toml` next to the config', 'the default scenario file of `pricedin stress`'),
+    'simulation.allow_extreme_growth': ('bool', 'false', 'allow growth-type inputs (growth.today, growth.long_run, margin.fixed_cost_growth, stress growth shocks) above 100% a year; without it, such an input (5.0 typed for 5%) is refused'),
+    'correlations': ('', '', 'Spearman rank correlations (Gaussian copula, Pearson = 2 sin(pi rho_s / 6))'),
+    'correlations.pairs': ('list of `[key, key, rho]`', '[]', 'e.g. `["margin.target", "multiple.mature", 0.5]`'),
+    'correlations.inputs': ('list of keys, square matrix', '', 'the full-matrix form'),
+    'correlations.matrix': ('list of keys, square matrix', '', 'the full-matrix form'),
+    'correlations.repair': ('bool', 'false', 'replace a matrix that is not positive semi-definite by the nearest valid one (Higham 2002); otherwise it is rejected and the nearest valid matrix is printed'),
+}
+
+_MODEL_OF_SECTION = None
+
+
+def _section_models() -> dict:
+    return {
+        "company": Company, "market": Market, "balance_sheet": BalanceSheet, "segments": Segment,
+        "margin": Margin, "tax": Tax, "reinvestment": Reinvestment, "cost_of_capital": CostOfCapital,
+        "terminal": Terminal, "multiple": Multiple, "dilution": Dilution, "financing": Financing,
+        "failure": Failure, "simulation": Simulation, "correlations": Correlations,
+    }
+
+
+def _field_paths() -> Iterator[tuple[str, type, str]]:
+    """(doc key, model class, field name) of every config field, in file order."""
+    for section, model in _section_models().items():
+        for name, finfo in model.model_fields.items():
+            sub = {"growth": Growth, "churn": Churn, "revenue_shock": RevenueShock}.get(name) \
+                if model is Segment else None
+            if sub is not None:
+                for n2 in sub.model_fields:
+                    yield f"segments.{name}.{n2}", sub, n2
+            else:
+                yield f"{section}.{name}", model, name
+
+
+def _describe(key: str, finfo) -> str:
+    typ, default, meaning = _FIELD_DOCS[key]
+    b = _bounds_of(finfo)
+    parts = [(meaning.replace("`", "") or key.rsplit(".", 1)[-1].replace("_", " ")).rstrip(".") + "."]
+    parts.append(f"Type: {typ.replace('`', '')}" + ("" if b is None else f", allowed range {_range_text(b)}") + ".")
+    if default:
+        parts.append(f"Default: {default.replace('`', '')}.")
+    if typ.startswith("P"):
+        parts.append("P: a fixed number or a distribution table.")
+    return " ".join(parts)
+
+
+def _attach_descriptions() -> None:
+    """Set every config field's ``description`` from :data:`_FIELD_DOCS` (used by the JSON Schema)."""
+    for key, model, name in _field_paths():
+        model.model_fields[name].description = _describe(key, model.model_fields[name])
+    for section, model in _section_models().items():
+        if section in _FIELD_DOCS and _FIELD_DOCS[section][2]:
+            Config.model_fields[section].description = _FIELD_DOCS[section][2]
+    for m in (Growth, Churn, RevenueShock, *_section_models().values(), Config):
+        m.model_rebuild(force=True)
+
+
+
+def config_json_schema() -> dict:
+    """The JSON Schema (draft 2020-12) of a config file, with each field's unit, bounds and default.
+
+    For editors (a YAML or TOML language server): ``pricedin schema > pricedin.schema.json``.
+
+    Returns
+    -------
+    dict
+        ``Config.model_json_schema()`` with a title and ``$schema``.
+    """
+    s = Config.model_json_schema()
+    s["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    s["title"] = "pricedin config"
+    return s
+
+
+_README_START = "<!-- config-reference:start (generated by `python -m engine.config --write-readme`) -->"
+_README_END = "<!-- config-reference:end -->"
+
+
+def config_reference_markdown() -> str:
+    """The README's config reference table, generated from :data:`_FIELD_DOCS` (the field descriptions)."""
+    out = ["| key | type | default | meaning |", "|---|---|---|---|"]
+    seen_sections = set()
+    for key, _model, _name in _field_paths():
+        section = key.split(".")[0]
+        if section not in seen_sections:
+            seen_sections.add(section)
+            head = f"[[{section}]]" if section == "segments" else f"[{section}]"
+            typ, default, meaning = _FIELD_DOCS.get(section, ("", "", ""))
+            out.append(f"| **{head}** | {typ} | {default} | {meaning} |")
+        shown = key.split(".", 1)[1]
+        typ, default, meaning = _FIELD_DOCS[key]
+        out.append(f"| `{shown}` | {typ} | {default} | {meaning} |")
+    return "\n".join(out)
+
+
+def write_readme(path=None) -> bool:
+    """Regenerate the config reference table in README.md; True if the file changed."""
+    p = Path(path) if path else Path(__file__).resolve().parents[1] / "README.md"
+    text = p.read_text(encoding="utf-8")
+    i, j = text.index(_README_START) + len(_README_START), text.index(_README_END)
+    new = text[:i] + "\n" + config_reference_markdown() + "\n" + text[j:]
+    if new != text:
+        p.write_text(new, encoding="utf-8")
+    return new != text
+
+
+
 # --------------------------------------------------------------------------- loading
 
 
 class _YamlLoader:
-    """PyYAML SafeLoader that reads ``1e6`` as a float (YAML 1.2), not a string, and refuses duplicate keys.
+    """PyYAML SafeLoader with the YAML 1.2 core schema's implicit types, refusing duplicate keys.
+
+    PyYAML implements YAML 1.1, whose implicit typing changes what was written:
+    ``ON`` / ``yes`` / ``off`` / ``NO`` become booleans, ``0700`` the octal 448,
+    ``1:30`` the sexagesimal 90, ``2026-06-23`` a date and ``1e6`` a string. This
+    loader resolves plain scalars by the YAML 1.2 core schema (YAML 1.2.2,
+    section 10.3.2) instead: ``null`` / ``~`` / empty are null; only
+    ``true`` / ``false`` (any of three capitalisations) are booleans; integers are
+    decimal, ``0o`` octal or ``0x`` hexadecimal; floats include ``1e6`` and
+    ``.inf`` / ``.nan``; everything else (``ON``, ``NO``, ``1:30``, dates) is a
+    string (digit separators ``1_000`` are read as before). A decimal integer with a leading zero (``0700``) is refused with the
+    advice to quote it: it is text such as a Hong Kong ticker, or a typo.
 
     YAML 1.2 requires mapping keys to be unique; PyYAML keeps the last value
     silently, so a second ``price:`` would quietly replace the first (TOML
-    refuses it too).
+    refuses it too). Merge keys (``<<: *anchor``) still work.
     """
 
     _cls = None
@@ -825,6 +1150,8 @@ class _YamlLoader:
             import yaml
 
             class Loader(yaml.SafeLoader):
+                yaml_implicit_resolvers: dict = {}
+
                 def construct_mapping(self, node, deep=False):
                     seen = {}
                     for key_node, _ in node.value:
@@ -842,11 +1169,43 @@ class _YamlLoader:
                         seen[tagged] = key_node.start_mark.line
                     return super().construct_mapping(node, deep=deep)
 
+                def construct_yaml_int(self, node):
+                    text = self.construct_scalar(node)
+                    t = text.replace("_", "")
+                    sign = -1 if t.startswith("-") else 1
+                    body = t.lstrip("+-")
+                    if body.startswith(("0o", "0O")):
+                        return sign * int(body[2:], 8)
+                    if body.startswith(("0x", "0X")):
+                        return sign * int(body[2:], 16)
+                    if len(body) > 1 and body.startswith("0") and node.style is None and node.tag == _LEADING0:
+                        raise yaml.constructor.ConstructorError(
+                            None, None,
+                            f"{text} has a leading zero, which is ambiguous"
+                            + (f" (YAML 1.1 reads it as the octal number {int(body, 8)}, YAML 1.2 as "
+                               f"{int(body)})" if set(body) <= set("01234567") else "")
+                            + f"; quote it ('{text}') if it is text such as a ticker, or write {int(body)} "
+                            "if it is the number",
+                            node.start_mark)
+                    return sign * int(body)
+
+            _LEADING0 = "tag:pricedin,2026:leading-zero"
+            Loader.add_implicit_resolver(
+                "tag:yaml.org,2002:null", re.compile(r"^(?:~|null|Null|NULL|)$"), ["~", "n", "N", ""])
+            Loader.add_implicit_resolver(
+                "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+            Loader.add_implicit_resolver(_LEADING0, re.compile(r"^[-+]?0[0-9_]+$"), list("-+0"))
+            Loader.add_implicit_resolver(
+                "tag:yaml.org,2002:int", re.compile(r"^(?:[-+]?[0-9][0-9_]*|0o[0-7_]+|0x[0-9a-fA-F_]+)$"),
+                list("-+0123456789"))
             Loader.add_implicit_resolver(
                 "tag:yaml.org,2002:float",
-                re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-                list("-+0123456789"),
-            )
+                re.compile(r"^(?:[-+]?(?:\.[0-9][0-9_]*|[0-9][0-9_]*(?:\.[0-9_]*)?)(?:[eE][-+]?[0-9]+)?"
+                           r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
+                list("-+.0123456789"))
+            Loader.add_implicit_resolver("tag:yaml.org,2002:merge", re.compile(r"^(?:<<)$"), ["<"])
+            Loader.add_constructor("tag:yaml.org,2002:int", Loader.construct_yaml_int)
+            Loader.add_constructor(_LEADING0, Loader.construct_yaml_int)
             cls._cls = Loader
         return cls._cls
 
@@ -943,6 +1302,8 @@ def config_from_dict(data: dict) -> Config:
     except ValidationError as e:
         raise ConfigError(format_validation_error(e, data)) from None
     _check_bounds(cfg)
+    _check_degenerate(cfg)
+    _check_extreme_growth(cfg)
     _check_terminal(cfg)
     _check_multiple(cfg)
     _check_correlations(cfg)
@@ -958,7 +1319,14 @@ def _index_segments(data: dict) -> dict:
     return data
 
 
-def _loc_to_key(loc: tuple, data: dict) -> str:
+def _loc_to_key(loc: tuple, data: Any) -> str:
+    """The dotted config key of a pydantic error location, as the user wrote it.
+
+    Segments are named (``segments.maas``, not ``segments.1``); pydantic's union,
+    validator and discriminator tags (``function-after[...]``, ``Fixed``, the
+    distribution kind ``triangular``) are dropped, so a bad ``min`` of
+    ``debt = { kind = "triangular", ... }`` is ``balance_sheet.debt.min``.
+    """
     parts: list[str] = []
     node: Any = data
     i = 0
@@ -972,74 +1340,146 @@ def _loc_to_key(loc: tuple, data: dict) -> str:
                 parts.append(str(p))
             i += 1
             continue
-        if isinstance(p, str) and (p[:1].isupper() or p in ("function-after", "function-before")):
+        if isinstance(p, str) and (p[:1].isupper() or "[" in p or p in ("function-after", "function-before")):
             i += 1  # union / validator tags in pydantic locations
+            continue
+        if isinstance(p, str) and p in KINDS and isinstance(node, dict) and p not in node:
+            i += 1  # the discriminated union's tag (the distribution kind), not a key of the file
             continue
         parts.append(str(p))
         if isinstance(node, dict):
             node = node.get(p, {})
+        elif isinstance(node, list) and isinstance(p, int) and p < len(node):
+            node = node[p]
+        else:
+            node = {}
         i += 1
     return ".".join(parts)
 
 
-_KINDS_HINT = None
+def _show(v: Any) -> str:
+    """A value as the user wrote it in the file: text quoted, dates ISO, numbers plain, no Python reprs."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if v is None:
+        return "nothing (null)"
+    if isinstance(v, (_dt.date, _dt.time, _dt.datetime)):
+        return v.isoformat()
+    if isinstance(v, float):
+        return _fmt(v) if math.isfinite(v) else str(v)
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if isinstance(v, str):
+        return '"' + v + '"'
+    if isinstance(v, dict):
+        try:
+            return _toml_value(v)
+        except TypeError:
+            pass
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_show(x) for x in v) + "]"
+    return str(v)
 
 
-def format_validation_error(e: ValidationError, data: dict) -> str:
-    """Turn a pydantic ValidationError into lines ``key = value: problem; fix``."""
+def format_validation_error(e: ValidationError, data: Any, header: str = "invalid config:",
+                            key_of=None, extra_key=None) -> str:
+    """Turn a pydantic ValidationError into lines ``key = value: problem; fix``.
+
+    The one formatter of validation errors for configs and stress scenario files:
+    keys are those of the file (:func:`_loc_to_key`), values are shown as written
+    (``10:00:00``, not ``datetime.time(10, 0)``), and pydantic's own decorations
+    (``[type=..., input_value=...]``, web addresses, ``Value error,``) never
+    reach the user.
+
+    Parameters
+    ----------
+    e : pydantic.ValidationError
+    data : dict
+        The validated input (to name segments and list items).
+    header : str
+        First line of the message.
+    key_of : callable(loc, data) -> str, optional
+        Key of an error location; default :func:`_loc_to_key`.
+    extra_key : callable(key) -> str, optional
+        Line for an unknown key; default names the key and its section.
+
+    Returns
+    -------
+    str
+        ``header`` followed by one indented line per distinct problem.
+    """
+    key_of = key_of or _loc_to_key
     lines = []
-    seen = set()
     for err in e.errors(include_url=False):
-        key = _loc_to_key(tuple(err["loc"]), data)
+        key = key_of(tuple(err["loc"]), data)
         typ = err["type"]
-        msg = err["msg"]
-        if msg.startswith("Value error, "):
-            msg = msg[len("Value error, "):]
+        msg = clean_message(err["msg"])
         inp = err.get("input")
         if typ == "extra_forbidden":
-            parent = key.rsplit(".", 1)[0] if "." in key else "(top level)"
-            line = f"unknown key {key!r}: not a setting of [{parent}]; check the spelling (see the config reference in README)"
+            if extra_key is not None:
+                line = extra_key(key)
+            else:
+                parent = key.rsplit(".", 1)[0] if "." in key else "(top level)"
+                line = (f"unknown key {key!r}: not a setting of [{parent}]; check the spelling (see the config "
+                        "reference in README)")
         elif typ == "missing":
             line = f"missing required key {key!r}; add it (see the config reference in README)"
         elif typ == "too_short" and key == "segments":
             line = "segments: no segment is given; add at least one [[segments]] table with name, revenue and growth"
         elif typ in ("model_type", "model_attributes_type", "dict_type"):
-            line = f"{key}: expected a table ([{key}] in TOML, a mapping in YAML), got {type(inp).__name__} {inp!r}"
+            line = f"{key}: expected a table ([{key}] in TOML, a mapping in YAML), got {_show(inp)}"
         elif typ in ("bool_type", "bool_parsing"):
-            line = f"{key} = {inp!r}: expected true or false"
+            line = f"{key} = {_show(inp)}: expected true or false"
+        elif typ in ("string_type", "str_type"):
+            line = f"{key} = {_show(inp)}: expected text; write it in quotes"
         elif typ in ("float_parsing", "float_type", "int_parsing", "int_type", "int_from_float"):
-            line = f"{key} = {inp!r}: expected a number; {msg}"
+            line = f"{key} = {_show(inp)}: expected a number; {msg}"
         else:
-            shown = "" if isinstance(inp, (dict, list)) else f" = {inp!r}"
+            shown = "" if isinstance(inp, (dict, list)) else f" = {_show(inp)}"
             line = f"{key}{shown}: {msg}" if key else msg
-        if line not in seen:
-            seen.add(line)
+        if line not in lines:
             lines.append(line)
-    # unions report one error per member; keep the most specific one per key
-    return "invalid config:\n  " + "\n  ".join(_dedupe_union(lines))
-
-
-def _dedupe_union(lines: list[str]) -> list[str]:
-    return lines
+    return header + "\n  " + "\n  ".join(lines)
 
 
 def _fmt(v: float) -> str:
     return f"{v:.6g}"
 
 
+def _range_text(b: Bounds) -> str:
+    return f"{'(' if b.lo_open else '['}{_fmt(b.lo)}, {_fmt(b.hi)}{')' if b.hi_open else ']'}"
+
+
+def _outside(lo: float, hi: float, b: Bounds) -> tuple[bool, bool]:
+    return (lo < b.lo or (b.lo_open and lo <= b.lo)), (hi > b.hi or (b.hi_open and hi >= b.hi))
+
+
 def _check_bounds(cfg: Config) -> None:
+    """Every input's draws must lie in its allowed range.
+
+    The range checked is the practical one, ``spec.bounds(1e-9)`` (the 1e-9 tails
+    on an unbounded side); where that reaches an allowed bound only at a support
+    end (a beta with alpha < 1 has support [0, 1] but P(X = 1) = 0), the draws'
+    true range (:meth:`DistributionSpec.draw_range`, the quantiles of the extreme
+    uniforms the sampler produces) decides, and the message states it.
+    """
     errors = []
     for info in cfg.parameters():
         b = info.bounds
         if b is None:
             continue
         lo, hi = info.spec.bounds(1e-9)
-        bad_lo = lo < b.lo or (b.lo_open and lo <= b.lo)
-        bad_hi = hi > b.hi or (b.hi_open and hi >= b.hi)
+        bad_lo, bad_hi = _outside(lo, hi, b)
+        if (bad_lo or bad_hi) and not info.spec.is_fixed:
+            s_lo, s_hi = info.spec.support()
+            d_lo, d_hi = info.spec.draw_range()
+            lo = d_lo if (bad_lo and math.isfinite(s_lo)) else lo
+            hi = d_hi if (bad_hi and math.isfinite(s_hi)) else hi
+            bad_lo, bad_hi = _outside(lo, hi, b)
         if not (bad_lo or bad_hi):
             continue
         shown = _spec_text(info.spec)
-        rng = f"{'(' if b.lo_open else '['}{_fmt(b.lo)}, {_fmt(b.hi)}{')' if b.hi_open else ']'}"
+        rng = _range_text(b)
         if b.rate and bad_hi and hi > 1.0 and hi <= 100.0:
             fix = f"rates are fractions: write {_fmt(hi / 100)} or \"{_fmt(hi)}%\" if you meant {_fmt(hi)}%"
         elif info.spec.is_fixed:
@@ -1050,6 +1490,99 @@ def _check_bounds(cfg: Config) -> None:
                 "bounded inside that range"
             )
         errors.append(f"{info.key} = {shown}: outside {rng}; {fix}")
+    if errors:
+        raise ConfigError("invalid config:\n  " + "\n  ".join(errors))
+
+
+# --------------------------------------------------------------------------- extreme growth
+
+#: Growth-type inputs drawn above this (100% a year) on more than 1% of paths are
+#: refused unless ``simulation.allow_extreme_growth = true``: ``5.0`` meant as 5%
+#: is 500% a year.
+EXTREME_GROWTH = 1.0
+#: Key suffixes of the growth-type inputs (fractions per year).
+GROWTH_KEYS = ("growth.today", "growth.long_run", "margin.fixed_cost_growth")
+
+
+def _is_growth_key(key: str) -> bool:
+    return any(key == k or key.endswith("." + k) for k in GROWTH_KEYS)
+
+
+def _extreme_growth_text(key: str, spec) -> Optional[str]:
+    """A message if ``spec`` draws growth above EXTREME_GROWTH on more than 1% of paths, else None."""
+    p99 = spec.median() if spec.is_fixed else spec.quantile(0.99)
+    if not p99 > EXTREME_GROWTH:
+        return None
+    what = f"{key} = {_fmt(p99)}" if spec.is_fixed else f"{key} = {_spec_text(spec)} (99th percentile {_fmt(p99)})"
+    pct = _fmt(p99 * 100)
+    return (f"{what}: {_fmt(p99)} means {pct}% a year; write {_fmt(p99 / 100)} or \"{_fmt(p99)}%\" for "
+            f"{_fmt(p99)}%")
+
+
+def _check_extreme_growth(cfg: Config) -> None:
+    if cfg.simulation.allow_extreme_growth:
+        return
+    errors = [m for info in cfg.parameters() if _is_growth_key(info.key)
+              for m in [_extreme_growth_text(info.key, info.spec)] if m]
+    if errors:
+        raise ConfigError(
+            "invalid config:\n  " + "\n  ".join(errors)
+            + f"\n  growth above {EXTREME_GROWTH:.0%} a year is refused unless the config says it means it: "
+            "if it is real (hypergrowth), set simulation.allow_extreme_growth = true"
+        )
+
+
+# --------------------------------------------------------------------------- degenerate numbers
+
+_TINY = sys.float_info.min  # smallest normal double, 2.2250738585072014e-308
+
+
+def _degenerate(x: float) -> Optional[str]:
+    if not math.isfinite(x):
+        return "is not finite (it overflows)"
+    if x != 0.0 and abs(x) < _TINY:
+        return f"is subnormal (below {_TINY:.3g}, the smallest normal double), so quantities derived from it overflow"
+    return None
+
+
+def _check_degenerate(cfg: Config) -> None:
+    """Refuse scale inputs (base revenue, price, shares, market cap, fx) that are subnormal, and derived
+    quantities (market cap in reporting currency, the price factor, today's EV/Sales) that overflow or are
+    subnormal: a base revenue of 1e-320 makes today's EV/Sales infinite."""
+    errors = []
+    for info in cfg.parameters():
+        if not info.key.endswith((".revenue", ".run_rate")):
+            continue  # the scale inputs: other tiny numbers (a NOL of 1e-310) derive nothing that overflows
+        for what, x in (("median", info.spec.median()),):
+            why = _degenerate(x)
+            if why:
+                errors.append(f"{info.key} = {_spec_text(info.spec)}: its {what} {_fmt(x)} {why}; give it in "
+                              "company.money_unit (e.g. 0.5 for half a million when money_unit = \"million\") or 0")
+    m, c = cfg.market, cfg.company
+    for key, x in (("market.price", m.price), ("market.shares", m.shares), ("market.market_cap", m.market_cap),
+                   ("company.fx_rate", c.fx_rate)):
+        if x is None:
+            continue
+        why = _degenerate(x)
+        if why:
+            errors.append(f"{key} = {_fmt(x)}: {why}; give it in its unit (market.share_unit, company.money_unit)")
+    if not errors:
+        derived = [("today's market capitalisation (reporting currency, money units)", cfg.market_cap_reporting,
+                    "market.price x market.shares / company.fx_rate"),
+                   ("the factor from equity value to the price unit", cfg.to_price,
+                    "company.fx_rate / market.shares")]
+        rev = sum(s.base.median() for s in cfg.segments)
+        if cfg.multiple.today is None and rev > 0:
+            bs = cfg.balance_sheet
+            ev = (cfg.market_cap_reporting - bs.cash.median() + bs.debt.median() + bs.minority_interests.median()
+                  - bs.non_operating_assets.median())
+            derived.append(("today's EV/Sales", ev / rev if rev >= _TINY else math.inf,
+                            "the segments' base revenue (segments.NAME.revenue / run_rate)"))
+        for what, x, inputs in derived:
+            why = _degenerate(x)
+            if why:
+                errors.append(f"{what} = {_fmt(x)} {why}; check the units of {inputs} (company.money_unit, "
+                              "market.share_unit)")
     if errors:
         raise ConfigError("invalid config:\n  " + "\n  ".join(errors))
 
@@ -1107,20 +1640,119 @@ def config_warnings(cfg: Config) -> list[str]:
     """Valid but probably unintended settings, as messages (the CLI prints them on stderr).
 
     * A segment whose median long-run gross growth does not cover its median churn
-      shrinks for ever: net growth = (1 + g)(1 - c) - 1 < 0.
+      shrinks for ever: net growth = (1 + g)(1 - c) - 1 < 0. With churn 1 (every
+      year's revenue lost) no gross growth makes up for it.
+
+    Growth above 100% a year is not a warning: it is refused (naming the key and
+    the fix) unless ``simulation.allow_extreme_growth = true`` says it is meant.
     """
     out = []
     for s in cfg.segments:
         g, c = s.growth.long_run.median(), s.churn.rate.median()
         net = (1.0 + g) * (1.0 - c) - 1.0
         if net < 0.0:
+            if c >= 1.0:
+                fix = "lower churn.rate (churn 1 loses all of last year's revenue every year)"
+            else:
+                fix = (f"If {_fmt(g)} was meant as net growth, set growth.long_run to about "
+                       f"{_fmt((1.0 + g) / (1.0 - c) - 1.0)}")
             out.append(
                 f"segments.{s.name}: growth.long_run (median {_fmt(g)}) is gross growth; with churn.rate (median "
                 f"{_fmt(c)}) the segment's long-run net growth is (1 + g)(1 - c) - 1 = {_fmt(net)}, so it shrinks "
-                f"for ever. If {_fmt(g)} was meant as net growth, set growth.long_run to about "
-                f"{_fmt((1.0 + g) / (1.0 - c) - 1.0)}"
+                f"for ever. {fix}"
             )
     return out
+
+
+class SolverOverrides(dict):
+    """Overrides a solver sets on purpose outside the config's input ranges.
+
+    The reverse DCF (:func:`engine.implied.implied`) searches constant growth up
+    to 5,000% a year; :func:`check_overrides` checks such values only for being
+    finite numbers of an input of the config. Any other override is checked
+    against the input's bounds.
+    """
+
+
+def check_overrides(cfg: Config, overrides: Optional[dict]) -> dict:
+    """Check per-run input overrides with the bounds of the config's inputs.
+
+    Parameters
+    ----------
+    cfg : Config
+        The validated config the overrides apply to.
+    overrides : dict of {str: number}
+        ``{key path: value}`` (``{"segments.core.revenue": 500}``); values may be
+        numbers or percentage strings. A :class:`SolverOverrides` is checked only
+        for finite numbers of known inputs.
+
+    Returns
+    -------
+    dict of {str: float}
+        The overrides as floats.
+
+    Raises
+    ------
+    ConfigError
+        A key that is not an input of the config, a value that is not a finite
+        number, outside the input's allowed range (the message gives the key, the
+        value and the range), subnormal, or growth above 100% a year without
+        ``simulation.allow_extreme_growth = true``.
+    """
+    if not overrides:
+        return {}
+    bounds = dict(_input_bounds(cfg))
+    solver = isinstance(overrides, SolverOverrides)
+    out = {}
+    for key, val in overrides.items():
+        if key not in bounds:
+            import difflib
+
+            near = difflib.get_close_matches(str(key), list(bounds), n=3, cutoff=0.6)
+            raise ConfigError(f"override {key!r} is not an input of this config"
+                              + (f"; did you mean {', '.join(repr(n) for n in near)}?" if near else
+                                 "; key paths are those of `pricedin validate CONFIG`"))
+        try:
+            v = parse_number(val)
+        except InputError as e:
+            raise ConfigError(f"override {key} = {_show(val)}: {e}") from None
+        out[key] = v
+        if solver:
+            continue
+        b = bounds[key]
+        why = _degenerate(v)
+        if why:
+            raise ConfigError(f"override {key} = {_fmt(v)}: {why}; give 0 or a value in the input's unit")
+        if b is not None and any(_outside(v, v, b)):
+            hint = ""
+            if b.rate and 1.0 < v <= 100.0:
+                hint = f"; rates are fractions: write {_fmt(v / 100)} for {_fmt(v)}%"
+            raise ConfigError(f"override {key} = {_fmt(v)}: outside {_range_text(b)}; give {b.what} in "
+                              f"{_range_text(b)}{hint}")
+        if _is_growth_key(key) and v > EXTREME_GROWTH and not cfg.simulation.allow_extreme_growth:
+            raise ConfigError(f"override {key} = {_fmt(v)}: {_fmt(v)} means {_fmt(v * 100)}% a year; write "
+                              f"{_fmt(v / 100)} for {_fmt(v)}%, or set simulation.allow_extreme_growth = true "
+                              "if it is real")
+    return out
+
+
+def _input_bounds(cfg: Config) -> Iterator[tuple[str, Optional[Bounds]]]:
+    """(key path, bounds) of every numeric input field, including optional ones left unset."""
+
+    def walk(model: BaseModel, prefix: str):
+        for name, finfo in type(model).model_fields.items():
+            val = getattr(model, name)
+            key = f"{prefix}{name}"
+            b = _bounds_of(finfo)
+            if b is not None or (isinstance(val, BaseModel) and hasattr(val, "ppf")):
+                yield key, b
+            elif isinstance(val, BaseModel):
+                yield from walk(val, key + ".")
+            elif isinstance(val, list) and val and isinstance(val[0], Segment):
+                for seg in val:
+                    yield from walk(seg, f"{key}.{seg.name}.")
+
+    yield from walk(cfg, "")
 
 
 def correlation_setup(cfg: Config):
@@ -1202,3 +1834,13 @@ def _check_correlations(cfg: Config) -> None:
         raise ConfigError(f"invalid config:\n  correlations: {e}") from None
     except ValueError as e:
         raise ConfigError(f"invalid config:\n  correlations: {e}") from None
+
+
+_attach_descriptions()  # after every helper it uses is defined
+
+if __name__ == "__main__":  # python -m engine.config --write-readme
+    if sys.argv[1:] == ["--write-readme"]:
+        print("README.md updated" if write_readme() else "README.md already up to date")
+    else:
+        print("usage: python -m engine.config --write-readme", file=sys.stderr)
+        sys.exit(2)

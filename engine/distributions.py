@@ -80,6 +80,8 @@ __all__ = [
     "Param",
     "SPEC_CLASSES",
     "parse_param",
+    "validation_message",
+    "clean_message",
 ]
 
 #: Standard normal 95th percentile, Phi^-1(0.95) = 1.6448536269514722.
@@ -158,6 +160,57 @@ def parse_number(v: Any) -> float:
     if not math.isfinite(out):
         raise InputError(f"{v!r} is not a finite number; {_NUMBER_HELP}")
     return out
+
+
+def validation_message(e: Any) -> str:
+    """The user-facing text of a pydantic ``ValidationError`` raised while validating a spec.
+
+    Each error becomes ``problem`` (the validator's own message, without
+    pydantic's ``Value error,`` prefix, its ``[type=..., input_value=...]``
+    suffix or its web address); several errors are joined by ``"; "``.
+
+    Parameters
+    ----------
+    e : pydantic.ValidationError
+
+    Returns
+    -------
+    str
+    """
+    out: list[str] = []
+    for err in e.errors(include_url=False):
+        msg = clean_message(str(err.get("msg", "")))
+        if msg and msg not in out:
+            out.append(msg)
+    return "; ".join(out)
+
+
+def clean_message(msg: str) -> str:
+    """Strip pydantic's decorations from one error message.
+
+    Removes the ``Value error, `` / ``Assertion failed, `` prefixes, any
+    ``[type=..., input_value=..., input_type=...]`` suffix, pydantic web
+    addresses and a nested ``N validation error(s) for X`` header, and turns
+    ``Input should be`` into ``must be``.
+    """
+    import re
+
+    lines = []
+    for line in str(msg).splitlines():
+        line = re.sub(r"\s*\[type=[^\]]*\]", "", line)
+        if "errors.pydantic.dev" in line or re.match(r"^\s*\d+ validation errors? for ", line):
+            continue
+        line = line.strip()
+        for prefix in ("Value error, ", "Assertion failed, "):
+            if line.startswith(prefix):
+                line = line[len(prefix):]
+        line = line.replace("Input should be", "must be")
+        if line:
+            lines.append(line)
+    # a nested error repeats the field name on a line of its own before its message: keep the message
+    if len(lines) >= 2 and re.fullmatch(r"[\w.\[\]-]+", lines[0]):
+        lines = lines[1:]
+    return "; ".join(lines)
 
 
 #: A float field that also accepts percentage and numeric strings.
@@ -525,6 +578,26 @@ class DistributionSpec(BaseModel):
         hi = s_hi if math.isfinite(s_hi) else self.quantile(1.0 - tail)
         return lo, hi
 
+    def draw_range(self) -> tuple[float, float]:
+        """The smallest and largest value the sampler can draw.
+
+        The samplers of :mod:`engine.sampling` keep every uniform in
+        [2**-54, 1 - 2**-53], so a draw is never below ``sample_ppf(2**-54)``
+        nor above ``sample_ppf(1 - 2**-53)``. A support end reached with
+        probability zero is therefore not reached: a beta with alpha < 1 has
+        support [0, 1], yet beta(0.321, 6.10) (mean 0.05, sd 0.08) draws at
+        most about 0.9965.
+
+        Returns
+        -------
+        (float, float)
+            ``(lo, hi)`` in the input's units; finite for every kind.
+        """
+        u = np.array([2.0**-54, 1.0 - 2.0**-53])
+        exact = self.ppf(u)
+        fast = self.sample_ppf(u)
+        return float(min(exact[0], fast[0])), float(max(exact[1], fast[1]))
+
     # -- output and transforms ----------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
@@ -580,7 +653,7 @@ class DistributionSpec(BaseModel):
         for k in self._LOC_KEYS:
             if k in p:
                 p[k] = p[k] + delta
-        return type(self).model_validate(p)
+        return self._revalidate(p, f"shifted by {_fmt(delta)}")
 
     def scaled(self, factor: Any) -> "DistributionSpec":
         """The same distribution multiplied by `factor` (factor * X).
@@ -615,7 +688,22 @@ class DistributionSpec(BaseModel):
         for k in self._LOC_KEYS + self._SCALE_KEYS:
             if k in p:
                 p[k] = p[k] * factor
-        return type(self).model_validate(p)
+        return self._revalidate(p, f"scaled by {_fmt(factor)}")
+
+    def _revalidate(self, p: dict, how: str) -> "DistributionSpec":
+        """Validate transformed parameters; an invalid result is an InputError naming the transform."""
+        from pydantic import ValidationError
+
+        for k, v in p.items():
+            if isinstance(v, float) and not math.isfinite(v):
+                raise InputError(
+                    f"{self.kind} distribution {how}: its {k} would be {v}, not a finite number; "  # type: ignore[attr-defined]
+                    "give a smaller amount"
+                )
+        try:
+            return type(self).model_validate(p)
+        except ValidationError as e:
+            raise InputError(f"{self.kind} distribution {how} is invalid: {validation_message(e)}") from None  # type: ignore[attr-defined]
 
 
 def _require_positive(name: str, value: float | None, what: str) -> None:
@@ -1250,7 +1338,13 @@ def parse_param(v: Any) -> DistributionSpec:
 
     Raises
     ------
-    pydantic.ValidationError
-        If `v` is not a valid spec (a subclass of ValueError).
+    InputError
+        If `v` is not a valid spec (a ValueError); the message is the
+        validator's own text, without pydantic's decorations.
     """
-    return _PARAM_ADAPTER.validate_python(v)
+    from pydantic import ValidationError
+
+    try:
+        return _PARAM_ADAPTER.validate_python(v)
+    except ValidationError as e:
+        raise InputError(validation_message(e)) from None

@@ -55,19 +55,30 @@ def _with(cfg, horizon: Optional[int] = None, linear_fade: bool = False):
 
     upd = {}
     if horizon is not None:
-        upd["simulation"] = cfg.simulation.model_copy(update={"horizon_years": int(horizon)})
+        upd["simulation.horizon_years"] = int(horizon)
+        closed = cfg.financing.closed_years
+        if any(y > horizon for y in closed):  # years past a shorter horizon are not simulated
+            upd["financing.closed_years"] = [y for y in closed if y <= horizon]
     if linear_fade:
-        upd["segments"] = [s.model_copy(update={"growth": s.growth.model_copy(update={"method": GrowthMethod.LINEAR_FADE})})
-                           for s in cfg.segments]
-    return cfg.model_copy(update=upd) if upd else cfg
+        for s in cfg.segments:
+            if s.growth.method != GrowthMethod.LINEAR_FADE:
+                upd[f"segments.{s.name}.growth.method"] = GrowthMethod.LINEAR_FADE.value
+    return cfg.with_inputs(upd) if upd else cfg
 
 
 def base_value(cfg, overrides: Optional[dict] = None) -> float:
-    """Value per share [price unit] of the deterministic base case, with extra ``overrides``."""
+    """Value per share [price unit] of the deterministic base case, with extra ``overrides``.
+
+    ``overrides`` given as :class:`engine.config.SolverOverrides` (the growth search
+    of :func:`implied`) may leave the inputs' ranges; others are bounds-checked.
+    """
+    from .config import SolverOverrides
     from .simulate import simulate
 
     over = base_case_overrides(cfg)
     over.update(overrides or {})
+    if isinstance(overrides, SolverOverrides):
+        over = SolverOverrides(over)
     ds = simulate(cfg, paths=1, threads=1, overrides=over)
     return float(ds["value_per_share"].values[0])
 
@@ -129,7 +140,7 @@ def implied(cfg, ds=None, max_horizon: int = 50) -> dict:
         ``forecast_period``: {``years`` (first horizon 1..max_horizon whose value
         >= price, or None), ``value_at_years``, ``note``}; ``method`` (text).
     """
-    from .config import MarginMethod
+    from .config import MarginMethod, SolverOverrides
 
     price = float(cfg.price)
     out = {
@@ -150,7 +161,8 @@ def implied(cfg, ds=None, max_horizon: int = 50) -> dict:
         for s in cfg.segments:
             p = f"segments.{s.name}."
             over.update({p + "growth.today": g, p + "growth.long_run": g, p + "churn.rate": 0.0})
-        return base_value(fade, over)
+        # the search runs to 5,000% a year, beyond growth.long_run's range: a solver's what-if, not an input
+        return base_value(fade, SolverOverrides(over))
 
     grid = np.concatenate([np.linspace(-0.9, 1.0, 39), np.linspace(1.1, 5.0, 40), np.linspace(6.0, 50.0, 45)])
     g = _solve(v_growth, grid, price)

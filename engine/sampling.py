@@ -25,6 +25,12 @@ copula whose Pearson correlation is rho = 2 sin(pi rho_s / 6) (Kruskal 1958).
 The rank correlation matrix must be positive semi-definite, and so must the
 Pearson matrix derived from it; :func:`check_correlation` validates both and
 can repair either with the nearest correlation matrix (Higham 2002).
+
+Plain random draws are coupled by transforming the uniforms through the copula
+(:func:`correlate_uniforms`). Latin hypercube and Sobol designs are coupled by
+reordering their columns instead (Iman & Conover 1982, :func:`rank_correlate`):
+a transform would move the values out of their strata, a reordering keeps every
+stratum hit exactly once (and every one-dimensional Sobol projection).
 """
 
 from __future__ import annotations
@@ -52,6 +58,7 @@ __all__ = [
     "Method",
     "draw_uniforms",
     "correlate_uniforms",
+    "rank_correlate",
     "sample_parameters",
 ]
 
@@ -666,6 +673,73 @@ def correlate_uniforms(u: Any, factor: Any, index: Sequence[int]) -> np.ndarray:
     return out
 
 
+def rank_correlate(u: Any, factor: Any, index: Sequence[int]) -> np.ndarray:
+    """Induce rank correlation by reordering columns (Iman & Conover 1982).
+
+    Each coupled column keeps exactly its values (so a Latin hypercube column
+    still hits each of its n strata once, and a Sobol column keeps its
+    one-dimensional projection); only their order along the rows changes.
+    Scores: the van der Waerden scores Phi^-1(r / (n + 1)) of each column's
+    ranks r (1..n; the design's own random order), decorrelated by the
+    Cholesky factor Q of their sample correlation (S Q^-T) and mixed by the
+    copula `factor` (S Q^-T factor^T); each column of `u` is then sorted into
+    the rank order of its target score column, so the realised Spearman
+    correlation is close to the copula's (Iman, R. L. & Conover, W. J., "A
+    distribution-free approach to inducing rank correlation among input
+    variables", Communications in Statistics B 11(3), 1982, 311-334).
+
+    Parameters
+    ----------
+    u : array_like of float, shape (n, d)
+        Uniforms in (0, 1) (a stratified design). Not modified.
+    factor : array_like of float, shape (k, k)
+        Copula factor from :func:`copula_factor` (L with L L^T = the Pearson
+        matrix of the normal scores).
+    index : sequence of int, length k
+        Distinct column numbers of `u` that are correlated, in matrix order.
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (n, d)
+        New array; other columns are copied unchanged. Deterministic given `u`.
+
+    Raises
+    ------
+    ValueError
+        If shapes do not match or `index` repeats or is out of range.
+    """
+    u = np.asarray(u, dtype=np.float64)
+    if u.ndim != 2:
+        raise InputError(f"u must have shape (n, d); got {u.shape}")
+    f = np.asarray(factor, dtype=np.float64)
+    idx = np.asarray(index, dtype=np.intp).reshape(-1)
+    k = idx.size
+    if f.shape != (k, k):
+        raise InputError(f"factor must have shape ({k}, {k}) for {k} columns; got {f.shape}")
+    if k and (np.unique(idx).size != k or idx.min() < 0 or idx.max() >= u.shape[1]):
+        raise InputError(
+            f"index {idx.tolist()} must hold distinct column numbers in [0, {u.shape[1]})"
+        )
+    out = u.copy()
+    n = u.shape[0]
+    if k == 0 or n < 2:
+        return out
+    sub = u[:, idx]
+    ranks = np.argsort(np.argsort(sub, axis=0, kind="stable"), axis=0, kind="stable")
+    scores = ndtri((ranks + 1.0) / (n + 1.0))
+    if n > k:
+        t = np.corrcoef(scores, rowvar=False).reshape(k, k)
+        try:
+            q = np.linalg.cholesky(t)
+            scores = np.linalg.solve(q, scores.T).T  # S Q^-T: sample correlation exactly the identity
+        except np.linalg.LinAlgError:
+            pass  # singular sample correlation (tiny n): use the scores as they are
+    target = scores @ f.T
+    for a, c in enumerate(idx):
+        out[np.argsort(target[:, a], kind="stable"), c] = np.sort(u[:, c])
+    return out
+
+
 def sample_parameters(specs: Sequence[Any], n: int, method: Any, seedseq: Any,
                       corr_pearson: Any = None,
                       corr_index: Sequence[int] | None = None) -> np.ndarray:
@@ -688,6 +762,9 @@ def sample_parameters(specs: Sequence[Any], n: int, method: Any, seedseq: Any,
         Seed of this draw, normally ``block_seed(seed, block, STREAM_PARAMS)``.
     corr_pearson : array_like of float, shape (k, k), optional
         Gaussian copula (Pearson) matrix from :func:`check_correlation`.
+        ``random`` draws are transformed by the copula
+        (:func:`correlate_uniforms`); ``lhs`` and ``sobol`` designs are
+        reordered by :func:`rank_correlate`, which keeps their strata.
     corr_index : sequence of int, length k, optional
         Positions in `specs` of the correlated inputs, in matrix order;
         defaults to ``range(p)`` when k == p. Fixed specs among them are
@@ -734,7 +811,10 @@ def sample_parameters(specs: Sequence[Any], n: int, method: Any, seedseq: Any,
             sub = c[np.ix_(keep, keep)]
             col_of = {j: a for a, j in enumerate(drawn)}
             cols = [col_of[ci[a]] for a in keep]
-            u = correlate_uniforms(u, copula_factor(sub), cols)
+            if _method(method) is Method.RANDOM:
+                u = correlate_uniforms(u, copula_factor(sub), cols)
+            else:  # keep the design's strata / projections: reorder, do not transform
+                u = rank_correlate(u, copula_factor(sub), cols)
 
     out = np.empty((n, p), dtype=np.float64)
     col = 0

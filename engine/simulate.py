@@ -21,7 +21,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from . import _kernels as K
-from .config import Config, GrowthMethod, MarginMethod, TerminalMethod, correlation_setup
+from .config import Config, GrowthMethod, MarginMethod, TerminalMethod, check_overrides, correlation_setup
 from .distributions import parse_number  # noqa: F401  (re-exported for callers)
 from .sampling import block_seed, check_correlation, sample_parameters
 from .variables import KEPT_VARIABLES, PATH_VARIABLES, units_for
@@ -442,7 +442,8 @@ def simulate(
             raise InputError(f"shock table has shape {shock.shape}; expected {plan.shock.shape}")
         plan.shock = np.ascontiguousarray(shock, dtype=np.float64)
     over_cols = []
-    for key, val in (overrides or {}).items():
+    overrides = check_overrides(cfg, overrides)  # the config's bounds hold for overrides too
+    for key, val in overrides.items():
         if key not in table.keys:
             raise InputError(f"override {key!r} is not an input of this config")
         col = table.column(key)

@@ -46,7 +46,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from . import _kernels as K
 from ._stats import mean_sd
-from .config import Config, ConfigError, Int, config_from_dict
+from .config import EXTREME_GROWTH, Config, ConfigError, Int, _show, config_from_dict, format_validation_error
 from .distributions import parse_number, parse_param
 from .sampling import block_seed, draw_uniforms
 from .simulate import ParameterTable, _Plan, base_shock, simulate
@@ -288,18 +288,19 @@ class ScenarioFile(_Base):
 
 
 def _format_errors(e: ValidationError, data: dict, where: str) -> str:
-    lines = []
+    """Scenario-file errors through the config's one formatter (:func:`engine.config.format_validation_error`)."""
     allowed = {
         "scenario": ", ".join(Scenario.model_fields),
         "shock": ", ".join(Shock.model_fields),
         "file": ", ".join(ScenarioFile.model_fields),
     }
-    for err in e.errors(include_url=False):
-        loc = list(err["loc"])
+    kinds: dict = {}
+
+    def key_of(loc: tuple, data: Any) -> str:
         parts: list[str] = []
         node: Any = data
         kind = "file"
-        for i, p in enumerate(loc):
+        for p in loc:
             if isinstance(p, int) and parts and parts[-1] in ("scenarios", "shock"):
                 kind = "scenario" if parts[-1] == "scenarios" else "shock"
                 name = node[p].get("name") if isinstance(node, list) and p < len(node) and isinstance(
@@ -307,24 +308,22 @@ def _format_errors(e: ValidationError, data: dict, where: str) -> str:
                 parts.append(repr(name) if name else f"[{p}]")
                 node = node[p] if isinstance(node, list) and p < len(node) else {}
                 continue
+            if isinstance(p, str) and ("[" in p or p in ("function-after", "function-before")):
+                continue
             parts.append(str(p))
             node = node.get(p, {}) if isinstance(node, dict) else {}
         key = ".".join(parts) or "scenarios"
-        msg = err["msg"]
-        if msg.startswith("Value error, "):
-            msg = msg[len("Value error, "):]
-        if err["type"] == "extra_forbidden":
-            bad = parts[-1] if parts else "?"
-            line = f"unknown key {bad!r} in {'.'.join(parts[:-1]) or 'the file'}; a {kind} takes: {allowed[kind]}"
-        elif err["type"] == "missing":
-            line = f"missing required key {key!r}"
-        else:
-            inp = err.get("input")
-            shown = "" if isinstance(inp, (dict, list)) else f" = {inp!r}"
-            line = f"{key}{shown}: {msg}"
-        if line not in lines:
-            lines.append(line)
-    return f"invalid scenario file {where}:\n  " + "\n  ".join(lines)
+        kinds[key] = (kind, parts)
+        return key
+
+    def extra_key(key: str) -> str:
+        kind, parts = kinds.get(key, ("file", [key]))
+        bad = parts[-1] if parts else "?"
+        return f"unknown key {bad!r} in {'.'.join(parts[:-1]) or 'the file'}; a {kind} takes: {allowed[kind]}"
+
+    msg = format_validation_error(e, data, header=f"invalid scenario file {where}:", key_of=key_of,
+                                  extra_key=extra_key)
+    return msg.replace("; add it (see the config reference in README)", "")
 
 
 def scenarios_from_dict(data: dict, where: str = "") -> ScenarioFile:
@@ -471,7 +470,7 @@ def _apply(cfg: Config, scen: Scenario) -> tuple[Config, dict]:
             try:
                 parse_param(val)
             except ValueError as e:
-                raise _fail(name, "set", key, f"{val!r} is not a number or a distribution: {e}") from None
+                raise _fail(name, "set", key, f"{_show(val)} is not a number or a distribution: {e}") from None
         node[last] = val
     dropped = _drop_unused_after_method_change(d, scen.set)
     infos = {p.key: p for p in cfg.parameters()}
@@ -638,6 +637,8 @@ def _shock_table(cfg: Config, scen: Scenario) -> np.ndarray:
                 f"segments are {', '.join(repr(n) for n in names)}"
             )
         segs = [names.index(s.segment)] if s.segment is not None else list(range(len(names)))
+        if s.process == "growth":
+            _check_growth_shock(cfg, scen.name, i, s, segs)
         rows = np.concatenate([np.arange((y - 1) * spy, y * spy) for y in years])
         if s.process == "margin":
             table[rows, K.SH_MARGIN_ADD] += s.add
@@ -653,6 +654,30 @@ def _shock_table(cfg: Config, scen: Scenario) -> np.ndarray:
                 else:
                     table[rows, base + K.SS_CHURN_SET] = s.set
     return table
+
+
+def _check_growth_shock(cfg: Config, scen: str, i: int, s: "Shock", segs: list) -> None:
+    """Refuse a growth shock that takes gross growth to -100% or below, or adds over 100% a year unasked.
+
+    Gross growth g > -1 (a segment cannot lose more than all its revenue to growth);
+    the shock adds ``add`` to g, so the lowest shocked growth is the least of the
+    segment's growth.today and growth.long_run draws (1e-9 tails) plus ``add``.
+    """
+    for k in segs:
+        seg = cfg.segments[k]
+        g_lo = min(seg.growth.today.bounds(1e-9)[0], seg.growth.long_run.bounds(1e-9)[0])
+        if g_lo + s.add <= -1.0:
+            raise StressError(
+                f"scenario {scen!r}: shock {i} ({s.label()}): add = {s.add:g} takes segments.{seg.name}'s gross "
+                f"growth (lowest draw {g_lo:.4g}) to {g_lo + s.add:.4g}, at or below -100% a year, which is not a "
+                f"growth rate; give add > {-1.0 - g_lo:.4g} (add = -0.40 is -40 percentage points)"
+            )
+    if s.add > EXTREME_GROWTH and not cfg.simulation.allow_extreme_growth:
+        raise StressError(
+            f"scenario {scen!r}: shock {i} ({s.label()}): add = {s.add:g} adds {s.add:.0%} a year to growth; "
+            f"write {s.add / 100:g} for {s.add:g} percentage points, or set simulation.allow_extreme_growth = true "
+            "in the config if it is real"
+        )
 
 
 @dataclass
@@ -753,7 +778,7 @@ def _with_run(cfg: Config, paths: Optional[int], seed: Optional[int]) -> Config:
         upd["seed"] = int(seed)
     if not upd:
         return cfg
-    return cfg.model_copy(update={"simulation": cfg.simulation.model_copy(update=upd)})
+    return cfg.with_inputs({f"simulation.{k}": v for k, v in upd.items()})
 
 
 # --------------------------------------------------------------------------- statistics

@@ -47,6 +47,7 @@ def test_real_ranges_accepted(base):
     # MaaS grew 292.6%; Zhipu's 2025 margin was about -650%
     base["segments"][0]["growth"]["today"] = 2.926
     base["margin"]["today"] = -6.5
+    base["simulation"]["allow_extreme_growth"] = True  # growth above 100% a year must be opted into
     config_from_dict(base)
 
 
@@ -243,7 +244,8 @@ def test_empty_and_binary_files(tmp_path):
 @pytest.mark.parametrize("key, val", [("paths", True), ("horizon_years", True), ("seed", False)])
 def test_booleans_are_not_counts(base, key, val):
     base["simulation"][key] = val
-    assert f"simulation.{key} = {val}: expected a whole number, got the boolean {val}" in err(base)
+    b = str(val).lower()  # as written in the file (TOML / YAML spelling), not Python's repr
+    assert f"simulation.{key} = {b}: expected a whole number, got the boolean {b}" in err(base)
 
 
 def test_seed_above_64_bits_rejected_before_running(base):
@@ -286,3 +288,208 @@ def test_yaml_merge_keys_still_work():
 def test_a_scenario_file_given_as_config_says_so():
     with pytest.raises(ConfigError, match="is a stress scenario file, not a company config"):
         load_config(CONFIGS / "stress" / "zhipu.toml")
+
+
+# --------------------------------------------------------------------------- hardening
+
+
+def _yaml(tmp_path, base, text_edit):
+    import yaml
+
+    p = tmp_path / "c.yaml"
+    p.write_text(text_edit(yaml.safe_dump(base, sort_keys=False)))
+    return p
+
+
+def test_yaml_1_2_on_and_no_are_text(tmp_path, base):
+    base["company"]["ticker"] = "REPLACE"
+    cfg = load_config(_yaml(tmp_path, base, lambda t: t.replace("REPLACE", "ON")))
+    assert cfg.company.ticker == "ON"
+    from engine.config import _YamlLoader
+    import yaml
+
+    assert yaml.load("a: NO\nb: yes\nc: off\nd: 1:30\ne: 2026-06-23\nf: 0o17\ng: true",
+                     Loader=_YamlLoader.get()) == {"a": "NO", "b": "yes", "c": "off", "d": "1:30",
+                                                   "e": "2026-06-23", "f": 15, "g": True}
+
+
+def test_yaml_leading_zero_is_refused_quoting_the_text(tmp_path, base):
+    base["company"]["ticker"] = "REPLACE"
+    with pytest.raises(ConfigError) as e:
+        load_config(_yaml(tmp_path, base, lambda t: t.replace("REPLACE", "0700")))
+    msg = str(e.value)
+    assert "0700" in msg and "quote it ('0700')" in msg and "448" in msg and "700" in msg
+
+
+def test_growth_typed_as_a_percentage_is_refused_with_the_fix(base):
+    base["segments"][0]["growth"]["today"] = 5.0
+    msg = err(base)
+    assert "segments.core.growth.today = 5" in msg and "500% a year" in msg and '0.05 or "5%"' in msg
+    assert "simulation.allow_extreme_growth = true" in msg
+    base["margin"] = {"method": "cost_structure", "variable_cost_share": 0.5, "fixed_costs": 10,
+                      "fixed_cost_growth": 3.0}
+    base["segments"][0]["growth"]["today"] = 0.05
+    assert "margin.fixed_cost_growth = 3" in err(base)
+
+
+def test_extreme_growth_opt_in_is_accepted_silently(base):
+    from engine.config import config_warnings
+
+    base["segments"][0]["growth"]["today"] = 5.0
+    base["simulation"]["allow_extreme_growth"] = True
+    cfg = config_from_dict(base)
+    assert cfg.segments[0].growth.today.median() == 5.0 and config_warnings(cfg) == []
+
+
+def test_zhipu_opts_into_hypergrowth():
+    cfg = load_config(CONFIGS / "zhipu.toml")
+    assert cfg.simulation.allow_extreme_growth is True
+    assert "allow_extreme_growth = true" in cfg.to_toml()
+    # configs that do not use the opt-in keep their normalised form (and sha256)
+    assert "allow_extreme_growth" not in load_config(CONFIGS / "ai_peer.toml").to_toml()
+
+
+@pytest.mark.parametrize("key, val, rng", [
+    ("segments.core.revenue", -500, "[0, inf]"),
+    ("cost_of_capital.initial", -0.5, "(0, 1]"),
+    ("tax.rate", 25, "[0, 1]"),
+])
+def test_overrides_are_bounds_checked(base, key, val, rng):
+    from engine.config import check_overrides
+
+    cfg = config_from_dict(base)
+    with pytest.raises(ConfigError) as e:
+        check_overrides(cfg, {key: val})
+    assert f"override {key} = {val}" in str(e.value) and rng in str(e.value)
+
+
+def test_simulate_refuses_out_of_range_overrides(base):
+    from engine import simulate
+
+    cfg = config_from_dict(base)
+    with pytest.raises(ConfigError, match=r"segments.core.revenue = -500: outside \[0, inf\]"):
+        simulate(cfg, paths=4, overrides={"segments.core.revenue": -500})
+    with pytest.raises(ConfigError, match="not an input"):
+        simulate(cfg, paths=4, overrides={"segments.nope.revenue": 1})
+
+
+def test_beta_whose_support_end_has_probability_zero_is_accepted(base):
+    # alpha 0.321, beta 6.101: support [0, 1], but the sampler's largest draw is about 0.9965
+    base["failure"] = {"annual_probability": {"kind": "beta", "mean": 0.05, "sd": 0.08}}
+    cfg = config_from_dict(base)
+    lo, hi = cfg.failure.annual_probability.draw_range()
+    assert hi == pytest.approx(0.99648, abs=1e-4) and lo >= 0.0
+
+
+def test_bounded_draws_outside_range_state_the_true_range(base):
+    base["failure"] = {"annual_probability": {"kind": "uniform", "min": 0.5, "max": 1.0}}
+    msg = err(base)
+    assert "failure.annual_probability" in msg and "its draws reach [0.5, 1]" in msg
+
+
+def test_churn_of_one_does_not_crash_warnings(base):
+    from engine.config import config_warnings
+
+    base["segments"][0]["churn"]["rate"] = 1.0
+    w = config_warnings(config_from_dict(base))
+    assert len(w) == 1 and "net growth is (1 + g)(1 - c) - 1 = -1" in w[0] and "lower churn.rate" in w[0]
+
+
+def test_subnormal_revenue_is_refused(base):
+    base["segments"][0]["revenue"] = 1e-320
+    msg = err(base)
+    assert "segments.core.revenue" in msg and "subnormal" in msg
+    base["segments"][0]["revenue"] = 1000.0
+    base["market"]["shares"] = 1e-320
+    assert "market.shares = 9.99989e-321" in err(base)
+
+
+def test_messages_name_file_keys_and_values_as_written(base):
+    import datetime
+
+    base["balance_sheet"]["debt"] = {"kind": "triangular", "min": "x", "mode": 2, "max": 3}
+    msg = err(base)
+    assert "balance_sheet.debt.min = \"x\"" in msg and "triangular.min" not in msg
+    base["balance_sheet"]["debt"] = 0
+    base["company"]["name"] = datetime.time(10, 0)
+    msg = err(base)
+    assert "company.name = 10:00:00: expected text" in msg and "datetime" not in msg
+    for bad in ("[type=", "input_value", "pydantic.dev", "Value error"):
+        assert bad not in msg
+
+
+def test_stress_shift_overflow_message_is_clean(base):
+    from engine.stress import StressError, prepare_scenario, scenarios_from_dict
+
+    base["segments"][0]["churn"]["rate"] = {"kind": "pert", "min": 0.01, "mode": 0.02, "max": 0.05}
+    cfg = config_from_dict(base)
+    f = scenarios_from_dict({"scenarios": [{"name": "x", "description": "d",
+                                            "shift": {"segments.core.churn.rate": 1e308}}]})
+    with pytest.raises(StressError) as e:
+        prepare_scenario(cfg, f.scenarios[0])
+    assert "pydantic" not in str(e.value) and "cannot shift by 1e+308" in str(e.value)
+
+
+def test_stress_growth_shock_below_minus_100_percent_refused(base):
+    from engine.stress import StressError, prepare_scenario, scenarios_from_dict
+
+    cfg = config_from_dict(base)
+    f = scenarios_from_dict({"scenarios": [{"name": "x", "description": "d",
+                                            "shock": [{"process": "growth", "years": [1], "add": -3.0}]}]})
+    with pytest.raises(StressError, match=r"add = -3 takes segments.core's gross growth .* to -2.95"):
+        prepare_scenario(cfg, f.scenarios[0])
+
+
+def test_with_inputs_validates_like_a_loaded_config(base):
+    cfg = config_from_dict(base)
+    cfg2 = cfg.with_inputs({"tax.rate": "20%", "simulation.paths": 10, "segments.core.growth.today": 0.07})
+    assert cfg2.tax.rate.median() == pytest.approx(0.2) and cfg2.simulation.paths == 10
+    assert cfg2.segments[0].growth.today.median() == pytest.approx(0.07)
+    assert cfg.tax.rate.median() == 0.0  # unchanged
+    assert cfg.replace(**{"tax.rate": 0.2}).tax.rate.median() == pytest.approx(0.2)
+    with pytest.raises(ConfigError, match="tax.rate = 20: outside"):
+        cfg.with_inputs({"tax.rate": 20})
+    with pytest.raises(ConfigError, match="no segment named 'nope'"):
+        cfg.with_inputs({"segments.nope.revenue": 1})
+    # a new method drops the settings it does not use
+    lf = cfg.with_inputs({"segments.core.growth.method": "linear_fade"})
+    assert lf.segments[0].growth.method.value == "linear_fade"
+
+
+# --------------------------------------------------------------------------- schema and README
+
+
+def test_every_config_field_has_a_description_with_its_bounds():
+    from engine.config import _field_paths
+
+    for key, model, name in _field_paths():
+        d = model.model_fields[name].description
+        assert d and "Type:" in d, key
+    from engine.config import Tax
+
+    assert "allowed range [0, 1]" in Tax.model_fields["rate"].description
+
+
+def test_schema_command_prints_the_json_schema():
+    import json
+
+    from click.testing import CliRunner
+
+    from engine.cli import main
+
+    r = CliRunner().invoke(main, ["schema"])
+    assert r.exit_code == 0
+    s = json.loads(r.output)
+    assert s["title"] == "pricedin config"
+    assert "allowed range (0, 1]" in s["$defs"]["CostOfCapital"]["properties"]["initial"]["description"]
+    assert "allow_extreme_growth" in s["$defs"]["Simulation"]["properties"]
+
+
+def test_readme_config_reference_matches_the_descriptions():
+    from engine.config import _README_END, _README_START, config_reference_markdown
+
+    from .conftest import ROOT
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = text[text.index(_README_START) + len(_README_START):text.index(_README_END)].strip()
+    assert table == config_reference_markdown(), "README drifted: run python -m engine.config --write-readme"

@@ -146,6 +146,7 @@ def test_churn_reduces_revenue_exactly(base):
 def test_revenue_never_negative_under_wild_shocks(base):
     seg = base["segments"][0]
     seg["growth"] = {"today": 2.9, "long_run": 0.05, "volatility": 1.5}
+    base["simulation"]["allow_extreme_growth"] = True  # growth above 100% a year is opted into
     seg["churn"] = {"rate": 0.3, "dispersion": 2.0}
     seg["revenue_shock"] = {"volatility": 1.0}
     ds = run(base, paths=500, keep_paths=True)
@@ -313,6 +314,7 @@ def test_overflowing_inputs_are_refused_not_reported_as_nan(base):
 
     seg = base["segments"][0]
     seg["growth"] = {"today": 50.0, "long_run": 1.0, "volatility": 20.0, "half_life": 50}
+    base["simulation"]["allow_extreme_growth"] = True  # growth above 100% a year is opted into
     base["simulation"].update(horizon_years=50)
     with pytest.raises(NonFiniteResultError, match="non-finite"):
         run(base, paths=200)
