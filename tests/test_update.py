@@ -156,7 +156,7 @@ def kept(base):
 
 
 @pytest.mark.parametrize("change, words", [
-    ({"quantity": "margin"}, ["quantity", "'margin'", "operating_margin"]),
+    ({"quantity": "margin"}, ["quantity", '"margin"', "operating_margin"]),
     ({"period": "2031"}, ["observations.0.period", "'2031'", "2026-2030"]),
     ({"period": "2026Q3"}, ["observations.0.period", "'2026Q3'", "steps_per_year = 1", "steps_per_year = 4"]),
     ({"error": {"sd": -5}}, ["observations.0.error.sd", "-5", "> 0"]),
