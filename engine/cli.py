@@ -349,7 +349,7 @@ def report(results, as_json, html_out=None, with_tornado=False, tornado_paths=No
 
 
 def _report_html(results, html_out, with_tornado, tornado_paths, threads):
-    """``report --html``: check the target, load, build the page (engine.html), write it atomically."""
+    """``report --html``: check the target, load, build the page (engine.views.html), write it atomically."""
     from .views.html import check_html_path, render_html, write_html
     from .summary import open_results
 

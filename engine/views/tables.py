@@ -292,8 +292,8 @@ def render_batch(rows: list, console=None) -> None:
                 "failed"):
         t.add_column(col, justify="left" if col in ("company", "config", "unit") else "right")
     # file names, unless two configs share one (a/co.toml, b/co.toml): then the paths as given
-    short = [Path(s["config"]).name for s in rows]
-    names = {s["config"]: (n if short.count(n) == 1 else s["config"]) for s, n in zip(rows, short)}
+    base_names = [Path(s["config"]).name for s in rows]
+    names = {s["config"]: (n if base_names.count(n) == 1 else s["config"]) for s, n in zip(rows, base_names)}
     for s in rows:
         v, d, m = s["value_per_share"], s["p_justified"]["dcf"], s["p_justified"]["market"]
         t.add_row(s["company"], names[s["config"]], f"{s['paths']:,}", s["value_unit"], short(v["mean"]), short(v["p50"]),
