@@ -11,13 +11,13 @@ import json
 import os
 import shlex
 import sys
-import time
 
 import click
 
 from .sampling import MAX_SEED
 from .views import tables
 from .views.format import json_safe
+from .views.progress import ProgressBar as _progress
 
 __all__ = ["main"]
 
@@ -477,41 +477,6 @@ def stress(config, scenarios_file, reverse, reverse_inputs, paths, seed, threads
 # --------------------------------------------------------------------------- output
 
 
-class _progress:
-    """Rich progress bar on stderr, shown once a run has taken over a second."""
-
-    def __init__(self, disabled: bool):
-        self.disabled = disabled
-        self.bar = None
-        self.task = None
-        self.t0 = time.perf_counter()
-
-    def __enter__(self):
-        if self.disabled:
-            return None
-        from rich.console import Console
-
-        return self if Console(stderr=True).is_terminal else None
-
-    def __call__(self, done, total):
-        if self.bar is None:
-            if time.perf_counter() - self.t0 < 1.0 or done >= total:
-                return
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-            self.bar = Progress(
-                TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TextColumn("paths"),
-                TimeRemainingColumn(), console=Console(stderr=True), transient=True,
-            )
-            self.bar.start()
-            self.task = self.bar.add_task("sim", total=total)
-        self.bar.update(self.task, completed=done)
-
-    def __exit__(self, *exc):
-        if self.bar is not None:
-            self.bar.stop()
-        return False
 
 
 def _emit(summary: dict, as_json: bool, out):

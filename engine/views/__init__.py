@@ -9,6 +9,6 @@ library returned. The package imports without click, so a notebook uses it direc
 * :mod:`engine.views.html` -- the self-contained HTML report page.
 """
 
-from . import figures, format, html, tables  # noqa: F401
+from . import figures, format, html, progress, tables  # noqa: F401
 
-__all__ = ["figures", "format", "html", "tables"]
+__all__ = ["figures", "format", "html", "progress", "tables"]
