@@ -11,7 +11,7 @@ from .errors import InputError
 __all__ = ["atomic_write", "check_output_file", "temp_beside"]
 
 
-def atomic_write(path, write: Callable[[str], None], option: str = "--out") -> Path:
+def atomic_write(path, write: Callable[[str], None], option: str = "path") -> Path:
     """Write a file atomically: ``write(tmp)`` to a temporary name in the same folder, then rename.
 
     An interrupted or failed write never leaves a file that looks complete, nor a
@@ -25,7 +25,7 @@ def atomic_write(path, write: Callable[[str], None], option: str = "--out") -> P
     write : callable(str)
         Writes the content to the temporary path it is given.
     option : str
-        The command-line option named in error messages.
+        The argument named in error messages (the command line passes its flag).
 
     Returns
     -------
@@ -33,7 +33,7 @@ def atomic_write(path, write: Callable[[str], None], option: str = "--out") -> P
 
     Raises
     ------
-    ValueError
+    engine.errors.InputError
         The folder cannot be written, or writing failed; the message names ``option``
         and the path.
     """
@@ -54,12 +54,12 @@ def atomic_write(path, write: Callable[[str], None], option: str = "--out") -> P
     return p
 
 
-def temp_beside(path, option: str = "--out") -> str:
+def temp_beside(path, option: str = "path") -> str:
     """Create (empty) and return a temporary file in ``path``'s folder, creating the folder if needed.
 
     Raises
     ------
-    ValueError
+    engine.errors.InputError
         The folder cannot be written; the message names ``option`` and the path.
     """
     p = Path(path)
@@ -76,12 +76,12 @@ def temp_beside(path, option: str = "--out") -> str:
     return tmp
 
 
-def check_output_file(path, option: str = "--out") -> None:
+def check_output_file(path, option: str = "path") -> None:
     """Refuse, before any work, an output file that is a folder or whose folder cannot be written.
 
     Raises
     ------
-    ValueError
+    engine.errors.InputError
         The message names ``option`` and the path.
     """
     p = Path(path)

@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 import os
 import shlex
 import sys
-import time
-from typing import Optional
 
 import click
 
 from .sampling import MAX_SEED
+from .views import tables
+from .views.format import json_safe
+from .views.progress import ProgressBar as _progress
 
 __all__ = ["main"]
 
@@ -29,6 +29,36 @@ class InputError(click.ClickException):
 
     def show(self, file=None):
         click.echo(f"error: {self.format_message()}", err=True)
+
+
+#: Library messages name Python arguments (in backticks); the command line reads its own flags.
+#: Applied in order, so the longer phrases go first.
+_FLAGS = (
+    ("`keep_paths=True`", "--keep-paths"),
+    ("set `keep_paths=False`", "drop --keep-paths"),
+    ("`keep_paths`", "--keep-paths"),
+    ("`max_memory_gb`", "--max-memory-gb"),
+    ("`max_paths`", "--max-paths"),
+    ("`target_se`", "--target-se"),
+    ("`target_rse`", "--target-rse"),
+    ("`tornado_paths`", "--tornado-paths"),
+    ("`max_horizon`", "--max-horizon"),
+    ("reverse stress `keys`:", "--reverse --input"),
+    ("`paths`", "--paths"),
+    ("`seed`", "--seed"),
+    ("`threads`", "--threads"),
+    ("`kind`", "--kind"),
+    ("`low`", "--low"),
+    ("`high`", "--high"),
+    ("`bins`", "--bins"),
+)
+
+
+def flag_words(message: str) -> str:
+    """A library message in the command line's words: each Python argument named as its flag."""
+    for arg, flag in _FLAGS:
+        message = message.replace(arg, flag)
+    return message
 
 
 def _guard(func):
@@ -46,7 +76,7 @@ def _guard(func):
         except (PricedinInputError, FileNotFoundError, PermissionError) as e:
             if debug:
                 raise
-            raise InputError(str(e)) from None
+            raise InputError(flag_words(str(e))) from None
         except KeyboardInterrupt:
             click.echo("interrupted (result files are written atomically: none is left half-written)", err=True)
             sys.exit(130)
@@ -161,7 +191,7 @@ def run(configs, paths, seed, threads, out, keep_paths, max_memory_gb, as_json, 
     if out is not None and not zarr_out:
         from ._io import check_output_file
 
-        check_output_file(out)  # a folder or an unwritable place is refused before the run, not after it
+        check_output_file(out, "--out")  # a folder or an unwritable place is refused before the run, not after it
     if scheduler is not None:
         from .distributed import parse_scheduler
 
@@ -188,25 +218,29 @@ def run(configs, paths, seed, threads, out, keep_paths, max_memory_gb, as_json, 
 
         _unlink(temp_beside(Path(plot_dir) / "hist.png", "--plot"))
     with _progress(quiet or as_json) as progress:
-        sim = functools.partial(simulate, cfg, seed=seed, threads=threads, keep_paths=keep_paths,
-                                memory_limit=int(max_memory_gb * 2**30), progress=progress, command=command)
+        kw = dict(seed=seed, threads=threads, keep_paths=keep_paths, memory_limit=int(max_memory_gb * 2**30),
+                  progress=progress, command=command)
         if target_se is None and target_rse is None:
-            ds = sim(paths=paths)
-            conv = None
+            ds, conv = simulate(cfg, paths=paths, **kw), None
         else:
-            ds, conv = _run_to_target(sim, cfg, paths, target_se, target_rse, max_paths)
+            from .convergence import run_to_target
+
+            ds, conv = run_to_target(cfg, target_se=target_se, target_rse=target_rse, paths=paths,
+                                     max_paths=max_paths, **kw)
     if out:
-        save_results(ds, out)
+        save_results(ds, out, "--out")
     summary = summarize(ds)
     if conv is not None:
         summary["convergence"] = conv
     if plot_dir:
-        written = _write_plots(ds, cfg.model_copy(update={"simulation": cfg.simulation.model_copy(
-            update={"seed": int(ds.attrs["seed"])})}), plot_dir, threads)
+        from .views.figures import save_set
+
+        written = save_set(ds, cfg.model_copy(update={"simulation": cfg.simulation.model_copy(
+            update={"seed": int(ds.attrs["seed"])})}), plot_dir, threads, option="--plot")
         summary["plots"] = [str(w) for w in written]
     _emit(summary, as_json, out)
     if not as_json and conv is not None:
-        click.echo(_convergence_line(conv))
+        click.echo(tables.convergence_line(conv))
     if not as_json and plot_dir:
         click.echo(f"figures written to {plot_dir}: " + ", ".join(w.name for w in written))
 
@@ -234,7 +268,7 @@ def _run_blocks(cfg, paths, seed, threads, out, zarr_out, resume, as_json, quiet
         summary = summarize_store(out)
     else:
         if out:
-            save_results(res, out)
+            save_results(res, out, "--out")
         summary = summarize(res)
     _emit(summary, as_json, out)
 
@@ -259,72 +293,9 @@ def _run_batch(configs, paths, seed, threads, out, keep_paths, as_json, quiet, s
         s["config"] = str(path)
         rows.append(s)
     if as_json:
-        click.echo(json.dumps(_finite(rows), indent=2))
+        click.echo(json.dumps(json_safe(rows), indent=2))
         return
-    render_batch(rows)
-
-
-def render_batch(rows: list, console=None) -> None:
-    """Print one summary row per company (``run`` with several configs)."""
-    from pathlib import Path
-
-    from rich.console import Console
-    from rich.table import Table
-
-    c = console or Console(soft_wrap=False, width=None if sys.stdout.isatty() else 150)
-    t = Table(title="Companies: value per share in each company's value unit; P(justified) with Wilson 95% CI",
-              title_justify="left")
-    for col in ("company", "config", "paths", "unit", "mean", "p50", "price", "P(DCF)", "95% CI", "P(market)",
-                "failed"):
-        t.add_column(col, justify="left" if col in ("company", "config", "unit") else "right")
-    # file names, unless two configs share one (a/co.toml, b/co.toml): then the paths as given
-    short = [Path(s["config"]).name for s in rows]
-    names = {s["config"]: (n if short.count(n) == 1 else s["config"]) for s, n in zip(rows, short)}
-    for s in rows:
-        v, d, m = s["value_per_share"], s["p_justified"]["dcf"], s["p_justified"]["market"]
-        t.add_row(s["company"], names[s["config"]], f"{s['paths']:,}", s["value_unit"], _short(v["mean"]), _short(v["p50"]),
-                  _short(s["price"]), _prob(d["estimate"]), f"[{_prob(d['ci95_low'])}, {_prob(d['ci95_high'])}]",
-                  _prob(m["estimate"]), _pct(s["failed_share"], 1))
-    c.print(t)
-
-
-def _run_to_target(sim, cfg, paths, target_se, target_rse, max_paths):
-    """Run, then re-run with more whole blocks (doubling) until the SE target is met or ``max_paths``.
-
-    By the seed contract a run of P paths is the prefix of any longer run with the
-    same seed, so the final result equals a plain run of that many paths.
-    """
-    import numpy as np
-
-    from .summary import proportion
-
-    B = cfg.simulation.block_size
-    n = min(int(paths or B), max_paths)
-    while True:
-        ds = sim(paths=n)
-        k = int(np.count_nonzero(ds["justified_dcf"].values))
-        pr = proportion(k, n)
-        se, p = pr["se"], pr["estimate"]
-        rse = se / p if p > 0 else float("inf")
-        met = (target_se is None or se <= target_se) and (target_rse is None or rse <= target_rse)
-        if met or n >= max_paths:
-            break
-        if cfg.simulation.sampling.value == "random":
-            n = min(max_paths, 2 * n)  # plain random draws: any P is a prefix of a longer run
-        else:
-            n = min(max_paths, max(n + B, -(-2 * n // B) * B))  # LHS / Sobol: whole blocks only
-    return ds, {"target_se": target_se, "target_rse": target_rse, "paths": int(n), "se": se,
-                "rse": rse, "met": bool(met), "max_paths": int(max_paths)}
-
-
-def _convergence_line(conv: dict) -> str:
-    what = []
-    if conv["target_se"] is not None:
-        what.append(f"SE {_prob(conv['se'])} (target {_prob(conv['target_se'])})")
-    if conv["target_rse"] is not None:
-        what.append(f"relative SE {conv['rse']:.3g} (target {conv['target_rse']:.3g})")
-    status = "met" if conv["met"] else f"NOT met: stopped at --max-paths {conv['max_paths']:,}"
-    return f"convergence of P(justified, DCF) at {conv['paths']:,} paths: " + ", ".join(what) + f"; {status}"
+    tables.render_batch(rows)
 
 
 @main.command()
@@ -375,9 +346,9 @@ def report(results, as_json, html_out=None, with_tornado=False, tornado_paths=No
 
         rep = stress_report_from_dataset(ds)
         if as_json:
-            click.echo(json.dumps(_finite(rep), indent=2))
+            click.echo(json.dumps(json_safe(rep), indent=2))
         else:
-            render_stress(rep)
+            tables.render_stress(rep)
         return
     if price is not None or "weight" in ds:  # a new price, or a file written by `pricedin update`: engine.update
         from . import update as upd
@@ -426,12 +397,12 @@ def update_cmd(results, observations, out, as_json):
 
 
 def _report_html(results, html_out, with_tornado, tornado_paths, threads):
-    """``report --html``: check the target, load, build the page (engine.html), write it atomically."""
-    from .html import check_html_path, render_html, write_html
+    """``report --html``: check the target, load, build the page (engine.views.html), write it atomically."""
+    from .views.html import check_html_path, render_html, write_html
     from .summary import open_results
 
     ds = open_results(results)
-    check_html_path(html_out)  # before the page (and any tornado re-run) is built
+    check_html_path(html_out, "--html")  # before the page (and any tornado re-run) is built
     if "scenario" in ds.dims:
         raise InputError(f"{results!r} is a stress file; --html is for the results of `pricedin run`")
     tor = None
@@ -441,7 +412,7 @@ def _report_html(results, html_out, with_tornado, tornado_paths, threads):
         n = int(ds.sizes["path"])
         tor = tornado(config_of(ds), paths=min(n, tornado_paths or 2000), seed=int(ds.attrs["seed"]),
                       threads=threads)
-    click.echo(f"wrote {write_html(render_html(ds, tornado=tor), html_out)}")
+    click.echo(f"wrote {write_html(render_html(ds, tornado=tor), html_out, '--html')}")
 
 
 @main.command()
@@ -526,9 +497,9 @@ def stress(config, scenarios_file, reverse, reverse_inputs, paths, seed, threads
         res = reverse_stress(cfg, keys=list(reverse_inputs) or None, paths=paths, seed=seed, threads=threads,
                              progress=note)
         if as_json:
-            click.echo(json.dumps(_finite(res), indent=2))
+            click.echo(json.dumps(json_safe(res), indent=2))
         else:
-            render_reverse(res, cfg.company.name)
+            tables.render_reverse(res, cfg.company.name)
         return
     if reverse_inputs:
         raise InputError("--input KEY is for --reverse; add --reverse or drop --input")
@@ -537,7 +508,7 @@ def stress(config, scenarios_file, reverse, reverse_inputs, paths, seed, threads
     if out is not None:
         from ._io import check_output_file
 
-        check_output_file(out)
+        check_output_file(out, "--out")
     path = Path(scenarios_file) if scenarios_file else default_scenario_file(config, cfg)
     if not scenarios_file and not path.is_file():
         named = cfg.simulation.stress_scenarios
@@ -554,311 +525,30 @@ def stress(config, scenarios_file, reverse, reverse_inputs, paths, seed, threads
     res.info["scenario_file"] = str(path)
     if out:
         res.info["scenario_file_toml"] = path.read_text(encoding="utf-8")
-        save_results(res.dataset(), out)
+        save_results(res.dataset(), out, "--out")
     if as_json:
-        click.echo(json.dumps(_finite(res.to_dict()), indent=2))
+        click.echo(json.dumps(json_safe(res.to_dict()), indent=2))
         return
-    render_stress(res.to_dict())
+    tables.render_stress(res.to_dict())
     if out:
         click.echo(f"results written to {out}")
-
-
-def _short(x: float) -> str:
-    """A number in at most ~7 characters: 1.07M, -137k, 69.5k, 12.3, 0.0123."""
-    if not math.isfinite(x):
-        return "n/a"
-    a = abs(x)
-    for lim, suf in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if a >= lim:
-            v = x / lim
-            return f"{v:.3g}{suf}" if abs(v) < 100 else f"{v:.0f}{suf}"
-    return f"{x:.3g}"
-
-
-def _plus(text: str, x: float) -> str:
-    return "0" if x == 0 else (("+" if x > 0 else "") + text)
-
-
-def render_stress(r: dict, console=None) -> None:
-    """Print the stress tables (rich): levels by scenario, then paired changes from base with 95% intervals."""
-    from rich.console import Console
-    from rich.table import Table
-
-    c = console or Console(soft_wrap=False, width=None if sys.stdout.isatty() else 110)
-    unit = r["value_unit"]
-    c.print(
-        f"[bold]{r['company']}[/bold]: stress test, base + {len(r['scenarios'])} scenarios, {r['paths']:,} paths "
-        f"each, seed {r['seed']}, common random numbers; scenarios from {r.get('scenario_file', '')}"
-    )
-    t = Table(title=f"Value per share ({unit}; price {_short(r['price'])}) and P(justified)", title_justify="left")
-    for col in ("scenario", "p5", "p50", "p95", "mean", "P(DCF)", "P(market)", "failed"):
-        t.add_column(col, justify="left" if col == "scenario" else "right")
-    rows = [r["base"]] + r["scenarios"]
-    for s in rows:
-        v, pj = s["value_per_share"], s["p_justified"]
-        t.add_row(s["name"], _short(v["p5"]), _short(v["p50"]), _short(v["p95"]), _short(v["mean"]),
-                  _prob(pj["dcf"]["estimate"]), _prob(pj["market"]["estimate"]), _pct(s["failed_share"], 1))
-    c.print(t)
-    d = Table(title="Change from base, same paths: estimate ± paired 95% half-width (pp = percentage points)",
-              title_justify="left")
-    for col in ("scenario", "Δ mean", "Δ P(DCF), pp", "Δ P(market), pp", "Δ failed, pp"):
-        d.add_column(col, justify="left" if col == "scenario" else "right")
-
-    def cell(est, ci, f):
-        half = (ci[1] - ci[0]) / 2
-        return "0 ± 0" if est == 0 and half == 0 else f"{_plus(f(est), est)} ± {f(half)}"
-
-    pp = lambda x: f"{100 * abs(x):.2f}" if x >= 0 else f"-{100 * abs(x):.2f}"  # noqa: E731
-    for s in r["scenarios"]:
-        x = s["delta"]
-        d.add_row(s["name"], cell(x["mean"], x["mean_ci95"], _short),
-                  cell(x["p_justified_dcf"], x["p_justified_dcf_ci95"], pp),
-                  cell(x["p_justified_market"], x["p_justified_market_ci95"], pp),
-                  cell(x["failed_share"], x["failed_share_ci95"], pp))
-    c.print(d)
-    for s in r["scenarios"]:
-        c.print(f"  [bold]{s['name']}[/bold]: {s['description']}")
-
-
-def render_reverse(r: dict, company: str, console=None) -> None:
-    """Print the reverse stress table (rich)."""
-    from rich.console import Console
-    from rich.table import Table
-
-    c = console or Console(soft_wrap=False, width=None if sys.stdout.isatty() else 150)
-    c.print(
-        f"[bold]{company}[/bold]: reverse stress, the shift of one input (rest of the base held) that brings "
-        f"P(justified, DCF) to {r['target']:.0%}; {r['paths']:,} paths, seed {r['seed']}, common random numbers; "
-        f"base P = {_prob(r['p_base'])}"
-    )
-    t = Table(title_justify="left")
-    for col in ("input", "base median", "shift needed", "bracket", "median then", "P at bracket ends",
-                "range searched", "P over range"):
-        t.add_column(col, justify="left" if col == "input" else "right", no_wrap=col == "input")
-    for e in r["inputs"]:
-        rng = f"[{e['range'][0]:+.4g}, {e['range'][1]:+.4g}]" if "range" in e else "-"
-        prng = f"{_prob(e['p_min'])} .. {_prob(e['p_max'])}" if "p_min" in e else "-"
-        if e["status"] == "found":
-            b = e["shift_bracket"]
-            t.add_row(e["key"], f"{e['base_median']:.4g}", f"{e['shift']:+.4g}", f"[{b[0]:+.4g}, {b[1]:+.4g}]",
-                      f"{e['value_median']:.4g}", f"{_prob(e['p_bracket'][0])} / {_prob(e['p_bracket'][1])}",
-                      rng, prng)
-        else:
-            t.add_row(e["key"], f"{e['base_median']:.4g}", "none in range", "-", "-", "-", rng, prng)
-    c.print(t)
-    c.print("P is evaluated at both ends of the range searched and at 7 evenly spaced shifts between 0 and each end "
-            "('P over range': its min .. max there); where it crosses the target, the crossing nearest the base is narrowed by brentq "
-            "to 1/1000 of the range searched, and the answer is that bracket (P is a step function of the shift on a "
-            "finite sample). 'none in range': no shift evaluated reaches the target.")
 
 
 # --------------------------------------------------------------------------- output
 
 
-class _progress:
-    """Rich progress bar on stderr, shown once a run has taken over a second."""
-
-    def __init__(self, disabled: bool):
-        self.disabled = disabled
-        self.bar = None
-        self.task = None
-        self.t0 = time.perf_counter()
-
-    def __enter__(self):
-        if self.disabled:
-            return None
-        from rich.console import Console
-
-        return self if Console(stderr=True).is_terminal else None
-
-    def __call__(self, done, total):
-        if self.bar is None:
-            if time.perf_counter() - self.t0 < 1.0 or done >= total:
-                return
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-            self.bar = Progress(
-                TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TextColumn("paths"),
-                TimeRemainingColumn(), console=Console(stderr=True), transient=True,
-            )
-            self.bar.start()
-            self.task = self.bar.add_task("sim", total=total)
-        self.bar.update(self.task, completed=done)
-
-    def __exit__(self, *exc):
-        if self.bar is not None:
-            self.bar.stop()
-        return False
 
 
 def _emit(summary: dict, as_json: bool, out):
     if as_json:
-        click.echo(json.dumps(_finite(summary), indent=2))
+        click.echo(json.dumps(json_safe(summary), indent=2))
         return
-    render_report(summary)
+    tables.render_report(summary)
     if out:
         click.echo(f"results written to {out}")
 
 
-def _finite(obj):
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_finite(v) for v in obj]
-    return obj
-
-
-def _money(x: float, scale: Optional[float] = None) -> str:
-    """An amount: 1,234 / 12.35 / 0.1235 by its size, or by ``scale`` (the column's largest) when given."""
-    if not math.isfinite(x):
-        return "n/a"
-    a = abs(x) if scale is None else max(abs(x), scale)
-    if a >= 1e15:
-        return f"{x:.3e}"
-    if a >= 1000:
-        return f"{x:,.0f}"
-    if a >= 1:
-        return f"{x:,.2f}"
-    return f"{x:.4g}"
-
-
-def _pct(x: float, digits=1) -> str:
-    return "n/a" if not math.isfinite(x) else f"{100 * x:.{digits}f}%"
-
-
-def _prob(x: float) -> str:
-    """A probability as a percentage with 3 significant digits (0.0384%, 3.11%)."""
-    if x == 0:
-        return "0%"
-    return f"{100 * x:.3g}%"
-
-
-def render_report(s: dict, console=None) -> None:
-    """Print the run report (rich tables) to stdout."""
-    from rich.console import Console
-    from rich.table import Table
-
-    c = console or Console(soft_wrap=False)
-    unit = s["value_unit"]
-    c.print(
-        f"[bold]{s['company']}[/bold]: {s['paths']:,} paths, seed {s['seed']}, horizon {s['horizon_years']} years, "
-        f"{s['sampling']} sampling"
-    )
-    if not s["per_share"]:
-        whole = unit.replace(" (whole equity)", "")
-        c.print(f"[yellow]No share count in the config: 'per share' means the whole equity, in {whole}.[/yellow]")
-    v = s["value_per_share"]
-    t = Table(title=f"DCF value per share, {unit}", title_justify="left")
-    t.add_column("statistic")
-    t.add_column("value", justify="right")
-    # one number of decimals for the whole column, set by its largest amount (594 next to 4,747, not 594.06)
-    col = [v["mean"], v["sd"], s["price"]] + [v[f"p{q}"] for q in (1, 5, 10, 25, 50, 75, 90, 95, 99)]
-    scale = max((abs(x) for x in col if math.isfinite(x)), default=0.0)
-    m = functools.partial(_money, scale=scale)
-    t.add_row("mean", f"{m(v['mean'])}  (standard error {_money(v['se_mean'])})")
-    t.add_row("standard deviation", m(v["sd"]))
-    for q in (1, 5, 10, 25, 50, 75, 90, 95, 99):
-        label = {1: "1st", 50: "median"}.get(q, f"{q}th")
-        t.add_row(label if q == 50 else f"{label} percentile", m(v[f"p{q}"]))
-    t.add_row("[bold]today's price[/bold]", f"[bold]{m(s['price'])}[/bold]")
-    t.add_row("percentile of today's price", f"{s['price_percentile']:.2f}")
-    c.print(t)
-    pj = Table(title="P(today's price is justified)", title_justify="left")
-    for col, j in (("lens", "left"), ("estimate", "right"), ("std error", "right"), ("Wilson 95% CI", "right"),
-                   ("paths", "right"), ("justified when", "left")):
-        pj.add_column(col, justify=j)
-    d, m = s["p_justified"]["dcf"], s["p_justified"]["market"]
-    pj.add_row("DCF", _prob(d["estimate"]), _prob(d["se"]), f"[{_prob(d['ci95_low'])}, {_prob(d['ci95_high'])}]",
-               f"{d['hits']:,}", "value per share >= price")
-    pj.add_row("market", _prob(m["estimate"]), _prob(m["se"]), f"[{_prob(m['ci95_low'])}, {_prob(m['ci95_high'])}]",
-               f"{m['hits']:,}", "return >= cost of equity")
-    c.print(pj)
-    if s.get("sampling", "random") != "random":
-        c.print(f"[dim]Standard errors and intervals assume independent paths; with {s['sampling']} sampling "
-                "they are conservative (stratified designs vary less).[/dim]")
-    o = Table(title="Outcomes", title_justify="left", show_header=False)
-    o.add_column("what")
-    o.add_column("value", justify="right")
-    o.add_row("failed paths (share)", _pct(s["failed_share"], 2))
-    o.add_row("median annual holder return to the horizon", _pct(s["median_horizon_return"]))
-    o.add_row("median revenue CAGR over the horizon", _pct(s["median_revenue_cagr"]))
-    o.add_row("median share count at horizon / today", f"{s['median_dilution']:.2f}x")
-    o.add_row("median terminal-value share of value (surviving paths)", _pct(s["median_terminal_share"]))
-    o.add_row("paths with terminal spread clipped to the minimum", f"{s['tv_clipped']:,}")
-    if s["floored"]:
-        o.add_row("paths with equity floored at 0 (limited liability)", f"{s['floored']:,}")
-    o.add_row("elapsed", f"{s['elapsed_s']:.2f} s")
-    c.print(o)
-    ap = s.get("approximation")
-    if ap and not ap["exact"]:
-        worst = max(ap["max_abs_error"].values())
-        c.print(f"[yellow]Approximate quantiles (store too large to load): {ap['method']}; largest possible "
-                f"absolute error {_money(worst)}.[/yellow]")
-    if s.get("must_believe"):
-        render_must_believe(s["must_believe"], c)
-
-
 # --------------------------------------------------------------------------- explain the answer
-
-
-def _fmt_value(x, fmt: str) -> str:
-    """A median formatted by its kind: fractions as %, multiples as 'x', money and numbers plainly."""
-    if x is None or not isinstance(x, (int, float)) or not math.isfinite(x):
-        return "n/a"
-    if fmt == "fraction":
-        return f"{100 * x:.1f}%"
-    if fmt == "multiple":
-        return f"{x:.2f}x"
-    return _money(x)
-
-
-def render_must_believe(mb: dict, console=None) -> None:
-    """Print the 'what you must believe' table of :func:`engine.summary.must_believe`."""
-    from rich.console import Console
-    from rich.table import Table
-
-    c = console or Console(soft_wrap=False)
-    ld, lm = mb["lenses"]["dcf"], mb["lenses"]["market"]
-    t = Table(
-        title=(f"What you must believe: medians over all {mb['paths']:,} paths vs the {ld['justified_paths']:,} "
-               f"DCF-justified and {lm['justified_paths']:,} market-justified paths (money in {mb['money_unit']})"),
-        title_justify="left",
-    )
-    t.add_column("outcome / drawn input", no_wrap=True)
-    t.add_column("all", justify="right")
-    t.add_column("DCF ok", justify="right")
-    t.add_column("pctl", justify="right")
-    t.add_column("market ok", justify="right")
-    t.caption = ("'DCF ok' / 'market ok': medians over the justified paths; 'pctl': where the DCF-justified "
-                 "median falls among all paths (50 = nothing special to believe)")
-    for r in mb["rows"]:
-        pct = r.get("dcf_percentile")
-        t.add_row(
-            f"[bold]{r['label']}[/bold]" if r["kind"] == "outcome" else r["label"],
-            _fmt_value(r["all"], r["format"]),
-            _fmt_value(r["dcf"], r["format"]),
-            "n/a" if pct is None else f"{pct:.0f}",
-            _fmt_value(r["market"], r["format"]),
-        )
-    c.print(t)
-    for lens in ("dcf", "market"):
-        if mb["lenses"][lens]["note"]:
-            c.print(f"[yellow]{mb['lenses'][lens]['note']}[/yellow]")
-    if mb["base_rates"]:
-        c.print("[dim]Base rates, for reference (published figures for small companies and for software companies; "
-                "they are shown for every company, so judge how far they apply to this one):[/dim]")
-    for b in mb["base_rates"]:
-        mark = "[bold red]![/bold red] " if b.get("exceeds") and b["what"] != "rule_of_40" else "  "
-        extra = ""
-        if b.get("model_share") is not None and b.get("base_share") is not None:
-            extra = (f" Model: {100 * b['model_share']:.1f}% of all paths"
-                     + (f", {100 * b['justified_share']:.1f}% of justified paths" if b.get("justified_share") is not None else "")
-                     + f" vs base rate {100 * b['base_share']:.1f}%.")
-        c.print(f"{mark}{b['statement']}.{extra}")
-        c.print(f"    [dim]base rate: {b['text']}[/dim]")
 
 
 def _refuse_stress_file(ds, path):
@@ -915,58 +605,9 @@ def sensitivity(target, paths, tornado_paths, low, high, bins, no_tornado, top, 
     res = _sens(ds, cfg, tornado_paths=tornado_paths, threads=threads, low=low, high=high, bins=bins,
                 with_tornado=not no_tornado)
     if as_json:
-        click.echo(json.dumps(_finite(res), indent=2))
+        click.echo(json.dumps(json_safe(res), indent=2))
         return
-    render_sensitivity(res, top=top)
-
-
-def _input_value(x: float) -> str:
-    """An input's value in a table: 11,450 (no exponent) from 1,000 up, 4 significant digits below."""
-    if not math.isfinite(x):
-        return "n/a"
-    return f"{x:,.0f}" if abs(x) >= 1e3 else f"{x:.4g}"
-
-
-def render_sensitivity(res: dict, console=None, top: int = 15) -> None:
-    """Print the tornado and global sensitivity tables."""
-    from rich.console import Console
-    from rich.table import Table
-
-    c = console or Console(soft_wrap=False)
-    tor = res.get("tornado")
-    if tor:
-        unit = tor["value_unit"]
-        t = Table(title=(f"Tornado: median value per share [{unit}] and P(justified, DCF) with each input at its "
-                         f"{100 * tor['low']:g}th / {100 * tor['high']:g}th percentile ({tor['paths']:,} paths, "
-                         f"seed {tor['seed']}); base median {_money(tor['base_median'])}, "
-                         f"base P {_prob(tor['base_p_justified'])}, price {_money(tor['price'])}"),
-                  title_justify="left")
-        for col, j in (("input", "left"), ("low value", "right"), ("high value", "right"), ("median @low", "right"),
-                       ("median @high", "right"), ("swing", "right"), ("P @low", "right"), ("P @high", "right")):
-            t.add_column(col, justify=j, no_wrap=(col == "input"))
-        for r in tor["inputs"][:top]:
-            t.add_row(r["key"], _input_value(r["low_value"]), _input_value(r["high_value"]), _money(r["median_low"]),
-                      _money(r["median_high"]), _money(r["swing"]), _prob(r["p_low"]), _prob(r["p_high"]))
-        c.print(t)
-        if len(tor["inputs"]) > top:
-            c.print(f"the {top} largest swings of {len(tor['inputs'])} inputs; --top N for more, --json for all")
-        c.print(f"[dim]{tor['method']}[/dim]")
-    g = res["global"]
-    t = Table(title=f"Global sensitivity from {g['paths']:,} saved draws ({g['bins']} quantile bins)",
-              title_justify="left")
-    for col in ("input", "Spearman (value)", "Spearman (justified)", "S_i (value)", "S_i (justified)"):
-        t.add_column(col, justify="left" if col == "input" else "right", no_wrap=(col == "input"))
-    f = lambda x: "n/a" if x is None or not math.isfinite(x) else f"{x:+.3f}"  # noqa: E731
-    f2 = lambda x: "n/a" if x is None or not math.isfinite(x) else f"{x:.3f}"  # noqa: E731
-    for r in g["inputs"][:top]:
-        t.add_row(r["key"], f(r["spearman_value"]), f(r["spearman_justified"]), f2(r["s_value"]), f2(r["s_justified"]))
-    c.print(t)
-    if len(g["inputs"]) > top:
-        c.print(f"the {top} largest |Spearman (value)| of {len(g['inputs'])} inputs; --top N for more, --json for all")
-    c.print(f"sum of first-order indices (value): {g['sum_s_value']:.3f}"
-            + ("  [yellow](inputs are rank-correlated: S_i is a correlation ratio, not a variance share)[/yellow]"
-               if g["correlated_inputs"] else ""))
-    c.print(f"[dim]{g['method']}[/dim]")
+    tables.render_sensitivity(res, top=top)
 
 
 @main.command()
@@ -988,33 +629,9 @@ def implied(config, paths, max_horizon, threads, as_json):
     ds = simulate(cfg, paths=paths, threads=threads) if paths else None
     res = _implied(cfg, ds, max_horizon=max_horizon)
     if as_json:
-        click.echo(json.dumps(_finite(res), indent=2))
+        click.echo(json.dumps(json_safe(res), indent=2))
         return
-    from rich.console import Console
-    from rich.table import Table
-
-    c = Console(soft_wrap=False)
-    pct = lambda p: "n/a" if p is None else f"{p:.1f}"  # noqa: E731
-    t = Table(title=(f"What today's price implies ({_money(res['price'])} {res['value_unit']}; base case worth "
-                     f"{_money(res['base_value'])})"), title_justify="left")
-    for col in ("question", "implied", "percentile in the run", "run median"):
-        t.add_column(col, justify="left" if col == "question" else "right")
-    g = res["growth"]
-    t.add_row(f"constant revenue growth (CAGR over {res['horizon_years']} years)",
-              _pct(g["implied_cagr"]) if g["implied_cagr"] is not None else "none", pct(g["percentile_in_run"]),
-              _pct(g["run_median_cagr"]) if g["run_median_cagr"] is not None else "n/a")
-    m = res["margin"]
-    t.add_row(f"{m['input']}", _pct(m["implied"]) if m["implied"] is not None else "none",
-              pct(m["percentile_in_run"]),
-              _pct(m["run_median"]) if m["run_median"] is not None else f"{_pct(m['input_median'])} (config)")
-    fp = res["forecast_period"]
-    t.add_row("market-implied forecast period", f"{fp['years']} years" if fp["years"] else f"> {fp['max_searched']} years",
-              "", f"{res['horizon_years']} years (config)")
-    c.print(t)
-    for part in (g, m, fp):
-        if part.get("note"):
-            c.print(f"[yellow]{part['note']}[/yellow]")
-    c.print(f"[dim]{res['method']}[/dim]")
+    tables.render_implied(res)
 
 
 @main.command()
@@ -1027,29 +644,13 @@ def implied(config, paths, max_horizon, threads, as_json):
 @_guard
 def plot(results, kind, output, threads):
     """Draw a figure of a saved RESULTS file (.nc) into a PNG file."""
-    from .plots import plot as _plot
     from .summary import open_results
+    from .views.figures import write
 
     if not output.lower().endswith(".png"):
         raise InputError(f"-o {output!r}: figures are written as PNG; give a file name ending in .png")
     ds = _refuse_stress_file(open_results(results), results)
-    click.echo(f"wrote {_plot(ds, kind, output, threads=threads)}")
-
-
-def _write_plots(ds, cfg, folder, threads, paths_cap: int = 2000):
-    """The ``run --plot DIR`` set; the fan uses a re-run of at most ``paths_cap`` kept paths (same seed)."""
-    from pathlib import Path
-
-    from .plots import plot as _plot
-    from .simulate import simulate
-
-    written = []
-    for kind in ("hist", "cdf", "tornado", "convergence"):
-        written.append(_plot(ds, kind, Path(folder) / f"{kind}.png", threads=threads, option="--plot"))
-    kept = ds if "revenue" in ds else simulate(cfg, paths=min(paths_cap, int(ds.sizes["path"])),
-                                               seed=int(ds.attrs["seed"]), threads=threads, keep_paths=True)
-    written.append(_plot(kept, "fan", Path(folder) / "fan.png", option="--plot"))
-    return written
+    click.echo(f"wrote {write(ds, kind, output, threads=threads, option='-o')}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -208,7 +208,7 @@ def tornado(cfg, paths: Optional[int] = None, seed: Optional[int] = None, thread
     from .simulate import ParameterTable, simulate
 
     if not 0 < low < high < 1:
-        raise InputError(f"tornado quantiles low = {low}, high = {high}: need 0 < low < high < 1, e.g. 0.1 and 0.9")
+        raise InputError(f"tornado quantiles `low` = {low}, `high` = {high}: need 0 < low < high < 1, e.g. 0.1 and 0.9")
     if base is None:
         base = simulate(cfg, paths=paths, seed=seed, threads=threads)
     table = ParameterTable(cfg)

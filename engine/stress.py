@@ -893,7 +893,7 @@ class StressResult:
         import xarray as xr
 
         if not self.datasets:
-            raise InputError("the datasets were not kept; run with keep_datasets=True")
+            raise InputError("the per-path datasets were not kept: call run_stress with `keep_datasets=True` (the default)")
         names = ["base"] + [s["name"] for s in self.scenarios]
         descs = [self.base["description"]] + [s["description"] for s in self.scenarios]
         dss = self.datasets
@@ -940,7 +940,7 @@ def run_stress(
     threads: Optional[int] = None,
     progress: Optional[Callable[[int, int], None]] = None,
     command: str = "",
-    keep_datasets: bool = False,
+    keep_datasets: bool = True,
     scheduler=None,
 ) -> StressResult:
     """Run the base and every scenario on common random numbers.
@@ -963,7 +963,8 @@ def run_stress(
         address, see :func:`engine.distributed.connect`); the results are the
         same bits as on threads.
     keep_datasets : bool
-        Keep every run's Dataset (for :meth:`StressResult.dataset`).
+        Keep every run's Dataset (for :meth:`StressResult.dataset`); ``False``
+        saves memory when only the report dict is needed.
 
     Returns
     -------
@@ -1278,10 +1279,10 @@ def reverse_stress(
         for k in keys:
             if k not in params:
                 near = difflib.get_close_matches(k, list(params), n=3, cutoff=0.6)
-                raise StressError(f"--reverse input {k!r} is not an input of the config"
+                raise StressError(f"reverse stress `keys`: {k!r} is not an input of the config"
                                   + (f"; did you mean {', '.join(map(repr, near))}?" if near else ""))
             if _locate(base_dict, k) is None:
-                raise StressError(f"--reverse input {k!r} is not used by this config (its "
+                raise StressError(f"reverse stress `keys`: {k!r} is not used by this config (its "
                                   f"{k.rsplit('.', 1)[0]}.method does not read it); choose an input it uses, "
                                   "e.g. one listed by `pricedin validate CONFIG`")
             cap = next((c for pat, c in HEADLINE_INPUTS if pat == k or (
@@ -1388,7 +1389,7 @@ def reverse_stress(
             if best is None or cand[0] < best[0]:
                 best = cand
         if best is None:
-            entry.update(status="invalid", message="the search hit an invalid config; see --debug")
+            entry.update(status="invalid", message="every shift searched gave an invalid config")
             results.append(entry)
             continue
         _, x, br = best

@@ -13,7 +13,8 @@ import numpy as np
 from ._stats import mean_sd
 from .errors import InputError
 
-__all__ = ["summarize", "proportion", "QUANTILES", "open_results", "save_results", "must_believe"]
+__all__ = ["summary_dict", "summarize", "summary_dataset", "proportion", "QUANTILES", "open_results", "save_results",
+           "must_believe"]
 
 #: Percentiles of value per share in every report.
 QUANTILES = (1, 5, 10, 25, 50, 75, 90, 95, 99)
@@ -49,8 +50,8 @@ def proportion(k: int, n: int) -> dict:
     }
 
 
-def summarize(ds) -> dict:
-    """The report of a run, as a plain dict (the ``--json`` output).
+def summary_dict(ds) -> dict:
+    """The report of a run, as a plain dict (the ``--json`` output of ``pricedin run`` / ``report``).
 
     Parameters
     ----------
@@ -99,6 +100,87 @@ def summarize(ds) -> dict:
     }
 
 
+#: Transitional alias of :func:`summary_dict` for modules that still import it by this name;
+#: the notebook API's ``engine.summarize`` is :func:`summary_dataset`.
+summarize = summary_dict
+
+
+def summary_dataset(ds):
+    """The report of a run as an :class:`xarray.Dataset` (``engine.summarize``).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A run's results (dim ``path``, P paths), from :func:`engine.simulate` or
+        :func:`open_results`.
+
+    Returns
+    -------
+    xarray.Dataset
+        Coordinates ``quantile`` (:data:`QUANTILES` / 100: 0.01 ... 0.99) and
+        ``lens`` ('dcf': value per share >= price; 'market': annual holder return
+        to the horizon >= cost of equity). Variables:
+
+        - ``value_per_share`` (quantile) [value unit]: the report's percentiles
+          (numpy's linear interpolation);
+        - ``mean``, ``sd``, ``se_mean`` [value unit]; ``price`` [value unit];
+          ``price_percentile`` [%];
+        - ``p_justified``, ``se``, ``ci95_low``, ``ci95_high`` (lens) [probability]:
+          the estimate k / P, its Monte Carlo standard error sqrt(p (1 - p) / P) and
+          the Wilson 95% score interval (Wilson 1927), as :func:`proportion`;
+          ``justified_paths`` (lens) [paths];
+        - ``failed_share`` [fraction of paths], ``median_horizon_return``
+          [1/year], ``median_revenue_cagr`` [1/year], ``median_dilution`` [x],
+          ``median_terminal_share`` [fraction of value, surviving paths],
+          ``tv_clipped``, ``floored`` [paths].
+
+        Every variable has a ``units`` attribute; the Dataset's attrs hold the
+        run's header (company, currency, value_unit, paths, seed, sampling,
+        horizon_years, ...). The numbers are those of :func:`summary_dict`.
+    """
+    import xarray as xr
+
+    s = summary_dict(ds)
+    unit = s["value_unit"]
+    v, pj = s["value_per_share"], s["p_justified"]
+    lenses = ("dcf", "market")
+
+    def lens(k, units, long_name):
+        return (("lens",), np.array([pj[x][k] for x in lenses]), {"units": units, "long_name": long_name})
+
+    def scalar(x, units, long_name):
+        return ((), x, {"units": units, "long_name": long_name})
+
+    data = {
+        "value_per_share": (("quantile",), np.array([v[f"p{q}"] for q in QUANTILES]),
+                            {"units": unit, "long_name": "percentiles of DCF value per share"}),
+        "mean": scalar(v["mean"], unit, "mean value per share"),
+        "sd": scalar(v["sd"], unit, "standard deviation of value per share"),
+        "se_mean": scalar(v["se_mean"], unit, "standard error of the mean"),
+        "price": scalar(s["price"], unit, "today's price"),
+        "price_percentile": scalar(s["price_percentile"], "%", "percentile of today's price among the values"),
+        "p_justified": lens("estimate", "1", "P(today's price is justified)"),
+        "se": lens("se", "1", "Monte Carlo standard error of P(justified)"),
+        "ci95_low": lens("ci95_low", "1", "Wilson 95% interval of P(justified), low end"),
+        "ci95_high": lens("ci95_high", "1", "Wilson 95% interval of P(justified), high end"),
+        "justified_paths": lens("hits", "paths", "paths on which the price is justified"),
+        "failed_share": scalar(s["failed_share"], "1", "share of failed paths"),
+        "median_horizon_return": scalar(s["median_horizon_return"], "1/year",
+                                        "median annual holder return to the horizon"),
+        "median_revenue_cagr": scalar(s["median_revenue_cagr"], "1/year", "median revenue CAGR over the horizon"),
+        "median_dilution": scalar(s["median_dilution"], "x", "median share count at the horizon / today"),
+        "median_terminal_share": scalar(s["median_terminal_share"], "1",
+                                        "median terminal-value share of value (surviving paths)"),
+        "tv_clipped": scalar(s["tv_clipped"], "paths", "paths with terminal spread clipped to the minimum"),
+        "floored": scalar(s["floored"], "paths", "paths with equity floored at 0 (limited liability)"),
+    }
+    attrs = {k: s[k] for k in ("company", "currency", "value_unit", "paths", "seed", "block_size", "sampling",
+                               "horizon_years")}
+    attrs["per_share"] = int(s["per_share"])
+    return xr.Dataset(data, coords={"quantile": ("quantile", np.array(QUANTILES) / 100.0),
+                                    "lens": ("lens", list(lenses))}, attrs=attrs)
+
+
 def report_header(attrs: dict, paths: int) -> dict:
     """The run-describing keys of a report (company, currency, price, seed, ...) from a result's attrs."""
     return {
@@ -115,16 +197,18 @@ def report_header(attrs: dict, paths: int) -> dict:
     }
 
 
-def save_results(ds, path) -> None:
+def save_results(ds, path, option: str = "path") -> None:
     """Write a result Dataset to NetCDF (``.nc``, h5netcdf) atomically.
 
     The file is written under a temporary name in the same folder and renamed, so
     an interrupted run never leaves a file that looks complete.
 
+    ``option`` is the argument named in error messages.
+
     Raises
     ------
-    ValueError
-        The suffix is not ``.nc``.
+    engine.errors.InputError
+        The suffix is not ``.nc``, or the folder cannot be written.
     """
     from pathlib import Path
 
@@ -132,8 +216,8 @@ def save_results(ds, path) -> None:
 
     p = Path(path)
     if p.suffix.lower() != ".nc":
-        raise InputError(f"--out {str(p)!r}: results are saved as NetCDF; give a file name ending in .nc")
-    atomic_write(p, lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf"), "--out")
+        raise InputError(f"{option} {str(p)!r}: results are saved as NetCDF; give a file name ending in .nc")
+    atomic_write(p, lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf"), option)
 
 
 def open_results(path):
@@ -141,7 +225,7 @@ def open_results(path):
 
     Raises
     ------
-    ValueError
+    engine.errors.InputError
         The file is missing or is not a pricedin result.
     """
     import xarray as xr
@@ -149,7 +233,7 @@ def open_results(path):
 
     p = Path(path)
     if not p.exists():
-        raise InputError(f"results file {str(p)!r} does not exist; write one with `pricedin run CONFIG --out {p}`")
+        raise InputError(f"results file {str(p)!r} does not exist; write one with engine.save_results(ds, path) or `pricedin run CONFIG --out {p}`")
     try:
         ds = xr.load_dataset(p, engine="h5netcdf")
     except Exception as e:  # noqa: BLE001 - any reader failure means "not a results file"
@@ -175,12 +259,12 @@ def check_results(ds, where: str = "the results") -> None:
 
     Raises
     ------
-    ValueError
+    engine.errors.InputError
         Naming the file, the missing or bad attribute or variable, and the fix.
     """
     from .variables import PATH_VARIABLES
 
-    fix = "re-create it with `pricedin run CONFIG --out FILE.nc`"
+    fix = "re-create it with engine.save_results(ds, path) or `pricedin run CONFIG --out FILE.nc`"
     missing = [k for k in _REQUIRED_ATTRS if k not in ds.attrs]
     if missing:
         raise InputError(f"{where}: attribute(s) {', '.join(missing)} missing; the file is damaged or was edited; {fix}")

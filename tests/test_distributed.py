@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from engine import load_config, simulate, summarize
+from engine import load_config, simulate, summary_dict as summarize
 from engine.cli import main
 from engine.simulate import compute_block
 

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 from scipy import stats
 
-from engine import config_from_dict, simulate, summarize
+from engine import config_from_dict, simulate, summary_dict as summarize
 from engine.cli import main
 from engine.implied import _with, base_value, implied
 from engine.sensitivity import first_order_index, global_sensitivity, tornado
@@ -222,7 +222,7 @@ def test_cli_implied_json():
 
 @pytest.mark.parametrize("kind", ["hist", "cdf", "fan", "tornado", "convergence"])
 def test_each_plot_kind_writes_a_png(tmp_path, kind):
-    from engine.plots import plot
+    from engine.views.figures import write as plot
 
     d = lognormal_dict(paths=300)
     d["balance_sheet"]["non_operating_assets"] = {"kind": "uniform", "min": 0, "max": 100}

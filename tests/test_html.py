@@ -10,11 +10,12 @@ from html.parser import HTMLParser
 import pytest
 from click.testing import CliRunner
 
-from engine.cli import _prob, main
+from engine.cli import main
 from engine.config import load_config
-from engine.html import render_html
+from engine.views.format import prob as _prob
+from engine.views.html import render_html
 from engine.simulate import simulate
-from engine.summary import open_results, save_results, summarize
+from engine.summary import open_results, save_results, summary_dict as summarize
 
 from .conftest import CONFIGS
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from engine import config_from_dict, load_config, open_results, save_results, simulate, summarize
+from engine import config_from_dict, load_config, open_results, save_results, simulate, summary_dict as summarize
 
 from .conftest import CONFIGS
 

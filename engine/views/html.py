@@ -9,7 +9,7 @@ engine version, created), the report table (:func:`engine.summary.summarize`),
 the "what you must believe" table with its base-rate statements, the global
 sensitivity table (:func:`engine.sensitivity.global_sensitivity`, from the saved
 draws), optionally the tornado (:func:`engine.sensitivity.tornado`, which re-runs
-the config; passed in by the caller) and the figures of :mod:`engine.plots`
+the config; passed in by the caller) and the figures of :mod:`engine.views.figures`
 (hist, cdf, convergence; the fan when the file kept the (path, time) variables;
 the tornado when given). Every piece of text is escaped with :func:`html.escape`.
 """
@@ -22,7 +22,8 @@ import io
 import math
 from pathlib import Path
 from typing import Optional
-from .errors import InputError
+from ..errors import InputError
+from .format import by_format, money, pct, prob
 
 __all__ = ["render_html", "write_html", "check_html_path", "figure_png"]
 
@@ -81,7 +82,7 @@ def _e(x) -> str:
 
 
 def figure_png(ds, kind: str, tornado_result: Optional[dict] = None, dpi: int = 110) -> bytes:
-    """One figure of :mod:`engine.plots` rendered to PNG bytes in memory (no file is written).
+    """One figure of :mod:`engine.views.figures` rendered to PNG bytes in memory (no file is written).
 
     Parameters
     ----------
@@ -91,28 +92,12 @@ def figure_png(ds, kind: str, tornado_result: Optional[dict] = None, dpi: int = 
     tornado_result : dict, optional
         Required for ``tornado``: a :func:`engine.sensitivity.tornado` result.
     """
-    from . import plots
+    from .figures import figure
 
-    if kind not in plots.KINDS:
-        raise InputError(f"figure kind {kind!r}: choose one of {', '.join(plots.KINDS)}")
     if kind == "tornado" and tornado_result is None:
-        raise InputError("the tornado figure needs a tornado result (engine.sensitivity.tornado)")
-    plt = plots._plt()
-    fig = plt.figure(figsize=(9, 9 if kind == "fan" else 5.5))
-    try:
-        if kind == "fan":
-            plots._fan(ds, fig)
-        else:
-            ax = fig.add_subplot()
-            if kind == "tornado":
-                plots._tornado(ds, ax, tornado_result)
-            else:
-                {"hist": plots._hist, "cdf": plots._cdf, "convergence": plots._convergence}[kind](ds, ax)
-        fig.tight_layout()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=dpi)
-    finally:
-        plt.close(fig)
+        raise InputError("the tornado figure needs a tornado result (engine.tornado)")
+    buf = io.BytesIO()
+    figure(ds, kind, tornado_result).savefig(buf, format="png", dpi=dpi)
     return buf.getvalue()
 
 
@@ -173,7 +158,6 @@ def _header(ds, s: dict) -> str:
 
 
 def _report(s: dict) -> str:
-    from .cli import _money, _pct, _prob
 
     unit = s["value_unit"]
     out = []
@@ -181,21 +165,21 @@ def _report(s: dict) -> str:
         out.append(f'<p class="warn">No share count in the config: "per share" means the whole equity, '
                    f"in {_e(unit)}.</p>")
     v = s["value_per_share"]
-    rows = [["mean", f"{_money(v['mean'])}  (standard error {_money(v['se_mean'])})"],
-            ["standard deviation", _money(v["sd"])]]
+    rows = [["mean", f"{money(v['mean'])}  (standard error {money(v['se_mean'])})"],
+            ["standard deviation", money(v["sd"])]]
     for q in (1, 5, 10, 25, 50, 75, 90, 95, 99):
         label = {1: "1st", 50: "median"}.get(q, f"{q}th")
-        rows.append([label if q == 50 else f"{label} percentile", _money(v[f"p{q}"])])
-    rows.append(["today's price", _money(s["price"])])
+        rows.append([label if q == 50 else f"{label} percentile", money(v[f"p{q}"])])
+    rows.append(["today's price", money(s["price"])])
     rows.append(["percentile of today's price", f"{s['price_percentile']:.2f}"])
     cls = [None] * (len(rows) - 2) + ["strong", None]
     out.append(_table(f"DCF value per share, {unit}", ["statistic", "value"], rows, {1}, cls))
 
     d, m = s["p_justified"]["dcf"], s["p_justified"]["market"]
     rows = [
-        ["DCF", _prob(d["estimate"]), _prob(d["se"]), f"[{_prob(d['ci95_low'])}, {_prob(d['ci95_high'])}]",
+        ["DCF", prob(d["estimate"]), prob(d["se"]), f"[{prob(d['ci95_low'])}, {prob(d['ci95_high'])}]",
          f"{d['hits']:,}", "value per share >= price"],
-        ["market", _prob(m["estimate"]), _prob(m["se"]), f"[{_prob(m['ci95_low'])}, {_prob(m['ci95_high'])}]",
+        ["market", prob(m["estimate"]), prob(m["se"]), f"[{prob(m['ci95_low'])}, {prob(m['ci95_high'])}]",
          f"{m['hits']:,}", "return >= cost of equity"],
     ]
     out.append(_table("P(today's price is justified)",
@@ -203,11 +187,11 @@ def _report(s: dict) -> str:
                       {1, 2, 3, 4}))
 
     rows = [
-        ["failed paths (share)", _pct(s["failed_share"], 2)],
-        ["median annual holder return to the horizon", _pct(s["median_horizon_return"])],
-        ["median revenue CAGR over the horizon", _pct(s["median_revenue_cagr"])],
+        ["failed paths (share)", pct(s["failed_share"], 2)],
+        ["median annual holder return to the horizon", pct(s["median_horizon_return"])],
+        ["median revenue CAGR over the horizon", pct(s["median_revenue_cagr"])],
         ["median share count at horizon / today", f"{s['median_dilution']:.2f}x"],
-        ["median terminal-value share of value (surviving paths)", _pct(s["median_terminal_share"])],
+        ["median terminal-value share of value (surviving paths)", pct(s["median_terminal_share"])],
         ["paths with terminal spread clipped to the minimum", f"{s['tv_clipped']:,}"],
     ]
     if s["floored"]:
@@ -219,7 +203,6 @@ def _report(s: dict) -> str:
 
 
 def _must_believe(mb: dict) -> str:
-    from .cli import _fmt_value
 
     ld, lm = mb["lenses"]["dcf"], mb["lenses"]["market"]
     out = [
@@ -231,8 +214,8 @@ def _must_believe(mb: dict) -> str:
     rows, cls = [], []
     for r in mb["rows"]:
         pct = r.get("dcf_percentile")
-        rows.append([r["label"], _fmt_value(r["all"], r["format"]), _fmt_value(r["dcf"], r["format"]),
-                     "n/a" if pct is None else f"{pct:.0f}", _fmt_value(r["market"], r["format"])])
+        rows.append([r["label"], by_format(r["all"], r["format"]), by_format(r["dcf"], r["format"]),
+                     "n/a" if pct is None else f"{pct:.0f}", by_format(r["market"], r["format"])])
         cls.append("outcome" if r["kind"] == "outcome" else None)
     out.append(_table("What you must believe", ["outcome / drawn input", "all", "DCF ok", "pctl", "market ok"],
                       rows, {1, 2, 3, 4}, cls))
@@ -280,14 +263,13 @@ def _global(g: dict) -> str:
 
 
 def _tornado(tor: dict) -> str:
-    from .cli import _money, _prob
 
     title = (f"Tornado: median value per share [{tor['value_unit']}] and P(justified, DCF) with each input at its "
              f"{100 * tor['low']:g}th / {100 * tor['high']:g}th percentile ({tor['paths']:,} paths, seed "
-             f"{tor['seed']}); base median {_money(tor['base_median'])}, base P {_prob(tor['base_p_justified'])}, "
-             f"price {_money(tor['price'])}")
-    rows = [[r["key"], f"{r['low_value']:.4g}", f"{r['high_value']:.4g}", _money(r["median_low"]),
-             _money(r["median_high"]), _money(r["swing"]), _prob(r["p_low"]), _prob(r["p_high"])]
+             f"{tor['seed']}); base median {money(tor['base_median'])}, base P {prob(tor['base_p_justified'])}, "
+             f"price {money(tor['price'])}")
+    rows = [[r["key"], f"{r['low_value']:.4g}", f"{r['high_value']:.4g}", money(r["median_low"]),
+             money(r["median_high"]), money(r["swing"]), prob(r["p_low"]), prob(r["p_high"])]
             for r in tor["inputs"]]
     return "\n".join([
         _table(title, ["input", "low value", "high value", "median @low", "median @high", "swing", "P @low",
@@ -317,13 +299,13 @@ def render_html(ds, tornado: Optional[dict] = None) -> str:
     str
         The whole page (UTF-8 text); every figure is an embedded base64 PNG.
     """
-    from . import __version__
-    from .sensitivity import global_sensitivity
-    from .summary import summarize
+    from .. import __version__
+    from ..sensitivity import global_sensitivity
+    from ..summary import summary_dict
 
     if "scenario" in ds.dims:
         raise InputError("the HTML report is for a run's results; a stress file (scenario dimension) has none")
-    s = summarize(ds)
+    s = summary_dict(ds)
     g = global_sensitivity(ds)
     company = s["company"]
     title = f"{company}: pricedin valuation report"
@@ -332,8 +314,8 @@ def render_html(ds, tornado: Optional[dict] = None) -> str:
         kinds.append("tornado")
     figures = "\n".join(_figure(ds, k, tornado) for k in kinds)
     if not _has_fan(ds):
-        figures += ('\n<p class="note">No fan chart: the file has no (path, time) variables (run with '
-                    "--keep-paths to keep them).</p>")
+        figures += ('\n<p class="note">No fan chart: the file has no (path, time) variables (simulate with '
+                    "keep_paths=True, or `pricedin run --keep-paths`, to keep them).</p>")
 
     parts = [
         "<!DOCTYPE html>",
@@ -369,7 +351,7 @@ def render_html(ds, tornado: Optional[dict] = None) -> str:
     if tornado is not None:
         parts.append(_tornado(tornado))
     else:
-        parts.append('<p class="note">No tornado: it re-runs the config; add --tornado to include it.</p>')
+        parts.append('<p class="note">No tornado: it re-runs the config; pass a tornado result (or `pricedin report --tornado`) to include it.</p>')
     parts += [
         "</section>",
         '<section id="figures">',
@@ -389,7 +371,7 @@ def render_html(ds, tornado: Optional[dict] = None) -> str:
 # --------------------------------------------------------------------------- writing
 
 
-def check_html_path(path) -> Path:
+def check_html_path(path, option: str = "path") -> Path:
     """Check that ``path`` ends in ``.html`` and that its folder takes a new file; returns it as a Path.
 
     Done before rendering, so a long tornado run is not wasted on an unwritable
@@ -397,36 +379,36 @@ def check_html_path(path) -> Path:
 
     Raises
     ------
-    ValueError
+    engine.errors.InputError
         Wrong suffix, a folder at that path, or an unwritable location.
     """
-    from ._io import _unlink, temp_beside
+    from .._io import _unlink, temp_beside
 
     p = Path(path)
     if p.suffix.lower() != ".html":
-        raise InputError(f"--html {str(p)!r}: the report is a web page; give a file name ending in .html")
+        raise InputError(f"{option} {str(p)!r}: the report is a web page; give a file name ending in .html")
     if p.is_dir():
-        raise InputError(f"--html {str(p)!r} is a folder; give a file name ending in .html")
-    _unlink(temp_beside(p, "--html"))
+        raise InputError(f"{option} {str(p)!r} is a folder; give a file name ending in .html")
+    _unlink(temp_beside(p, option))
     return p
 
 
-def write_html(text: str, path) -> Path:
+def write_html(text: str, path, option: str = "path") -> Path:
     """Write ``text`` to ``path`` atomically (a temporary name in the same folder, then ``os.replace``).
 
     Raises
     ------
-    ValueError
+    engine.errors.InputError
         Wrong suffix or an unwritable location; no partial file is left.
     """
-    from ._io import atomic_write
+    from .._io import atomic_write
 
-    p = check_html_path(path)
+    p = check_html_path(path, option)
 
     def write(tmp):
         with open(tmp, "w", encoding="utf-8", newline="\n") as f:
             f.write(text)
 
-    return atomic_write(p, write, "--html")
+    return atomic_write(p, write, option)
 
 

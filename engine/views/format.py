@@ -1,0 +1,143 @@
+"""Number formatting shared by every view: the tables, the HTML page and the figures.
+
+One module, so the terminal report, the web page and a notebook print a number the same way:
+
+* :func:`money` -- an amount in the config's unit, with thousands separators (``1,234``,
+  ``12.35``, ``0.1235``; ``scale`` fixes the decimals of a whole column);
+* :func:`short` -- an amount in at most about 7 characters (``1.07M``, ``-137k``);
+* :func:`pct` -- a fraction as a percentage with fixed decimals (``12.3%``);
+* :func:`prob` -- a probability as a percentage with 3 significant digits (``0.0384%``);
+* :func:`multiple` -- a multiple (``2.35x``);
+* :func:`by_format` -- a value by its kind ('fraction', 'multiple', 'money', 'number');
+* :func:`input_value` -- a drawn input's value (no exponent from 1,000 up);
+* :func:`json_safe` -- NaN / infinity replaced by ``None`` for JSON.
+
+Every formatter returns ``"n/a"`` for NaN or infinity, never ``"nan"``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+__all__ = ["money", "short", "pct", "prob", "multiple", "by_format", "input_value", "json_safe"]
+
+
+def _finite(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def money(x: float, scale: Optional[float] = None) -> str:
+    """An amount: 1,234 / 12.35 / 0.1235 by its size, or by ``scale`` (the column's largest) when given.
+
+    Parameters
+    ----------
+    x : float
+        The amount, in whatever unit the caller reports (the config's value unit).
+    scale : float, optional
+        The largest absolute amount of the column; its size sets the decimals, so
+        a column reads 594 next to 4,747 rather than 594.06.
+
+    Examples
+    --------
+    >>> money(1234.5), money(12.345), money(0.12345), money(594.06, scale=4747)
+    ('1,234', '12.35', '0.1235', '594')
+    """
+    if not math.isfinite(x):
+        return "n/a"
+    a = abs(x) if scale is None else max(abs(x), scale)
+    if a >= 1e15:
+        return f"{x:.3e}"
+    if a >= 1000:
+        return f"{x:,.0f}"
+    if a >= 1:
+        return f"{x:,.2f}"
+    return f"{x:.4g}"
+
+
+def short(x: float) -> str:
+    """A number in at most ~7 characters: 1.07M, -137k, 69.5k, 12.3, 0.0123.
+
+    >>> short(1_070_000), short(-137_400), short(12.34)
+    ('1.07M', '-137k', '12.3')
+    """
+    if not math.isfinite(x):
+        return "n/a"
+    a = abs(x)
+    for lim, suf in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if a >= lim:
+            v = x / lim
+            return f"{v:.3g}{suf}" if abs(v) < 100 else f"{v:.0f}{suf}"
+    return f"{x:.3g}"
+
+
+def pct(x: float, digits: int = 1) -> str:
+    """A fraction as a percentage with ``digits`` decimals.
+
+    >>> pct(0.1234), pct(0.1234, 2)
+    ('12.3%', '12.34%')
+    """
+    return "n/a" if not math.isfinite(x) else f"{100 * x:.{digits}f}%"
+
+
+def prob(x: float) -> str:
+    """A probability as a percentage with 3 significant digits (0.0384%, 3.11%); exactly 0 is '0%'.
+
+    >>> prob(0.000384), prob(0.0311), prob(0.0)
+    ('0.0384%', '3.11%', '0%')
+    """
+    if x == 0:
+        return "0%"
+    if not math.isfinite(x):
+        return "n/a"
+    return f"{100 * x:.3g}%"
+
+
+def multiple(x: float) -> str:
+    """A multiple with two decimals.
+
+    >>> multiple(2.345)
+    '2.35x'
+    """
+    return "n/a" if not math.isfinite(x) else f"{x:.2f}x"
+
+
+def by_format(x, fmt: str) -> str:
+    """A value formatted by its kind: 'fraction' as %, 'multiple' as 'x', 'money' and 'number' plainly.
+
+    >>> by_format(0.25, "fraction"), by_format(3.0, "multiple"), by_format(1500.0, "money"), by_format(None, "money")
+    ('25.0%', '3.00x', '1,500', 'n/a')
+    """
+    if x is None or not _finite(x):
+        return "n/a"
+    if fmt == "fraction":
+        return f"{100 * x:.1f}%"
+    if fmt == "multiple":
+        return multiple(x)
+    return money(x)
+
+
+def input_value(x: float) -> str:
+    """An input's value in a table: 11,450 (no exponent) from 1,000 up, 4 significant digits below.
+
+    >>> input_value(11450.2), input_value(0.123456)
+    ('11,450', '0.1235')
+    """
+    if not math.isfinite(x):
+        return "n/a"
+    return f"{x:,.0f}" if abs(x) >= 1e3 else f"{x:.4g}"
+
+
+def json_safe(obj):
+    """``obj`` with every non-finite float (NaN, +/-inf) replaced by ``None``, recursively (JSON has no NaN).
+
+    >>> json_safe({"a": [1.0, float("nan")], "b": float("inf")})
+    {'a': [1.0, None], 'b': None}
+    """
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [json_safe(v) for v in obj]
+    return obj

@@ -1,0 +1,312 @@
+"""The rich tables of the command line: run report, must-believe, sensitivity, reverse DCF, stress,
+reverse stress, batch.
+
+Each ``render_*`` function prints one report dict (as the library returns it) to a
+:class:`rich.console.Console` (a new one on stdout when none is given), so a notebook
+can print the same tables as ``pricedin``: ``render_report(engine.summary_dict(ds))``.
+Numbers are formatted by :mod:`engine.views.format`.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import sys
+
+from .format import by_format, input_value, money, pct, prob, short
+
+__all__ = ["render_report", "render_must_believe", "render_sensitivity", "render_implied", "render_stress",
+           "render_reverse", "render_batch", "convergence_line"]
+
+
+def _plus(text: str, x: float) -> str:
+    return "0" if x == 0 else (("+" if x > 0 else "") + text)
+
+
+def render_report(s: dict, console=None) -> None:
+    """Print the run report (rich tables) to stdout."""
+    from rich.console import Console
+    from rich.table import Table
+
+    c = console or Console(soft_wrap=False)
+    unit = s["value_unit"]
+    c.print(
+        f"[bold]{s['company']}[/bold]: {s['paths']:,} paths, seed {s['seed']}, horizon {s['horizon_years']} years, "
+        f"{s['sampling']} sampling"
+    )
+    if not s["per_share"]:
+        whole = unit.replace(" (whole equity)", "")
+        c.print(f"[yellow]No share count in the config: 'per share' means the whole equity, in {whole}.[/yellow]")
+    v = s["value_per_share"]
+    t = Table(title=f"DCF value per share, {unit}", title_justify="left")
+    t.add_column("statistic")
+    t.add_column("value", justify="right")
+    # one number of decimals for the whole column, set by its largest amount (594 next to 4,747, not 594.06)
+    col = [v["mean"], v["sd"], s["price"]] + [v[f"p{q}"] for q in (1, 5, 10, 25, 50, 75, 90, 95, 99)]
+    scale = max((abs(x) for x in col if math.isfinite(x)), default=0.0)
+    m = functools.partial(money, scale=scale)
+    t.add_row("mean", f"{m(v['mean'])}  (standard error {money(v['se_mean'])})")
+    t.add_row("standard deviation", m(v["sd"]))
+    for q in (1, 5, 10, 25, 50, 75, 90, 95, 99):
+        label = {1: "1st", 50: "median"}.get(q, f"{q}th")
+        t.add_row(label if q == 50 else f"{label} percentile", m(v[f"p{q}"]))
+    t.add_row("[bold]today's price[/bold]", f"[bold]{m(s['price'])}[/bold]")
+    t.add_row("percentile of today's price", f"{s['price_percentile']:.2f}")
+    c.print(t)
+    pj = Table(title="P(today's price is justified)", title_justify="left")
+    for col, j in (("lens", "left"), ("estimate", "right"), ("std error", "right"), ("Wilson 95% CI", "right"),
+                   ("paths", "right"), ("justified when", "left")):
+        pj.add_column(col, justify=j)
+    d, m = s["p_justified"]["dcf"], s["p_justified"]["market"]
+    pj.add_row("DCF", prob(d["estimate"]), prob(d["se"]), f"[{prob(d['ci95_low'])}, {prob(d['ci95_high'])}]",
+               f"{d['hits']:,}", "value per share >= price")
+    pj.add_row("market", prob(m["estimate"]), prob(m["se"]), f"[{prob(m['ci95_low'])}, {prob(m['ci95_high'])}]",
+               f"{m['hits']:,}", "return >= cost of equity")
+    c.print(pj)
+    if s.get("sampling", "random") != "random":
+        c.print(f"[dim]Standard errors and intervals assume independent paths; with {s['sampling']} sampling "
+                "they are conservative (stratified designs vary less).[/dim]")
+    o = Table(title="Outcomes", title_justify="left", show_header=False)
+    o.add_column("what")
+    o.add_column("value", justify="right")
+    o.add_row("failed paths (share)", pct(s["failed_share"], 2))
+    o.add_row("median annual holder return to the horizon", pct(s["median_horizon_return"]))
+    o.add_row("median revenue CAGR over the horizon", pct(s["median_revenue_cagr"]))
+    o.add_row("median share count at horizon / today", f"{s['median_dilution']:.2f}x")
+    o.add_row("median terminal-value share of value (surviving paths)", pct(s["median_terminal_share"]))
+    o.add_row("paths with terminal spread clipped to the minimum", f"{s['tv_clipped']:,}")
+    if s["floored"]:
+        o.add_row("paths with equity floored at 0 (limited liability)", f"{s['floored']:,}")
+    o.add_row("elapsed", f"{s['elapsed_s']:.2f} s")
+    c.print(o)
+    ap = s.get("approximation")
+    if ap and not ap["exact"]:
+        worst = max(ap["max_abs_error"].values())
+        c.print(f"[yellow]Approximate quantiles (store too large to load): {ap['method']}; largest possible "
+                f"absolute error {money(worst)}.[/yellow]")
+    if s.get("must_believe"):
+        render_must_believe(s["must_believe"], c)
+
+
+def render_must_believe(mb: dict, console=None) -> None:
+    """Print the 'what you must believe' table of :func:`engine.summary.must_believe`."""
+    from rich.console import Console
+    from rich.table import Table
+
+    c = console or Console(soft_wrap=False)
+    ld, lm = mb["lenses"]["dcf"], mb["lenses"]["market"]
+    t = Table(
+        title=(f"What you must believe: medians over all {mb['paths']:,} paths vs the {ld['justified_paths']:,} "
+               f"DCF-justified and {lm['justified_paths']:,} market-justified paths (money in {mb['money_unit']})"),
+        title_justify="left",
+    )
+    t.add_column("outcome / drawn input", no_wrap=True)
+    t.add_column("all", justify="right")
+    t.add_column("DCF ok", justify="right")
+    t.add_column("pctl", justify="right")
+    t.add_column("market ok", justify="right")
+    t.caption = ("'DCF ok' / 'market ok': medians over the justified paths; 'pctl': where the DCF-justified "
+                 "median falls among all paths (50 = nothing special to believe)")
+    for r in mb["rows"]:
+        pct = r.get("dcf_percentile")
+        t.add_row(
+            f"[bold]{r['label']}[/bold]" if r["kind"] == "outcome" else r["label"],
+            by_format(r["all"], r["format"]),
+            by_format(r["dcf"], r["format"]),
+            "n/a" if pct is None else f"{pct:.0f}",
+            by_format(r["market"], r["format"]),
+        )
+    c.print(t)
+    for lens in ("dcf", "market"):
+        if mb["lenses"][lens]["note"]:
+            c.print(f"[yellow]{mb['lenses'][lens]['note']}[/yellow]")
+    if mb["base_rates"]:
+        c.print("[dim]Base rates, for reference (published figures for small companies and for software companies; "
+                "they are shown for every company, so judge how far they apply to this one):[/dim]")
+    for b in mb["base_rates"]:
+        mark = "[bold red]![/bold red] " if b.get("exceeds") and b["what"] != "rule_of_40" else "  "
+        extra = ""
+        if b.get("model_share") is not None and b.get("base_share") is not None:
+            extra = (f" Model: {100 * b['model_share']:.1f}% of all paths"
+                     + (f", {100 * b['justified_share']:.1f}% of justified paths" if b.get("justified_share") is not None else "")
+                     + f" vs base rate {100 * b['base_share']:.1f}%.")
+        c.print(f"{mark}{b['statement']}.{extra}")
+        c.print(f"    [dim]base rate: {b['text']}[/dim]")
+
+
+def render_sensitivity(res: dict, console=None, top: int = 15) -> None:
+    """Print the tornado and global sensitivity tables."""
+    from rich.console import Console
+    from rich.table import Table
+
+    c = console or Console(soft_wrap=False)
+    tor = res.get("tornado")
+    if tor:
+        unit = tor["value_unit"]
+        t = Table(title=(f"Tornado: median value per share [{unit}] and P(justified, DCF) with each input at its "
+                         f"{100 * tor['low']:g}th / {100 * tor['high']:g}th percentile ({tor['paths']:,} paths, "
+                         f"seed {tor['seed']}); base median {money(tor['base_median'])}, "
+                         f"base P {prob(tor['base_p_justified'])}, price {money(tor['price'])}"),
+                  title_justify="left")
+        for col, j in (("input", "left"), ("low value", "right"), ("high value", "right"), ("median @low", "right"),
+                       ("median @high", "right"), ("swing", "right"), ("P @low", "right"), ("P @high", "right")):
+            t.add_column(col, justify=j, no_wrap=(col == "input"))
+        for r in tor["inputs"][:top]:
+            t.add_row(r["key"], input_value(r["low_value"]), input_value(r["high_value"]), money(r["median_low"]),
+                      money(r["median_high"]), money(r["swing"]), prob(r["p_low"]), prob(r["p_high"]))
+        c.print(t)
+        if len(tor["inputs"]) > top:
+            c.print(f"the {top} largest swings of {len(tor['inputs'])} inputs; --top N for more, --json for all")
+        c.print(f"[dim]{tor['method']}[/dim]")
+    g = res["global"]
+    t = Table(title=f"Global sensitivity from {g['paths']:,} saved draws ({g['bins']} quantile bins)",
+              title_justify="left")
+    for col in ("input", "Spearman (value)", "Spearman (justified)", "S_i (value)", "S_i (justified)"):
+        t.add_column(col, justify="left" if col == "input" else "right", no_wrap=(col == "input"))
+    f = lambda x: "n/a" if x is None or not math.isfinite(x) else f"{x:+.3f}"  # noqa: E731
+    f2 = lambda x: "n/a" if x is None or not math.isfinite(x) else f"{x:.3f}"  # noqa: E731
+    for r in g["inputs"][:top]:
+        t.add_row(r["key"], f(r["spearman_value"]), f(r["spearman_justified"]), f2(r["s_value"]), f2(r["s_justified"]))
+    c.print(t)
+    if len(g["inputs"]) > top:
+        c.print(f"the {top} largest |Spearman (value)| of {len(g['inputs'])} inputs; --top N for more, --json for all")
+    c.print(f"sum of first-order indices (value): {g['sum_s_value']:.3f}"
+            + ("  [yellow](inputs are rank-correlated: S_i is a correlation ratio, not a variance share)[/yellow]"
+               if g["correlated_inputs"] else ""))
+    c.print(f"[dim]{g['method']}[/dim]")
+
+
+def render_implied(res: dict, console=None) -> None:
+    """Print the reverse-DCF table of :func:`engine.implied.implied` (rich)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    c = console or Console(soft_wrap=False)
+    pctl = lambda p: "n/a" if p is None else f"{p:.1f}"  # noqa: E731
+    t = Table(title=(f"What today's price implies ({money(res['price'])} {res['value_unit']}; base case worth "
+                     f"{money(res['base_value'])})"), title_justify="left")
+    for col in ("question", "implied", "percentile in the run", "run median"):
+        t.add_column(col, justify="left" if col == "question" else "right")
+    g = res["growth"]
+    t.add_row(f"constant revenue growth (CAGR over {res['horizon_years']} years)",
+              pct(g["implied_cagr"]) if g["implied_cagr"] is not None else "none", pctl(g["percentile_in_run"]),
+              pct(g["run_median_cagr"]) if g["run_median_cagr"] is not None else "n/a")
+    m = res["margin"]
+    t.add_row(f"{m['input']}", pct(m["implied"]) if m["implied"] is not None else "none",
+              pctl(m["percentile_in_run"]),
+              pct(m["run_median"]) if m["run_median"] is not None else f"{pct(m['input_median'])} (config)")
+    fp = res["forecast_period"]
+    t.add_row("market-implied forecast period", f"{fp['years']} years" if fp["years"] else f"> {fp['max_searched']} years",
+              "", f"{res['horizon_years']} years (config)")
+    c.print(t)
+    for part in (g, m, fp):
+        if part.get("note"):
+            c.print(f"[yellow]{part['note']}[/yellow]")
+    c.print(f"[dim]{res['method']}[/dim]")
+
+
+def render_stress(r: dict, console=None) -> None:
+    """Print the stress tables (rich): levels by scenario, then paired changes from base with 95% intervals."""
+    from rich.console import Console
+    from rich.table import Table
+
+    c = console or Console(soft_wrap=False, width=None if sys.stdout.isatty() else 110)
+    unit = r["value_unit"]
+    c.print(
+        f"[bold]{r['company']}[/bold]: stress test, base + {len(r['scenarios'])} scenarios, {r['paths']:,} paths "
+        f"each, seed {r['seed']}, common random numbers; scenarios from {r.get('scenario_file', '')}"
+    )
+    t = Table(title=f"Value per share ({unit}; price {short(r['price'])}) and P(justified)", title_justify="left")
+    for col in ("scenario", "p5", "p50", "p95", "mean", "P(DCF)", "P(market)", "failed"):
+        t.add_column(col, justify="left" if col == "scenario" else "right")
+    rows = [r["base"]] + r["scenarios"]
+    for s in rows:
+        v, pj = s["value_per_share"], s["p_justified"]
+        t.add_row(s["name"], short(v["p5"]), short(v["p50"]), short(v["p95"]), short(v["mean"]),
+                  prob(pj["dcf"]["estimate"]), prob(pj["market"]["estimate"]), pct(s["failed_share"], 1))
+    c.print(t)
+    d = Table(title="Change from base, same paths: estimate ± paired 95% half-width (pp = percentage points)",
+              title_justify="left")
+    for col in ("scenario", "Δ mean", "Δ P(DCF), pp", "Δ P(market), pp", "Δ failed, pp"):
+        d.add_column(col, justify="left" if col == "scenario" else "right")
+
+    def cell(est, ci, f):
+        half = (ci[1] - ci[0]) / 2
+        return "0 ± 0" if est == 0 and half == 0 else f"{_plus(f(est), est)} ± {f(half)}"
+
+    pp = lambda x: f"{100 * abs(x):.2f}" if x >= 0 else f"-{100 * abs(x):.2f}"  # noqa: E731
+    for s in r["scenarios"]:
+        x = s["delta"]
+        d.add_row(s["name"], cell(x["mean"], x["mean_ci95"], short),
+                  cell(x["p_justified_dcf"], x["p_justified_dcf_ci95"], pp),
+                  cell(x["p_justified_market"], x["p_justified_market_ci95"], pp),
+                  cell(x["failed_share"], x["failed_share_ci95"], pp))
+    c.print(d)
+    for s in r["scenarios"]:
+        c.print(f"  [bold]{s['name']}[/bold]: {s['description']}")
+
+
+def render_reverse(r: dict, company: str, console=None) -> None:
+    """Print the reverse stress table (rich)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    c = console or Console(soft_wrap=False, width=None if sys.stdout.isatty() else 150)
+    c.print(
+        f"[bold]{company}[/bold]: reverse stress, the shift of one input (rest of the base held) that brings "
+        f"P(justified, DCF) to {r['target']:.0%}; {r['paths']:,} paths, seed {r['seed']}, common random numbers; "
+        f"base P = {prob(r['p_base'])}"
+    )
+    t = Table(title_justify="left")
+    for col in ("input", "base median", "shift needed", "bracket", "median then", "P at bracket ends",
+                "range searched", "P over range"):
+        t.add_column(col, justify="left" if col == "input" else "right", no_wrap=col == "input")
+    for e in r["inputs"]:
+        rng = f"[{e['range'][0]:+.4g}, {e['range'][1]:+.4g}]" if "range" in e else "-"
+        prng = f"{prob(e['p_min'])} .. {prob(e['p_max'])}" if "p_min" in e else "-"
+        if e["status"] == "found":
+            b = e["shift_bracket"]
+            t.add_row(e["key"], f"{e['base_median']:.4g}", f"{e['shift']:+.4g}", f"[{b[0]:+.4g}, {b[1]:+.4g}]",
+                      f"{e['value_median']:.4g}", f"{prob(e['p_bracket'][0])} / {prob(e['p_bracket'][1])}",
+                      rng, prng)
+        else:
+            t.add_row(e["key"], f"{e['base_median']:.4g}", "none in range", "-", "-", "-", rng, prng)
+    c.print(t)
+    c.print("P is evaluated at both ends of the range searched and at 7 evenly spaced shifts between 0 and each end "
+            "('P over range': its min .. max there); where it crosses the target, the crossing nearest the base is narrowed by brentq "
+            "to 1/1000 of the range searched, and the answer is that bracket (P is a step function of the shift on a "
+            "finite sample). 'none in range': no shift evaluated reaches the target.")
+
+
+def render_batch(rows: list, console=None) -> None:
+    """Print one summary row per company (``run`` with several configs)."""
+    from pathlib import Path
+
+    from rich.console import Console
+    from rich.table import Table
+
+    c = console or Console(soft_wrap=False, width=None if sys.stdout.isatty() else 150)
+    t = Table(title="Companies: value per share in each company's value unit; P(justified) with Wilson 95% CI",
+              title_justify="left")
+    for col in ("company", "config", "paths", "unit", "mean", "p50", "price", "P(DCF)", "95% CI", "P(market)",
+                "failed"):
+        t.add_column(col, justify="left" if col in ("company", "config", "unit") else "right")
+    # file names, unless two configs share one (a/co.toml, b/co.toml): then the paths as given
+    base_names = [Path(s["config"]).name for s in rows]
+    names = {s["config"]: (n if base_names.count(n) == 1 else s["config"]) for s, n in zip(rows, base_names)}
+    for s in rows:
+        v, d, m = s["value_per_share"], s["p_justified"]["dcf"], s["p_justified"]["market"]
+        t.add_row(s["company"], names[s["config"]], f"{s['paths']:,}", s["value_unit"], short(v["mean"]), short(v["p50"]),
+                  short(s["price"]), prob(d["estimate"]), f"[{prob(d['ci95_low'])}, {prob(d['ci95_high'])}]",
+                  prob(m["estimate"]), pct(s["failed_share"], 1))
+    c.print(t)
+
+
+def convergence_line(conv: dict) -> str:
+    what = []
+    if conv["target_se"] is not None:
+        what.append(f"SE {prob(conv['se'])} (target {prob(conv['target_se'])})")
+    if conv["target_rse"] is not None:
+        what.append(f"relative SE {conv['rse']:.3g} (target {conv['target_rse']:.3g})")
+    status = "met" if conv["met"] else f"NOT met: stopped at --max-paths {conv['max_paths']:,}"
+    return f"convergence of P(justified, DCF) at {conv['paths']:,} paths: " + ", ".join(what) + f"; {status}"
