@@ -184,9 +184,9 @@ def run(configs, paths, seed, threads, out, keep_paths, max_memory_gb, as_json, 
     if plot_dir is not None:  # an unwritable folder is refused before the run, not after it
         from pathlib import Path
 
-        from ._io import _unlink, temp_beside
+        from ._io import check_writable
 
-        _unlink(temp_beside(Path(plot_dir) / "hist.png", "--plot"))
+        check_writable(Path(plot_dir) / "hist.png", "--plot")
     with _progress(quiet or as_json) as progress:
         sim = functools.partial(simulate, cfg, seed=seed, threads=threads, keep_paths=keep_paths,
                                 memory_limit=int(max_memory_gb * 2**30), progress=progress, command=command)

@@ -393,21 +393,21 @@ def check_html_path(path) -> Path:
     """Check that ``path`` ends in ``.html`` and that its folder takes a new file; returns it as a Path.
 
     Done before rendering, so a long tornado run is not wasted on an unwritable
-    location. Creates missing parent folders (as :func:`engine.summary.save_results`).
+    location. Creates nothing: missing parent folders are made when the page is written.
 
     Raises
     ------
     ValueError
         Wrong suffix, a folder at that path, or an unwritable location.
     """
-    from ._io import _unlink, temp_beside
+    from ._io import check_writable
 
     p = Path(path)
     if p.suffix.lower() != ".html":
         raise InputError(f"--html {str(p)!r}: the report is a web page; give a file name ending in .html")
     if p.is_dir():
         raise InputError(f"--html {str(p)!r} is a folder; give a file name ending in .html")
-    _unlink(temp_beside(p, "--html"))
+    check_writable(p, "--html")
     return p
 
 

@@ -191,7 +191,7 @@ def plot(ds, kind: str, path, tornado_result: Optional[dict] = None, threads: Op
         Unknown ``kind``, a stress file (``scenario`` dimension), or a folder that
         cannot be written (checked before drawing).
     """
-    from ._io import _unlink, atomic_write, temp_beside
+    from ._io import atomic_write, check_writable
 
     if kind not in KINDS:
         raise InputError(f"--kind {kind!r}: choose one of {', '.join(KINDS)}")
@@ -200,7 +200,7 @@ def plot(ds, kind: str, path, tornado_result: Optional[dict] = None, threads: Op
                          "per scenario")
     plt = _plt()
     p = Path(path)
-    _unlink(temp_beside(p, option))  # an unwritable folder is refused before any drawing
+    check_writable(p, option)  # an unwritable folder is refused before any drawing; none is created yet
     fig = plt.figure(figsize=(9, 9 if kind == "fan" else 5.5))
     try:
         if kind == "fan":
