@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Callable
 from .errors import InputError
 
-__all__ = ["atomic_write", "check_output_file", "temp_beside"]
+__all__ = ["atomic_write", "check_output_file", "check_writable", "temp_beside"]
 
 
 def atomic_write(path, write: Callable[[str], None], option: str = "path") -> Path:
@@ -57,6 +57,9 @@ def atomic_write(path, write: Callable[[str], None], option: str = "path") -> Pa
 def temp_beside(path, option: str = "path") -> str:
     """Create (empty) and return a temporary file in ``path``'s folder, creating the folder if needed.
 
+    For writing only; to check a path before the work use :func:`check_writable`,
+    which creates nothing.
+
     Raises
     ------
     engine.errors.InputError
@@ -76,8 +79,38 @@ def temp_beside(path, option: str = "path") -> str:
     return tmp
 
 
+def check_writable(path, option: str = "path") -> None:
+    """Refuse, before any work, an output path whose folder cannot be written, creating nothing.
+
+    The check runs on the nearest folder that exists (the file's own, or the ancestor
+    below which the missing folders would be made): a probe file is created there and
+    removed at once. Missing folders are made only when the output is written
+    (:func:`atomic_write`), so a run refused for bad input leaves no empty folder behind.
+
+    Raises
+    ------
+    engine.errors.InputError
+        A file stands where a folder is needed, or the folder cannot be written; the
+        message names ``option`` and the path.
+    """
+    p = Path(path)
+    blocker = next((q for q in p.parents if q.exists() and not q.is_dir()), None)
+    if blocker is not None:
+        raise InputError(f"{option} {str(p)!r}: {str(blocker)!r} is a file, not a folder; choose another path")
+    base = next((q for q in p.parents if q.is_dir()), Path.cwd())
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".probe", dir=base)
+    except OSError as e:
+        raise InputError(f"{option} {str(p)!r}: cannot write there ({e.strerror or e}); choose a writable folder") \
+            from None
+    os.close(fd)
+    _unlink(tmp)
+
+
 def check_output_file(path, option: str = "path") -> None:
     """Refuse, before any work, an output file that is a folder or whose folder cannot be written.
+
+    Creates nothing (see :func:`check_writable`).
 
     Raises
     ------
@@ -87,7 +120,7 @@ def check_output_file(path, option: str = "path") -> None:
     p = Path(path)
     if p.is_dir():
         raise InputError(f"{option} {str(p)!r} is a folder; give a file name (an existing file is replaced)")
-    _unlink(temp_beside(p, option))
+    check_writable(p, option)
 
 
 def _unlink(path) -> None:

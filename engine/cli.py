@@ -1,7 +1,9 @@
 """The ``pricedin`` command line: parses, validates, calls the library, prints.
 
 Exit status: 0 done; 2 bad input (config or usage), with a message naming the key,
-the value and the fix, and no traceback (``--debug`` shows it); 1 an internal error.
+the value and the fix, and no traceback (``--debug`` shows it); 1 an internal error;
+141 (128 + SIGPIPE, what a shell reports for any tool whose reader went away) when the
+reader of stdout closed it early (``pricedin run ... | head``), with nothing on stderr.
 """
 
 from __future__ import annotations
@@ -71,7 +73,7 @@ def _guard(func):
 
         try:
             return func(*args, **kwargs)
-        except (click.ClickException, click.exceptions.Exit, click.Abort):
+        except (click.ClickException, click.exceptions.Exit, click.Abort, BrokenPipeError):
             raise
         except (PricedinInputError, FileNotFoundError, PermissionError) as e:
             if debug:
@@ -110,7 +112,59 @@ def _version():
     return __version__
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+#: Exit status when the reader of stdout went away (``| head``): 128 + SIGPIPE, as a shell reports for C tools.
+EXIT_CLOSED_PIPE = 141
+
+
+def _closed_pipe() -> None:
+    """The reader of stdout closed it: stop quietly (the recipe of the Python docs, signal module, "Note on SIGPIPE").
+
+    stdout is pointed at devnull so that the flush at exit does not fail again, and the
+    status is :data:`EXIT_CLOSED_PIPE`; nothing is printed (a closed reader is not an error of ours).
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # stdout is not a real file (a test runner's buffer)
+        pass
+    sys.exit(EXIT_CLOSED_PIPE)
+
+
+class _Main(click.Group):
+    """The command group; a closed stdout (``pricedin run ... | head``) ends quietly with status 141."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            _closed_pipe()
+
+    def main(self, *args, **kwargs):
+        was_devnull = _stdout_is_devnull()
+        try:
+            return super().main(*args, **kwargs)
+        except SystemExit as e:
+            # rich handles a closed pipe itself (Console.on_broken_pipe): stdout pointed at devnull, then exit 1
+            if e.code == 1 and not was_devnull and _stdout_is_devnull():
+                sys.exit(EXIT_CLOSED_PIPE)
+            try:
+                sys.stdout.flush()  # the last buffered output: the reader may be gone by now
+            except BrokenPipeError:
+                _closed_pipe()
+            except (OSError, ValueError, AttributeError):
+                pass
+            raise
+
+
+def _stdout_is_devnull() -> bool:
+    try:
+        a, b = os.fstat(sys.stdout.fileno()), os.stat(os.devnull)
+    except (OSError, ValueError, AttributeError):
+        return False
+    return (a.st_dev, a.st_ino, a.st_rdev) == (b.st_dev, b.st_ino, b.st_rdev)
+
+
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="pricedin", prog_name="pricedin")
 def main():
     """pricedin: the distribution of a company's value and P(today's price is justified).
@@ -214,9 +268,9 @@ def run(configs, paths, seed, threads, out, keep_paths, max_memory_gb, as_json, 
     if plot_dir is not None:  # an unwritable folder is refused before the run, not after it
         from pathlib import Path
 
-        from ._io import _unlink, temp_beside
+        from ._io import check_writable
 
-        _unlink(temp_beside(Path(plot_dir) / "hist.png", "--plot"))
+        check_writable(Path(plot_dir) / "hist.png", "--plot")
     with _progress(quiet or as_json) as progress:
         kw = dict(seed=seed, threads=threads, keep_paths=keep_paths, memory_limit=int(max_memory_gb * 2**30),
                   progress=progress, command=command)

@@ -328,12 +328,12 @@ def write(ds, kind: str, path, tornado_result: Optional[dict] = None, threads: O
         Unknown ``kind``, a stress file, missing (path, time) variables for
         ``fan``, or a folder that cannot be written; the message names ``option``.
     """
-    from .._io import _unlink, temp_beside
+    from .._io import check_writable
 
     if kind not in KINDS:
         raise InputError(f"kind {kind!r}: choose one of {', '.join(KINDS)}")
     _check_run(ds)
-    _unlink(temp_beside(Path(path), option))
+    check_writable(Path(path), option)  # refused before any drawing; no folder is created yet
     return save(figure(ds, kind, tornado_result, threads=threads), path, option)
 
 

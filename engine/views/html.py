@@ -375,21 +375,21 @@ def check_html_path(path, option: str = "path") -> Path:
     """Check that ``path`` ends in ``.html`` and that its folder takes a new file; returns it as a Path.
 
     Done before rendering, so a long tornado run is not wasted on an unwritable
-    location. Creates missing parent folders (as :func:`engine.summary.save_results`).
+    location. Creates nothing: missing parent folders are made when the page is written.
 
     Raises
     ------
     engine.errors.InputError
         Wrong suffix, a folder at that path, or an unwritable location.
     """
-    from .._io import _unlink, temp_beside
+    from .._io import check_writable
 
     p = Path(path)
     if p.suffix.lower() != ".html":
         raise InputError(f"{option} {str(p)!r}: the report is a web page; give a file name ending in .html")
     if p.is_dir():
         raise InputError(f"{option} {str(p)!r} is a folder; give a file name ending in .html")
-    _unlink(temp_beside(p, option))
+    check_writable(p, option)
     return p
 
 

@@ -1,0 +1,1 @@
+"""A seeded fuzzer of the pricedin command line (see docs/testing.md, "Fuzzing")."""
