@@ -16,29 +16,64 @@ One module per concept, each a few small jitted step functions:
 
 from __future__ import annotations
 
-import os
+import functools
+import hashlib
 from pathlib import Path
 
+_HERE = Path(__file__).resolve().parent
+#: The sources the compiled model depends on: this package, the registry (slot numbers) and the numba settings.
+_SOURCES = sorted(_HERE.glob("*.py")) + [_HERE.parent / "variables.py", _HERE.parent / "_jit.py"]
 
-def _invalidate_stale_kernel_cache() -> None:
-    """Make numba recompile the kernel when a module it inlines has changed.
 
-    numba's on-disk cache (``cache=True``) checks only the modification time of
-    the file that defines a function, but the kernel compiles in the step functions
-    of the concept modules and the slot numbers of the registry. So when one of
-    those is newer than ``kernel.py``, ``kernel.py``'s time is moved forward to it,
-    which makes numba's cache miss once. An installed, read-only copy is left as
-    it is (its files do not change).
+@functools.lru_cache(maxsize=None)
+def _model_stamp() -> str:
+    """sha256 of every source the compiled model depends on."""
+    h = hashlib.sha256()
+    for p in _SOURCES:
+        h.update(p.name.encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def _register_model_cache_stamp() -> None:
+    """Key numba's on-disk cache of the model's functions on all the model's sources.
+
+    numba's cache (``cache=True``) is keyed on the source of the file that defines
+    a function only, but the kernel compiles in the step functions of the concept
+    modules and the slot numbers of the registry: after an edit of ``margin.py``
+    a cached kernel would run the old margin. The locators registered here (numba's
+    own in-tree, user-wide and ``NUMBA_CACHE_DIR`` locators, restricted to this
+    package) stamp each cached function of ``engine.model`` with a hash of every
+    source it depends on, so any edit recompiles the model once. Runs before the
+    concept modules are compiled (they are imported after this package).
     """
-    here = Path(__file__).resolve().parent
-    kernel = here / "kernel.py"
-    deps = [p for p in here.glob("*.py") if p.name != "kernel.py"] + [here.parent / "variables.py"]
     try:
-        newest = max(p.stat().st_mtime for p in deps)
-        if newest > kernel.stat().st_mtime:
-            os.utime(kernel, (newest, newest))
-    except OSError:  # pragma: no cover - read-only install
-        pass
+        from numba.core import caching
+    except ImportError:  # pragma: no cover
+        return
+
+    def stamped(base):
+        class _ModelLocator(base):
+            @classmethod
+            def from_function(cls, py_func, py_file):
+                if Path(py_file).resolve().parent != _HERE:
+                    return None
+                return super().from_function(py_func, py_file)
+
+            def get_source_stamp(self):
+                return _model_stamp()
+
+        _ModelLocator.__name__ = f"_Model{base.__name__}"
+        return _ModelLocator
+
+    def find(name):  # numba >= 0.61 names them without the leading underscore
+        return getattr(caching, name, None) or getattr(caching, "_" + name, None)
+
+    bases = [find(n) for n in ("UserProvidedCacheLocator", "InTreeCacheLocator", "UserWideCacheLocator")]
+    locators = getattr(find("CacheImpl"), "_locator_classes", None)
+    if locators is None or None in bases or any(c.__name__.startswith("_Model") for c in locators):
+        return
+    locators[0:0] = [stamped(b) for b in bases]
 
 
-_invalidate_stale_kernel_cache()
+_register_model_cache_stamp()
