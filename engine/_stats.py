@@ -4,7 +4,7 @@
 layouts: a contiguous, aligned float64 array is summed pairwise in 8-wide
 unrolled blocks, but an unaligned or strided one (e.g. decoded from a Zarr chunk)
 goes through numpy's buffered iterator in 8,192-element pieces, and the last bit
-of the sum changes. The reproducibility contract (DESIGN.md) asks for the same
+of the sum changes. The reproducibility contract (:mod:`engine._plan`) asks for the same
 report to the bit from the same seed, whether the values were computed in this
 process or read back from a store, so the report's means and standard deviations
 use the sums here instead.

@@ -289,8 +289,8 @@ def run(configs, paths, seed, threads, out, keep_paths, max_memory_gb, as_json, 
     if plot_dir:
         from .views.figures import save_set
 
-        written = save_set(ds, cfg.model_copy(update={"simulation": cfg.simulation.model_copy(
-            update={"seed": int(ds.attrs["seed"])})}), plot_dir, threads, option="--plot")
+        written = save_set(ds, cfg.with_inputs({"simulation.seed": int(ds.attrs["seed"])}), plot_dir, threads,
+                           option="--plot")
         summary["plots"] = [str(w) for w in written]
     _emit(summary, as_json, out)
     if not as_json and conv is not None:

@@ -1,7 +1,7 @@
 """Runs beyond one process: blocks as tasks on a Dask cluster, results streamed to Zarr.
 
-A block of paths is the unit of work of the seed contract (DESIGN): block ``i``
-draws from child ``i`` of ``SeedSequence(seed)``. :func:`engine.simulate.compute_block`
+A block of paths is the unit of work of the seed contract (:mod:`engine._plan`): block
+``i`` draws from child ``i`` of ``SeedSequence(seed)``. :func:`engine._run.compute_block`
 computes one block from the config's TOML text alone, so a block gives the same
 bits on a thread, in a worker process or on another machine, and a run spread over
 a cluster equals the in-process run bit for bit.
@@ -48,9 +48,12 @@ from typing import Callable, Iterable, Iterator, Optional, Sequence
 
 import numpy as np
 
-from . import _kernels as K
-from .simulate import _FLAG_ROWS, _OUT_COLS, ParameterTable, _dataset, compute_block, param_var_name
+from ._assemble import FLAG_ROWS, OUT_ROWS, assemble
+from ._plan import ParameterTable, run_config
+from ._run import compute_block, run_tasks
 from .errors import InputError
+from .model import layout as L
+from .variables import param_var_name, validate
 
 __all__ = [
     "parse_scheduler",
@@ -254,35 +257,13 @@ def _block_results(jobs: Sequence[tuple[str, int]], client=None, threads: Option
                    inflight: Optional[int] = None) -> Iterator[tuple[int, dict]]:
     """Compute ``jobs`` (config TOML, block) and yield ``(job index, result)`` as they finish.
 
-    At most ``inflight`` blocks are submitted and not yet consumed, so memory stays
-    bounded whatever the number of blocks. With a Dask client, a block lost with a
-    worker is recomputed by the scheduler; each job is yielded exactly once.
+    The engine's one block runner (:func:`engine._run.run_tasks`) with
+    :func:`engine._run.compute_block` tasks: at most ``inflight`` blocks are
+    submitted and not yet consumed, so memory stays bounded whatever the number of
+    blocks. With a Dask client, a block lost with a worker is recomputed by the
+    scheduler; each job is yielded exactly once.
     """
-    if not jobs:
-        return
-    if client is None:
-        from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-
-        n = max(1, threads or os.cpu_count() or 1)
-        limit = inflight or 2 * n
-        with ThreadPoolExecutor(max_workers=n) as ex:
-            pending = {}
-            it = iter(enumerate(jobs))
-            for i, (toml, b) in it:
-                pending[ex.submit(compute_block, toml, b)] = i
-                if len(pending) >= limit:
-                    break
-            while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for f in done:
-                    i = pending.pop(f)
-                    yield i, f.result()
-                    nxt = next(it, None)
-                    if nxt is not None:
-                        j, (toml, b) = nxt
-                        pending[ex.submit(compute_block, toml, b)] = j
-        return
-    yield from map_bounded(client, compute_block, jobs, inflight)
+    yield from run_tasks(compute_block, jobs, threads=threads, client=client, inflight=inflight)
 
 
 def map_bounded(client, fn, args_list: Sequence[tuple], inflight: Optional[int] = None) -> Iterator[tuple[int, dict]]:
@@ -329,14 +310,7 @@ def map_bounded(client, fn, args_list: Sequence[tuple], inflight: Optional[int] 
 
 
 def _run_cfg(cfg, paths=None, seed=None):
-    upd = {}
-    if paths is not None:
-        upd["paths"] = int(paths)
-    if seed is not None:
-        upd["seed"] = int(seed)
-    if upd:
-        cfg = cfg.model_copy(update={"simulation": cfg.simulation.model_copy(update=upd)})
-    return cfg
+    return run_config(cfg, paths, seed)
 
 
 def _nblocks(cfg) -> int:
@@ -350,8 +324,8 @@ class _MemorySink:
         self.cfg = cfg
         self.table = ParameterTable(cfg)
         P = cfg.simulation.paths
-        self.out = np.empty((K.NO, P))
-        self.flags = np.empty((K.NL, P), dtype=np.int8)
+        self.out = np.empty((L.NO, P))
+        self.flags = np.empty((L.NL, P), dtype=np.int8)
         self.draws = np.empty((len(self.table.drawn), P))
         self.command = command
         self.todo = list(range(_nblocks(cfg)))
@@ -367,7 +341,7 @@ class _MemorySink:
     def finish(self, elapsed: float):
         from . import __version__
 
-        return _dataset(self.cfg, self.table, self.out, self.flags, self.draws, None, None, elapsed,
+        return assemble(self.cfg, self.table, self.out, self.flags, self.draws, None, None, elapsed,
                         self.command, __version__)
 
 
@@ -410,9 +384,9 @@ class _ZarrSink:
     # the variables of a block, by store name: (source array, row)
     def _names(self):
         names = {}
-        for name, row in _OUT_COLS.items():
+        for name, row in OUT_ROWS.items():
             names[name] = ("out", row)
-        for name, row in _FLAG_ROWS.items():
+        for name, row in FLAG_ROWS.items():
             names[name] = ("flags", row)
         for j, col in enumerate(self.table.drawn):
             names[param_var_name(self.table.keys[col])] = ("draws", j)
@@ -426,7 +400,7 @@ class _ZarrSink:
 
         cfg, table = self.cfg, self.table
         P, B = cfg.simulation.paths, cfg.simulation.block_size
-        one = _dataset(cfg, table, np.zeros((K.NO, 1)), np.zeros((K.NL, 1), dtype=np.int8),
+        one = assemble(cfg, table, np.zeros((L.NO, 1)), np.zeros((L.NL, 1), dtype=np.int8),
                        np.zeros((len(table.drawn), 1)), None, None, 0.0, self.command, __version__)
         data = {}
         for name, v in one.data_vars.items():
@@ -438,7 +412,9 @@ class _ZarrSink:
         attrs = dict(one.attrs)
         attrs.update({"paths": int(P), "blocks": int(nb), "complete": 0, "store_format": STORE_FORMAT,
                       "elapsed_s": 0.0})
-        return xr.Dataset(data, attrs=attrs)
+        tmpl = xr.Dataset(data, attrs=attrs)
+        validate(tmpl, f"the store template of {str(self.path)!r}")
+        return tmpl
 
     def _create(self) -> None:
         try:
@@ -667,6 +643,7 @@ def open_store(store, load: bool = True):
     ds = ds.assign_coords(path=np.arange(ds.sizes["path"], dtype=np.int64))
     for v in ds.data_vars.values():
         v.encoding = {}
+    validate(ds, repr(str(p)))
     return ds.load() if load else ds
 
 

@@ -241,6 +241,9 @@ def open_results(path):
     if ds.attrs.get("engine") != "pricedin" or "value_per_share" not in ds:
         raise InputError(f"{str(p)!r} is not a pricedin results file (no value_per_share / engine attribute)")
     check_results(ds, str(p))
+    from .variables import validate
+
+    validate(ds, repr(str(p)))
     return ds
 
 

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from engine import config_from_dict, simulate
-from engine._kernels import gordon_terminal_value, wacc_at
+from engine.model.discounting import wacc_at
+from engine.model.terminal import gordon_terminal_value
 
 
 def run(d, **kw):
@@ -301,7 +302,7 @@ def test_margin_noise_spread_does_not_depend_on_steps_per_year(base, spy):
 
 
 def test_ar1_step_scale():
-    from engine._kernels import ar1_step_scale
+    from engine.model.margin import ar1_step_scale
 
     assert ar1_step_scale(0.5, 1.0) == 1.0
     # four quarterly steps reproduce the annual variance: sum of rho^(2 dt k) scale^2 = 1

@@ -1,0 +1,231 @@
+"""Plan: a config -> the kernel's arrays (parameter table, theta, options, shock table).
+
+Seed contract: a run is fixed by (config, seed, block size). Paths are cut into
+blocks of ``block_size``; block ``i`` draws its parameters from
+``SeedSequence(seed, spawn_key=(i, 0))`` and its per-step shocks from
+``SeedSequence(seed, spawn_key=(i, 1))`` (both children of child ``i``). Hence the
+result is bit-identical for any thread count, and a run of P paths is the exact
+prefix of a longer run with the same seed (for Latin hypercube sampling, only at
+block boundaries, since the design is built per block).
+
+The column layouts come from the registry (:mod:`engine.variables`) through the
+slot numbers of :mod:`engine.model.layout`.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Optional, Union
+
+import numpy as np
+
+from .config import Config, GrowthMethod, MarginMethod, TerminalMethod, correlation_setup
+from .errors import InputError
+from .model import layout as L
+from .sampling import block_seed, check_correlation, sample_parameters
+from .variables import GLOBAL_INPUTS, SEGMENT_INPUTS
+
+__all__ = ["ParameterTable", "parameter_table", "keep_paths_bytes", "kernel_options", "base_shock", "Plan",
+           "cached_plan", "run_config", "as_config", "MemoryLimitError", "DEFAULT_MEMORY_LIMIT"]
+
+#: Refuse ``keep_paths`` runs whose (path, time) arrays would exceed this many bytes.
+DEFAULT_MEMORY_LIMIT = 4 * 2**30
+
+
+class MemoryLimitError(InputError):
+    """A ``keep_paths`` run would allocate more than the memory limit."""
+
+
+def as_config(cfg: Union[Config, str, "os.PathLike"]) -> Config:
+    """A :class:`Config`, or a path to a config file loaded with :func:`engine.config.load_config`.
+
+    Raises
+    ------
+    InputError
+        ``cfg`` is neither (the loader's own errors pass through).
+    """
+    if isinstance(cfg, Config):
+        return cfg
+    if isinstance(cfg, (str, os.PathLike)):
+        from .config import load_config
+
+        return load_config(cfg)
+    raise InputError(f"cfg must be a Config or the path of a config file, not {type(cfg).__name__}")
+
+
+def run_config(cfg: Config, paths: Optional[int] = None, seed: Optional[int] = None) -> Config:
+    """``cfg`` with ``simulation.paths`` / ``simulation.seed`` replaced where given."""
+    upd = {}
+    if paths is not None:
+        upd["simulation.paths"] = int(paths)
+    if seed is not None:
+        upd["simulation.seed"] = int(seed)
+    return cfg.with_inputs(upd) if upd else cfg
+
+
+class ParameterTable:
+    """The kernel's ``theta`` layout for a config, from the registry's inputs.
+
+    Attributes
+    ----------
+    keys : list of str, (n_columns,)
+        Key path of each theta column (``segments.maas.growth.today``).
+    specs : list
+        Distribution spec of each column, or None for an absent optional input
+        (the column is NaN and the kernel applies the documented default).
+    drawn : list of int
+        Columns drawn per path (non-fixed specs), in column order.
+    base_row : ndarray(float64), (n_columns,)
+        Fixed inputs' values; NaN in drawn and absent columns.
+    """
+
+    def __init__(self, cfg: Config):
+        params = {p.key: p.spec for p in cfg.parameters()}
+        n_seg = len(cfg.segments)
+        ncol = L.NG + n_seg * L.NS
+        self.keys = [""] * ncol
+        self.specs = [None] * ncol
+        for inp in GLOBAL_INPUTS:
+            col = L.SLOTS[inp.slot]
+            self.keys[col] = inp.key
+            self.specs[col] = params.get(inp.key)
+        for k, seg in enumerate(cfg.segments):
+            for inp in SEGMENT_INPUTS:
+                sub = inp.key
+                if sub is None:
+                    sub = "revenue" if seg.revenue is not None else "run_rate"
+                key = f"segments.{seg.name}.{sub}"
+                col = L.NG + k * L.NS + L.SLOTS[inp.slot]
+                self.keys[col] = key
+                self.specs[col] = params.get(key)
+        self.drawn = [i for i, s in enumerate(self.specs) if s is not None and not s.is_fixed]
+        self.base_row = np.array(
+            [np.nan if s is None else (s.median() if s.is_fixed else np.nan) for s in self.specs]
+        )
+
+    def column(self, key: str) -> int:
+        """The theta column of input ``key`` (a key path)."""
+        return self.keys.index(key)
+
+
+def parameter_table(cfg: Config) -> ParameterTable:
+    """The ``theta`` column layout of ``cfg`` (see :class:`ParameterTable`)."""
+    return ParameterTable(cfg)
+
+
+def keep_paths_bytes(cfg: Config, paths: int) -> int:
+    """Bytes the (path, time) arrays of a ``keep_paths`` run take: P x N x (10 + segments) x 8."""
+    return int(paths) * cfg.n_steps * (L.NK + len(cfg.segments)) * 8
+
+
+def kernel_options(cfg: Config):
+    """The kernel's options for ``cfg``.
+
+    Returns
+    -------
+    (growth_method, iopt, fopt, closed)
+        ``growth_method`` int64 (segment,): 0 OU, 1 linear fade; ``iopt`` int64
+        (NI,) and ``fopt`` float64 (NF,): the ``I_*`` / ``F_*`` options
+        (``I_KEEP`` 0); ``closed`` int64 (time,): 1 where no equity can be raised.
+    """
+    iopt = np.zeros(L.NI, dtype=np.int64)
+    iopt[L.I_N] = cfg.n_steps
+    iopt[L.I_NSEG] = len(cfg.segments)
+    iopt[L.I_MARGIN_METHOD] = {MarginMethod.LINEAR: 0, MarginMethod.EXPONENTIAL: 1, MarginMethod.COST_STRUCTURE: 2}[
+        cfg.margin.method
+    ]
+    iopt[L.I_TV_METHOD] = 0 if cfg.terminal.method == TerminalMethod.GORDON else 1
+    iopt[L.I_MID_YEAR] = int(cfg.cost_of_capital.mid_year)
+    iopt[L.I_LIMITED] = int(cfg.failure.limited_liability)
+    fopt = np.zeros(L.NF)
+    fopt[L.F_DT] = 1.0 / cfg.simulation.steps_per_year
+    fopt[L.F_FADE_START] = cfg.cost_of_capital.fade_start_year
+    fopt[L.F_FADE_END] = cfg.cost_of_capital.fade_end_year
+    fopt[L.F_MIN_SPREAD] = cfg.terminal.min_spread
+    fopt[L.F_TO_PRICE] = cfg.to_price
+    fopt[L.F_PRICE] = cfg.price
+    fopt[L.F_MCAP] = cfg.market_cap_reporting
+    fopt[L.F_HORIZON] = float(cfg.simulation.horizon_years)
+    gm = np.array([0 if s.growth.method == GrowthMethod.OU else 1 for s in cfg.segments], dtype=np.int64)
+    spy = cfg.simulation.steps_per_year
+    closed = np.zeros(cfg.n_steps, dtype=np.int64)
+    if cfg.financing.closed:
+        closed[:] = 1
+    for y in cfg.financing.closed_years:
+        closed[(y - 1) * spy : y * spy] = 1
+    return gm, iopt, fopt, closed
+
+
+def base_shock(cfg: Config) -> np.ndarray:
+    """The no-scenario shock table (time, NSH + n_seg * NSS): zeros, NaN churn overrides.
+
+    Stress scenarios (:mod:`engine.stress`) fill it by step; see ``SCENARIO_SHOCKS``
+    and ``SEGMENT_SHOCKS`` in :mod:`engine.variables`.
+    """
+    n_seg = len(cfg.segments)
+    shock = np.zeros((cfg.n_steps, L.NSH + n_seg * L.NSS))
+    for k in range(n_seg):
+        shock[:, L.NSH + k * L.NSS + L.SS_CHURN_SET] = np.nan
+    return shock
+
+
+class Plan:
+    """Everything a block needs, built once per run: options, shock table, parameter sampling."""
+
+    def __init__(self, cfg: Config, table: ParameterTable):
+        self.cfg = cfg
+        self.table = table
+        self.gm, self.iopt, self.fopt, self.closed = kernel_options(cfg)
+        self.shock = base_shock(cfg)
+        self.drawn_specs = [table.specs[i] for i in table.drawn]
+        names, spearman = correlation_setup(cfg)
+        self.corr_pearson = None  # the copula's Pearson matrix (sample_parameters factors it)
+        self.corr_index = None
+        if names:
+            pearson = check_correlation(spearman, names, repair=cfg.correlations.repair)
+            self.corr_pearson = pearson
+            drawn_keys = [table.keys[i] for i in table.drawn]
+            self.corr_index = np.array([drawn_keys.index(n) for n in names], dtype=np.int64)
+
+    def theta(self, block: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Block ``block``'s parameters: ``theta`` (n, n_columns) and its drawn columns ``draws`` (n, n_drawn)."""
+        draws = sample_parameters(
+            self.drawn_specs,
+            n,
+            self.cfg.simulation.sampling,
+            block_seed(self.cfg.simulation.seed, block, 0),
+            self.corr_pearson,
+            self.corr_index,
+        )
+        theta = np.empty((n, len(self.table.specs)))
+        theta[:] = self.table.base_row
+        if self.table.drawn:
+            theta[:, self.table.drawn] = draws
+        return theta, draws
+
+
+#: Per-process cache of plans built from TOML text: {sha256 of the TOML text: (cfg, table, plan)}.
+_PLAN_CACHE: dict = {}
+_PLAN_CACHE_SIZE = 8
+
+
+def cached_plan(cfg_toml: str):
+    """``(cfg, table, plan)`` of a config given as TOML text, cached per process (for block tasks)."""
+    import hashlib
+
+    key = hashlib.sha256(cfg_toml.encode()).hexdigest()
+    hit = _PLAN_CACHE.get(key)
+    if hit is None:
+        try:
+            import tomllib
+        except ImportError:  # pragma: no cover
+            import tomli as tomllib
+        from .config import config_from_dict
+
+        cfg = config_from_dict(tomllib.loads(cfg_toml))
+        table = ParameterTable(cfg)
+        hit = (cfg, table, Plan(cfg, table))
+        while len(_PLAN_CACHE) >= _PLAN_CACHE_SIZE:
+            _PLAN_CACHE.pop(next(iter(_PLAN_CACHE)))
+        _PLAN_CACHE[key] = hit
+    return hit

@@ -1,0 +1,197 @@
+"""Run: blocks of paths through the kernel, on threads or a Dask cluster.
+
+The one block runner of the engine. :func:`fill_block` is the one code path of a
+block (its parameters, its shock stream, the kernel); :func:`run_tasks` runs block
+tasks on a thread pool of this process or, given a Dask client, on a cluster, and
+yields each result as it finishes. :func:`engine.simulate.simulate` runs blocks
+that write into views of the run's arrays; :mod:`engine.distributed` and
+:mod:`engine.stress` run :func:`compute_block` tasks, which rebuild the plan from
+the config's TOML text, so a block gives the same bits on a thread, in another
+process or on another machine.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Callable, Iterator, Optional, Sequence
+
+import numpy as np
+
+from .errors import InputError
+from .model import layout as L
+from .model.kernel import simulate_block
+from .sampling import block_seed
+
+__all__ = ["fill_block", "result_arrays", "run_one_block", "compute_block", "run_tasks", "block_bounds"]
+
+
+def block_bounds(cfg, block: int) -> tuple[int, int]:
+    """Paths ``[lo, hi)`` of block ``block`` of the run of ``cfg``.
+
+    Raises
+    ------
+    InputError
+        ``block`` is outside the run.
+    """
+    P = cfg.simulation.paths
+    B = cfg.simulation.block_size
+    nblocks = math.ceil(P / B)
+    if not 0 <= int(block) < nblocks:
+        raise InputError(f"block {block} is outside the run's {nblocks} blocks")
+    lo = int(block) * B
+    return lo, min(P, lo + B)
+
+
+def fill_block(plan, iopt, b: int, n: int, out, flags, draws_out, keep_out, keep_seg,
+               theta_fn=None, over_cols=()) -> None:
+    """Simulate block ``b`` (``n`` paths) into the given (variable, path) views.
+
+    Parameters
+    ----------
+    plan : engine._plan.Plan
+        The run's plan.
+    iopt : ndarray(int64), (NI,)
+        Options (``plan.iopt`` with ``I_KEEP`` set as wanted).
+    out, flags, draws_out : ndarray, (NO, n), (NL, n) int8, (n_drawn, n)
+        Written: the kernel's outputs and the drawn inputs.
+    keep_out, keep_seg : ndarray
+        As :func:`engine.model.kernel.simulate_block`.
+    theta_fn : callable(block, n) -> (theta, draws), optional
+        Replaces ``plan.theta`` (stress: common random numbers).
+    over_cols : sequence of (column, drawn index or -1, value)
+        Inputs set on every path after the draws (tornado overrides).
+    """
+    theta, draws = (theta_fn or plan.theta)(b, n)
+    for col, j, val in over_cols:
+        theta[:, col] = val
+        if j >= 0:
+            draws[:, j] = val
+    draws_out[:] = draws.T
+    rng = np.random.default_rng(block_seed(plan.cfg.simulation.seed, b, 1))
+    simulate_block(theta, plan.gm, iopt, plan.fopt, plan.closed, plan.shock, rng, out, flags, keep_out, keep_seg)
+
+
+def result_arrays(n: int, n_steps: int = 0) -> tuple:
+    """(out (NO, n), flags (NL, n) int8[, keep_out (NK, n, n_steps)]) for the kernel, rows one padding column apart.
+
+    A block's slice of a run's arrays (``out[:, lo:hi]``) is not contiguous when
+    there are several blocks but is when there is one; numba compiles one
+    specialisation of the kernel per array layout, so a one-block run and a
+    many-block run would each compile it (seconds). With the padding every
+    slice, whole or part, has the same non-contiguous layout and the kernel is
+    compiled (and cached) once. Each row stays contiguous, so it becomes a
+    result variable without a copy.
+    """
+    out = np.empty((L.NO, n + 1))[:, :n]
+    flags = np.empty((L.NL, n + 1), dtype=np.int8)[:, :n]
+    if not n_steps:
+        return out, flags
+    return out, flags, np.empty((L.NK, n + 1, n_steps))[:, :n]
+
+
+def run_one_block(cfg, table, plan, block: int, theta_fn=None) -> dict:
+    """Block ``block`` of the run of ``cfg`` into arrays of its own (see :func:`compute_block`).
+
+    Raises
+    ------
+    InputError
+        ``block`` is outside the run.
+    """
+    lo, hi = block_bounds(cfg, block)
+    n = hi - lo
+    out, flags = result_arrays(n)
+    draws = np.empty((len(table.drawn), n))
+    fill_block(plan, plan.iopt, int(block), n, out, flags, draws,
+               np.empty((L.NK, 1, 1)), np.empty((1, 1, len(cfg.segments))), theta_fn=theta_fn)
+    return {"block": int(block), "lo": lo, "hi": hi, "out": out, "flags": flags, "draws": draws}
+
+
+def compute_block(cfg_toml: str, block: int) -> dict:
+    """Simulate one block of a run: a pure, picklable unit of work.
+
+    The run is fixed by the config (its ``simulation.paths``, ``seed`` and
+    ``block_size`` included), so a block computed here, on a thread, in another
+    process or on another machine holds the same bits as block ``block`` of
+    :func:`engine.simulate.simulate` for that config. The parsed config and its
+    plan are cached per process.
+
+    Parameters
+    ----------
+    cfg_toml : str
+        The run's config as TOML text (``cfg.to_toml()``, with the run's paths and
+        seed set).
+    block : int
+        Block number, ``0 <= block < ceil(paths / block_size)``.
+
+    Returns
+    -------
+    dict
+        ``block`` (int); ``lo``, ``hi`` (int): the block holds paths
+        ``[lo, hi)``; ``out`` ndarray(float64), (NO, n): the ``O_*`` rows;
+        ``flags`` ndarray(int8), (NL, n): the ``L_*`` rows; ``draws``
+        ndarray(float64), (n_drawn, n): the drawn inputs in the column order of
+        ``ParameterTable.drawn``.
+
+    Raises
+    ------
+    InputError
+        ``block`` is outside the run.
+    """
+    from ._plan import cached_plan
+
+    cfg, table, plan = cached_plan(cfg_toml)
+    return run_one_block(cfg, table, plan, block)
+
+
+def run_tasks(fn: Callable, args_list: Sequence[tuple], threads: Optional[int] = None, client=None,
+              inflight: Optional[int] = None) -> Iterator[tuple[int, object]]:
+    """Run ``fn(*args)`` for each ``args``; yield ``(index, result)`` as tasks finish.
+
+    Parameters
+    ----------
+    fn : callable
+        A block task (picklable when a Dask client is given).
+    args_list : sequence of tuple
+        One argument tuple per task.
+    threads : int, optional
+        Threads of this process (default: all cores); one thread, or one task,
+        runs in the calling thread, in order.
+    client : distributed.Client, optional
+        Run on this Dask cluster instead (:func:`engine.distributed.map_bounded`).
+    inflight : int, optional
+        At most this many tasks submitted and not yet consumed (default: twice
+        the threads), so memory stays bounded whatever the number of tasks.
+    """
+    jobs = list(args_list)
+    if not jobs:
+        return
+    if client is not None:
+        from .distributed import map_bounded
+
+        yield from map_bounded(client, fn, jobs, inflight)
+        return
+    n = max(1, threads or os.cpu_count() or 1)
+    if n == 1 or len(jobs) == 1:
+        for i, args in enumerate(jobs):
+            yield i, fn(*args)
+        return
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+    limit = inflight or 2 * n
+    with ThreadPoolExecutor(max_workers=min(n, len(jobs))) as ex:
+        pending = {}
+        it = iter(enumerate(jobs))
+        for i, args in it:
+            pending[ex.submit(fn, *args)] = i
+            if len(pending) >= limit:
+                break
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for f in done:
+                i = pending.pop(f)
+                yield i, f.result()
+                nxt = next(it, None)
+                if nxt is not None:
+                    j, args = nxt
+                    pending[ex.submit(fn, *args)] = j

@@ -1,0 +1,378 @@
+"""The path kernel: ndarrays in, ndarrays out; no Python objects, no I/O.
+
+:func:`simulate_block` is a short loop over paths and steps that calls the concept
+modules' step functions in the order of docs/model.md: revenue (section 1),
+operating margin (2), taxes and NOL (3), reinvestment and FCFF (4), discounting
+(5), the EV/Sales multiple (7), cash, financing and failure (8), then the terminal
+value (6) and the two lenses (9) at the horizon. It is fused: one pass over time
+per path, no (path x time) temporaries unless paths are kept. The column layouts of
+its inputs and outputs are the slot constants of :mod:`engine.model.layout`,
+generated from the registry :mod:`engine.variables`.
+
+Units: money amounts are annual rates in money units of the reporting currency; a
+step's flow is ``rate * dt``. Rates are fractions per year.
+
+Randomness: each path consumes exactly ``3 * n_segments + 3`` variates per step
+(growth, revenue and churn normals per segment; margin and multiple normals; one
+uniform for failure), whatever happens on the path, so every path's shocks are the
+same under any scenario (common random numbers) and a block's first m paths are
+the same in a run of any length.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .._jit import jit
+from .cashflow import fcff as _fcff
+from .cashflow import reinvestment, tax_with_nol
+from .discounting import discount_step, step_growth, wacc_at
+from .financing import (compound_factor, failure_step_probability, finance_or_fail, grow_cash, market_equity,
+                        recovery_pv)
+from .layout import (F_DT, F_FADE_END, F_FADE_START, F_HORIZON, F_MCAP, F_MIN_SPREAD, F_PRICE, F_TO_PRICE,
+                     I_KEEP, I_LIMITED, I_MARGIN_METHOD, I_MID_YEAR, I_N, I_NSEG, I_TV_METHOD, K_CASH, K_CHURN,
+                     K_EBIT, K_FCFF, K_GROWTH, K_MARGIN, K_MULTIPLE, K_PRICE, K_REVENUE, K_SHARES, L_FAILED,
+                     L_FLOORED, L_JUST_DCF, L_JUST_MKT, L_TV_CLIPPED, NG, NK, NS, NSH, NSS, O_CAGR, O_CASH_N,
+                     O_DILUTION, O_EQUITY, O_FAIL_YEAR, O_MARGIN_N, O_MULT_N, O_PRICE_H, O_PV_EXPL, O_PV_TV,
+                     O_RAISED, O_REV_N, O_RET_H, O_TV_SHARE, O_VPS, P_BUFFER, P_CASH, P_CASH_RATE, P_DEBT, P_DISC,
+                     P_EXIT, P_FAIL, P_FIXED, P_FIXED_G, P_FLOOR, P_IC, P_KE, P_M_CONV, P_M_HL, P_M_MAX,
+                     P_M_NOISE, P_M_PERS, P_M_TARGET, P_M_TODAY, P_MI, P_MU_BETA, P_MU_HL, P_MU_MAT, P_MU_TODAY,
+                     P_MU_VOL, P_NOL, P_NONOP, P_RECOV, P_ROC, P_S2C, P_SBC, P_TAX, P_TG, P_TW, P_VCS, P_W0, P_WM,
+                     S_CDISP, S_CHURN, S_FADE, S_G0, S_GHL, S_GINF, S_GVOL, S_GVOL_HL, S_GVOL_INF, S_MPR, S_RCORR,
+                     S_REV0, S_RHL, S_RVOL, S_RVOL_INF, SH_MARGIN_ADD, SH_MULT_LOG, SH_WACC_ADD, SS_CHURN_SET,
+                     SS_GROWTH_ADD)
+from .lenses import (equity_bridge, holder_return, justified_dcf, justified_market, price_per_share,
+                     terminal_share)
+from .margin import ar1_step, ar1_step_scale, operating_margin
+from .multiple import annualised_growth, ev_sales, initial_multiple, initial_premium, log_anchor, premium_step
+from .revenue import (churn_logit, decaying_volatility, growth_retention_factor, linear_fade_growth,
+                      logit_normal_churn, ou_coefficients, ou_log_growth_step, revenue_shock_factor)
+from .terminal import exit_multiple_pv, gordon_pv
+
+__all__ = ["simulate_block", "draw_normals"]
+
+
+@jit
+def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, flags, keep_out, keep_seg):
+    """Simulate one block of paths, fused over time (docs/model.md, sections 1-9).
+
+    Parameters
+    ----------
+    theta : ndarray(float64, ndim=2), (path, NG + n_seg * NS)
+        Each path's parameters; columns ``P_*`` then ``S_*`` per segment. Money in
+        money units of the reporting currency, rates as fractions per year.
+    growth_method : ndarray(int64, ndim=1), (segment,)
+        0: Ornstein-Uhlenbeck on ln(1 + g); 1: linear fade.
+    iopt : ndarray(int64, ndim=1), (NI,)
+        ``I_*`` options.
+    fopt : ndarray(float64, ndim=1), (NF,)
+        ``F_*`` options: dt [year], WACC fade [year], minimum terminal spread
+        [1/year], equity-to-price factor, today's price, today's market cap
+        (reporting currency, money units), horizon [year].
+    closed : ndarray(int64, ndim=1), (time,)
+        1 where no equity can be raised in that step.
+    shock : ndarray(float64, ndim=2), (time, NSH + n_seg * NSS)
+        Scenario overlays by step (``SH_*`` then ``SS_*`` per segment); zeros
+        (and NaN for ``SS_CHURN_SET``) leave the model unchanged.
+    rng : numpy.random.Generator
+        The block's shock stream (consumed sequentially, path by path).
+    out : ndarray(float64, ndim=2), (NO, path)
+        Written: the ``O_*`` per-path results, one row per variable (so each
+        becomes a result variable without a copy).
+    flags : ndarray(int8, ndim=2), (NL, path)
+        Written: the ``L_*`` per-path 0/1 flags (failed, justified, ...).
+    keep_out : ndarray(float64, ndim=3), (NK, path, time) or (NK, 1, 1)
+        Written when ``iopt[I_KEEP]``: the ``K_*`` variables per step.
+    keep_seg : ndarray(float64, ndim=3), (path, time, segment) or (1, 1, segment)
+        Written when ``iopt[I_KEEP]``: segment revenue per step [money/year].
+    """
+    n_paths = theta.shape[0]
+    N = iopt[I_N]
+    K = iopt[I_NSEG]
+    mmethod = iopt[I_MARGIN_METHOD]
+    tv_method = iopt[I_TV_METHOD]
+    mid = iopt[I_MID_YEAR] != 0
+    limited = iopt[I_LIMITED] != 0
+    keep = iopt[I_KEEP] != 0
+    dt = fopt[F_DT]
+    fade_s = fopt[F_FADE_START]
+    fade_e = fopt[F_FADE_END]
+    min_spread = fopt[F_MIN_SPREAD]
+    to_price = fopt[F_TO_PRICE]
+    price0 = fopt[F_PRICE]
+    mcap0 = fopt[F_MCAP]
+    horizon = fopt[F_HORIZON]
+    sqdt = math.sqrt(dt)
+    annual = dt == 1.0
+
+    # per-segment state and constants, allocated once per block
+    R = np.empty(K)
+    x = np.empty(K)
+    xinf = np.empty(K)
+    dec = np.empty(K)
+    ou_sd = np.empty(K)
+    eta_inf = np.empty(K)
+    eta_gap = np.empty(K)
+    eta_dec = np.empty(K)
+    sig_inf = np.empty(K)
+    sig_gap = np.empty(K)
+    sig_dec = np.empty(K)
+    c_med = np.empty(K)
+    c_logit = np.empty(K)
+    c_disp = np.empty(K)
+    rho = np.empty(K)
+    rho_c = np.empty(K)
+    mpr = np.empty(K)
+    eg = np.empty(K)
+    er = np.empty(K)
+    ec = np.empty(K)
+
+    for p in range(n_paths):
+        th = theta[p]
+        # ---- per-path constants and initial state
+        r_tot = 0.0
+        g0_num = 0.0
+        for k in range(K):
+            base = NG + k * NS
+            R[k] = th[base + S_REV0]
+            x[k] = math.log1p(th[base + S_G0])
+            xinf[k] = math.log1p(th[base + S_GINF])
+            dec[k], ou_sd[k] = ou_coefficients(th[base + S_GHL], dt)
+            eta_inf[k], eta_gap[k], eta_dec[k] = decaying_volatility(
+                th[base + S_GVOL], th[base + S_GVOL_INF], th[base + S_GVOL_HL], dt)
+            sig_inf[k], sig_gap[k], sig_dec[k] = decaying_volatility(
+                th[base + S_RVOL], th[base + S_RVOL_INF], th[base + S_RHL], dt)
+            c_med[k] = th[base + S_CHURN]
+            c_disp[k] = th[base + S_CDISP]
+            c_logit[k] = churn_logit(c_med[k])
+            rho[k] = th[base + S_RCORR]
+            rho_c[k] = math.sqrt(1.0 - rho[k] * rho[k])
+            mpr[k] = th[base + S_MPR]
+            r_tot += R[k]
+            g0_num += R[k] * math.exp(x[k]) * (1.0 - c_med[k])
+        rev0 = r_tot
+        cash0 = th[P_CASH]
+        claims = -th[P_DEBT] - th[P_MI] + th[P_NONOP]
+        nol = th[P_NOL]
+        s2c = th[P_S2C]
+        inv_s2c = 1.0 / s2c
+        ic = th[P_IC]
+        if math.isnan(ic):
+            ic = rev0 / s2c
+        tax_rate = th[P_TAX]
+        w0 = th[P_W0]
+        wm = th[P_WM]
+        ke = th[P_KE]
+        if math.isnan(ke):
+            ke = w0
+        tg = th[P_TG]
+        m0 = th[P_M_TODAY]
+        mt = th[P_M_TARGET]
+        inv_mconv = 1.0 / th[P_M_CONV]
+        m_dec = 2.0 ** (-dt / th[P_M_HL])
+        m_gap = m0 - mt  # exponential method: gap after t steps = m_gap * m_dec**t
+        mpers = th[P_M_PERS]
+        mpers_dt = mpers**dt
+        mnoise = th[P_M_NOISE] * ar1_step_scale(mpers, dt)
+        mmax = th[P_M_MAX]
+        vcs = th[P_VCS]
+        fixed = th[P_FIXED]
+        fixed_step = compound_factor(th[P_FIXED_G], dt)
+        mu_mat = th[P_MU_MAT]
+        beta = th[P_MU_BETA]
+        mu_year = 2.0 ** (-1.0 / th[P_MU_HL])  # annual decay of the log premium
+        mu_decay = mu_year**dt
+        mu_vol = th[P_MU_VOL] * ar1_step_scale(mu_year, dt)
+        sbc_step = compound_factor(th[P_SBC], dt)
+        floor = th[P_FLOOR]
+        buffer = th[P_BUFFER]
+        disc = th[P_DISC]
+        cash_grow = compound_factor(th[P_CASH_RATE], dt)
+        fail_step = failure_step_probability(th[P_FAIL], dt)
+        recov = th[P_RECOV]
+
+        # multiple: log premium over the growth-linked anchor
+        g0_tot = g0_num / r_tot - 1.0 if r_tot > 0.0 else -1.0
+        mu0 = initial_multiple(th[P_MU_TODAY], mcap0, cash0, claims, rev0)
+        prem = initial_premium(mu0, log_anchor(mu_mat, beta, g0_tot, tg))
+        mult = mu0
+
+        cash = cash0
+        shares = 1.0
+        u_m = 0.0
+        df = 1.0
+        pv = 0.0
+        raised = 0.0
+        failed = False
+        fail_year = np.nan
+        rec_pv = 0.0
+        r_prev = r_tot
+        margin = m0
+        ebit = 0.0
+        r_t = w0
+        g_tot = 0.0
+
+        for t in range(1, N + 1):
+            tau = t * dt
+            # ---- draws: a fixed count per step, whatever the path's state
+            for k in range(K):
+                eg[k] = rng.standard_normal()
+                er[k] = rng.standard_normal()
+                ec[k] = rng.standard_normal()
+            e_m = rng.standard_normal()
+            e_mu = rng.standard_normal()
+            u_fail = rng.random()
+            if failed:
+                if keep:
+                    for v in range(NK):
+                        keep_out[v, p, t - 1] = 0.0
+                    keep_out[K_SHARES, p, t - 1] = shares
+                    keep_out[K_MULTIPLE, p, t - 1] = np.nan
+                    for k in range(K):
+                        keep_seg[p, t - 1, k] = 0.0
+                continue
+
+            # ---- 1. revenue by segment
+            r_tot = 0.0
+            churn_w = 0.0
+            for k in range(K):
+                base = NG + k * NS
+                if growth_method[k] == 0:
+                    eta = eta_inf[k] + eta_gap[k]
+                    eta_gap[k] *= eta_dec[k]
+                    x[k] = ou_log_growth_step(x[k], xinf[k], dec[k], ou_sd[k], eta, eg[k])
+                    gfac = math.exp(x[k])
+                else:
+                    gfac = linear_fade_growth(tau, dt, th[base + S_G0], th[base + S_GINF], th[base + S_FADE])
+                    x[k] = math.log(gfac)
+                sb = NSH + k * NSS
+                gfac += shock[t - 1, sb + SS_GROWTH_ADD]
+                if gfac < 0.0:
+                    gfac = 0.0
+                c = shock[t - 1, sb + SS_CHURN_SET]
+                if math.isnan(c):
+                    c = logit_normal_churn(c_med[k], c_logit[k], c_disp[k], ec[k])
+                churn_w += R[k] * c
+                grow = growth_retention_factor(gfac, c, dt, annual)
+                sig = sig_inf[k] + sig_gap[k]
+                sig_gap[k] *= sig_dec[k]
+                if sig != 0.0:
+                    grow *= revenue_shock_factor(sig, rho[k], rho_c[k], eg[k], er[k], mpr[k], sqdt, dt)
+                R[k] *= grow
+                r_tot += R[k]
+
+            # ---- 2. operating margin and EBIT (annual rate)
+            u_m = ar1_step(u_m, mpers_dt, mnoise, e_m)
+            margin, ebit, m_gap, fixed = operating_margin(
+                mmethod, tau, r_tot, u_m, shock[t - 1, SH_MARGIN_ADD], m0, mt, inv_mconv, m_gap, m_dec, mmax,
+                vcs, fixed, fixed_step)
+
+            # ---- 3. taxes with a loss carry-forward
+            ebit_flow = ebit * dt
+            tax, nol = tax_with_nol(ebit_flow, nol, tax_rate)
+
+            # ---- 4. reinvestment and FCFF
+            reinv = reinvestment(r_tot, r_prev, inv_s2c)
+            ic += reinv
+            fcff = _fcff(ebit_flow, tax, reinv)
+
+            # ---- 5. discounting
+            r_t = wacc_at(tau, w0, wm, fade_s, fade_e) + shock[t - 1, SH_WACC_ADD]
+            pv_step, df_end = discount_step(fcff, df, step_growth(r_t, dt, annual), mid)
+            pv += pv_step
+            df = df_end
+
+            # ---- 7. the multiple: the premium moves every step; the multiple itself is
+            # only needed to raise equity, keep paths or exit
+            prem = premium_step(prem, mu_decay, mu_vol, e_mu)
+            # ---- 8. cash, dilution, financing, failure
+            cash = grow_cash(cash, cash_grow, fcff)
+            if keep or t == N or cash < floor:
+                g_tot = annualised_growth(r_tot, r_prev, dt, annual)
+                mult = ev_sales(mu_mat, beta, g_tot, tg, prem, shock[t - 1, SH_MULT_LOG])
+            shares *= sbc_step
+            failed, shares, cash, need = finance_or_fail(
+                u_fail, fail_step, cash, floor, closed[t - 1] != 0, mult, r_tot, claims, fcff, dt, buffer,
+                shares, disc)
+            raised += need
+            if failed:
+                fail_year = tau
+                rec_pv = recovery_pv(recov, ic, df)
+
+            if keep:
+                kp = keep_out
+                kp[K_REVENUE, p, t - 1] = r_tot
+                kp[K_GROWTH, p, t - 1] = g_tot
+                kp[K_CHURN, p, t - 1] = churn_w / r_prev if r_prev > 0.0 else 0.0
+                kp[K_MARGIN, p, t - 1] = margin
+                kp[K_EBIT, p, t - 1] = ebit
+                kp[K_FCFF, p, t - 1] = fcff / dt
+                kp[K_CASH, p, t - 1] = cash
+                kp[K_SHARES, p, t - 1] = shares
+                kp[K_MULTIPLE, p, t - 1] = mult
+                if failed:
+                    kp[K_PRICE, p, t - 1] = 0.0
+                else:
+                    kp[K_PRICE, p, t - 1] = price_per_share(market_equity(mult, r_tot, cash, claims), shares,
+                                                            to_price)
+                for k in range(K):
+                    keep_seg[p, t - 1, k] = R[k]
+            r_prev = r_tot
+
+        # ---- 6. terminal value (going concern only)
+        clipped = 0
+        pv_tv = 0.0
+        if failed:
+            pv_tv = 0.0
+        elif tv_method == 0:
+            tw = th[P_TW]
+            if math.isnan(tw):
+                tw = wm
+            roc = th[P_ROC]
+            if math.isnan(roc):
+                roc = tw
+            pv_tv, clipped = gordon_pv(ebit, tg, tw, roc, tax_rate, min_spread, df, mid, r_t)
+        else:
+            m_exit = th[P_EXIT]
+            if math.isnan(m_exit):
+                m_exit = mult
+            pv_tv = exit_multiple_pv(m_exit, r_tot, df)
+
+        # ---- 9. the equity bridge and the two lenses
+        equity, floored = equity_bridge(pv + pv_tv + rec_pv, cash0, claims, limited)
+        vps = equity * to_price
+        if failed:
+            price_h = 0.0
+        else:
+            price_h = price_per_share(market_equity(mult, r_tot, cash, claims), shares, to_price)
+        ret = holder_return(price_h, price0, horizon)
+        out[O_VPS, p] = vps
+        out[O_EQUITY, p] = equity
+        out[O_PV_EXPL, p] = pv
+        out[O_PV_TV, p] = pv_tv
+        out[O_TV_SHARE, p] = terminal_share(pv, pv_tv)
+        out[O_FAIL_YEAR, p] = fail_year
+        out[O_PRICE_H, p] = price_h
+        out[O_RET_H, p] = ret
+        out[O_REV_N, p] = r_tot
+        out[O_MARGIN_N, p] = margin
+        out[O_MULT_N, p] = mult if not failed else np.nan
+        out[O_DILUTION, p] = shares
+        out[O_CAGR, p] = (r_tot / rev0) ** (1.0 / horizon) - 1.0 if rev0 > 0.0 else np.nan
+        out[O_RAISED, p] = raised
+        out[O_CASH_N, p] = cash
+        flags[L_FAILED, p] = 1 if failed else 0
+        flags[L_JUST_DCF, p] = justified_dcf(vps, price0)
+        flags[L_JUST_MKT, p] = justified_market(ret, ke)
+        flags[L_TV_CLIPPED, p] = clipped
+        flags[L_FLOORED, p] = floored
+
+
+@jit
+def draw_normals(rng, out):
+    """The floor: fill ``out`` (float64, any shape, C-contiguous) with standard normals from ``rng``."""
+    flat = out.reshape(-1)
+    for i in range(flat.shape[0]):
+        flat[i] = rng.standard_normal()
