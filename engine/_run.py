@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import os
+import uuid
 from typing import Callable, Iterator, Optional, Sequence
 
 import numpy as np
@@ -158,7 +159,7 @@ def run_tasks(fn: Callable, args_list: Sequence[tuple], threads: Optional[int] =
         Threads of this process (default: all cores); one thread, or one task,
         runs in the calling thread, in order.
     client : distributed.Client, optional
-        Run on this Dask cluster instead (:func:`engine.distributed.map_bounded`).
+        Run on this Dask cluster instead (:func:`map_bounded`).
     inflight : int, optional
         At most this many tasks submitted and not yet consumed (default: twice
         the threads), so memory stays bounded whatever the number of tasks.
@@ -167,8 +168,6 @@ def run_tasks(fn: Callable, args_list: Sequence[tuple], threads: Optional[int] =
     if not jobs:
         return
     if client is not None:
-        from .distributed import map_bounded
-
         yield from map_bounded(client, fn, jobs, inflight)
         return
     n = max(1, threads or os.cpu_count() or 1)
@@ -195,3 +194,43 @@ def run_tasks(fn: Callable, args_list: Sequence[tuple], threads: Optional[int] =
                 if nxt is not None:
                     j, args = nxt
                     pending[ex.submit(fn, *args)] = j
+
+
+def map_bounded(client, fn, args_list: Sequence[tuple], inflight: Optional[int] = None) -> Iterator[tuple[int, dict]]:
+    """Run ``fn(*args)`` for each ``args`` on a Dask client; yield ``(index, result)`` as tasks finish.
+
+    At most ``inflight`` tasks (default: twice the cluster's threads, at least 4) are
+    submitted and not yet consumed, so memory stays bounded. Each task may be
+    retried twice by the scheduler (a lost worker); each index is yielded once.
+    """
+    from distributed import as_completed
+
+    jobs = list(args_list)
+    if not jobs:
+        return
+    nthreads = sum(client.nthreads().values()) or 1
+    limit = inflight or max(4, 2 * nthreads)
+    token = uuid.uuid4().hex[:8]
+    name = getattr(fn, "__name__", "task")
+
+    def submit(i):
+        return client.submit(fn, *jobs[i], key=f"pricedin-{name}-{token}-{i}", pure=False, retries=2)
+
+    first = min(limit, len(jobs))
+    index = {}
+    futs = []
+    for i in range(first):
+        f = submit(i)
+        index[f.key] = i
+        futs.append(f)
+    nxt = first
+    ac = as_completed(futs, with_results=True)
+    for f, res in ac:
+        i = index.pop(f.key)
+        f.release()
+        yield i, res
+        if nxt < len(jobs):
+            g = submit(nxt)
+            index[g.key] = nxt
+            ac.add(g)
+            nxt += 1

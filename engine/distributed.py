@@ -42,7 +42,6 @@ import re
 import signal
 import threading
 import time
-import uuid
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Optional, Sequence
 
@@ -50,7 +49,7 @@ import numpy as np
 
 from ._assemble import FLAG_ROWS, OUT_ROWS, assemble
 from ._plan import ParameterTable, run_config
-from ._run import compute_block, run_tasks
+from ._run import compute_block, map_bounded, run_tasks  # map_bounded: re-exported
 from .errors import InputError
 from .model import layout as L
 from .variables import param_var_name, validate
@@ -264,46 +263,6 @@ def _block_results(jobs: Sequence[tuple[str, int]], client=None, threads: Option
     scheduler; each job is yielded exactly once.
     """
     yield from run_tasks(compute_block, jobs, threads=threads, client=client, inflight=inflight)
-
-
-def map_bounded(client, fn, args_list: Sequence[tuple], inflight: Optional[int] = None) -> Iterator[tuple[int, dict]]:
-    """Run ``fn(*args)`` for each ``args`` on a Dask client; yield ``(index, result)`` as tasks finish.
-
-    At most ``inflight`` tasks (default: twice the cluster's threads, at least 4) are
-    submitted and not yet consumed, so memory stays bounded. Each task may be
-    retried twice by the scheduler (a lost worker); each index is yielded once.
-    """
-    from distributed import as_completed
-
-    jobs = list(args_list)
-    if not jobs:
-        return
-    nthreads = sum(client.nthreads().values()) or 1
-    limit = inflight or max(4, 2 * nthreads)
-    token = uuid.uuid4().hex[:8]
-    name = getattr(fn, "__name__", "task")
-
-    def submit(i):
-        return client.submit(fn, *jobs[i], key=f"pricedin-{name}-{token}-{i}", pure=False, retries=2)
-
-    first = min(limit, len(jobs))
-    index = {}
-    futs = []
-    for i in range(first):
-        f = submit(i)
-        index[f.key] = i
-        futs.append(f)
-    nxt = first
-    ac = as_completed(futs, with_results=True)
-    for f, res in ac:
-        i = index.pop(f.key)
-        f.release()
-        yield i, res
-        if nxt < len(jobs):
-            g = submit(nxt)
-            index[g.key] = nxt
-            ac.add(g)
-            nxt += 1
 
 
 # --------------------------------------------------------------------------- sinks
