@@ -166,8 +166,8 @@ class Observation(_Model):
             raise ValueError(f"value = {self.value:g} for revenue: revenue is never negative; give the reported "
                              "revenue (>= 0) in the config's money unit")
         if self.quantity == "operating_margin" and self.value > 1:
-            raise ValueError(f"value = {self.value:g} for operating_margin: a margin is a fraction of revenue, at most 1 "
-                             f"(100%); write {self.value / 100:g} for {self.value:g}%")
+            raise ValueError(f"value = {self.value:g} for operating_margin: a margin is a fraction of revenue, at "
+                             f"most 1 (100%); write {self.value / 100:g} for {self.value:g}%")
         k = self.error.kind
         if k == "log_sd" and not self.value > 0:
             raise ValueError(f"value = {self.value} with error.log_sd: a log-normal error needs a value > 0; "
@@ -745,7 +745,8 @@ class UpdateResult:
         Set when ``ess < ess_threshold``.
     header : dict
         Company, currency, value unit, price, paths, seed (:func:`engine.summary.report_header`), and
-        ``figure_unit``: the unit of reported money figures (reporting currency and money unit, "CNY million").
+        ``figure_unit``: the unit of reported money figures (reporting currency and money unit, "CNY million");
+        ``earlier_observations`` (count) when the file was updated before (then ``prior`` is that update).
     """
 
     weights: np.ndarray
@@ -883,6 +884,7 @@ def update(ds, observations, ess_threshold: Optional[float] = None) -> UpdateRes
         raise InputError("a stress file (one run per scenario) cannot be updated; update the results of "
                          "`pricedin run CONFIG --keep-paths --out RUN.nc`")
     _duplicates(observations)
+    earlier = []
     if "weight" in ds:
         try:
             earlier = json.loads(ds.attrs.get("update_observations", "[]") or "[]")
@@ -891,6 +893,8 @@ def update(ds, observations, ess_threshold: Optional[float] = None) -> UpdateRes
         if isinstance(earlier, list) and all(isinstance(e, dict) and {"quantity", "period"} <= set(e)
                                              for e in earlier):
             _duplicates(observations, earlier, what="update_observations")
+        else:
+            earlier = []
     prior_w = _prior_weights(ds)
     if _keep_paths_missing(ds):
         _observed(ds, "revenue", None, Period("", 0, 0, 1.0, 0.0))  # raises the keep-paths message
@@ -906,7 +910,10 @@ def update(ds, observations, ess_threshold: Optional[float] = None) -> UpdateRes
     w = np.exp(lpost - logsumexp(lpost))
     w = w / w.sum()
     dicts = [o.model_dump(exclude_none=True) for o in observations]
-    return _build_result(ds, dicts, figures, prior_w, w, ll, ess_threshold)
+    r = _build_result(ds, dicts, figures, prior_w, w, ll, ess_threshold)
+    if "weight" in ds:
+        r.header["earlier_observations"] = len(earlier)  # "before" is that earlier update, not the plain run
+    return r
 
 
 def updated_dataset(ds, result: UpdateResult):
@@ -1134,6 +1141,9 @@ def render_update(r: UpdateResult, console=None) -> None:
     c.print(f"[bold]{h.get('company', '')}[/bold] updated on {len(r.observations)} reported figure(s): "
             f"{h.get('paths', 0):,} paths, effective sample size (Kish) {r.ess:,.1f}: the weighted paths are "
             f"worth {r.ess:,.0f} equally weighted ones")
+    if "earlier_observations" in h:
+        c.print(f"on top of {h['earlier_observations']} figure(s) applied to this file earlier: 'before' is that "
+                "earlier update, not the plain run")
     if r.observations:
         t = Table(title=f"Observations (money figures in {h.get('figure_unit', '')})", title_justify="left")
         for col, j in (("figure", "left"), ("reported", "right"), ("error", "left"), ("run median before", "right"),

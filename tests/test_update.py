@@ -334,6 +334,10 @@ def test_figure_already_applied_to_an_updated_file_is_refused(base, tmp_path):
     assert invoke("update", run, f, "--out", out).exit_code == 0
     r = invoke("update", out, f)
     assert r.exit_code == 2 and "already applied" in r.output
+    f.write_text('[[observations]]\nquantity = "revenue"\nperiod = "2027"\nvalue = 1_150\nerror = { sd = 60 }\n')
+    r = CliRunner().invoke(main, ["update", str(out), str(f)], catch_exceptions=False, terminal_width=200)
+    assert r.exit_code == 0 and "on top of 1 figure(s) applied to this file earlier" in r.output
+    assert json.loads(invoke("update", out, f, "--json").output)["earlier_observations"] == 1
 
 
 @pytest.mark.parametrize("change, words", [
