@@ -622,8 +622,8 @@ def weighted_proportion(mask, w) -> dict:
     Kish's ESS does not look at which paths are hits. The self-normalised importance-sampling variance
     ``sum_i w_i^2 (hit_i - p)^2`` (w summing to 1; Owen 2013, *Monte Carlo theory, methods and
     examples*, section 9.2) does; the two agree when the weights are unrelated to the hits and differ
-    when the hits sit on heavy or light paths (on the README's Zhipu update by about 12%, Kish's the
-    wider).
+    when the hits sit on heavy or light paths (on the README's Zhipu update Kish's standard errors are
+    6-13% wider).
     """
     w = np.asarray(w, dtype=np.float64)
     m = np.asarray(mask, dtype=bool)
