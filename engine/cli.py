@@ -396,6 +396,9 @@ def report(results, as_json, html_out=None, with_tornado=False, tornado_paths=No
         return
     ds = open_results(results)
     if "scenario" in ds.dims:
+        if price is not None:
+            raise InputError(f"--price {price:g}: {results!r} is a stress file (one run per scenario); re-price the "
+                             "results of `pricedin run CONFIG --out RUN.nc`, or drop --price")
         from .stress import stress_report_from_dataset
 
         rep = stress_report_from_dataset(ds)
@@ -459,6 +462,9 @@ def _report_html(results, html_out, with_tornado, tornado_paths, threads):
     check_html_path(html_out, "--html")  # before the page (and any tornado re-run) is built
     if "scenario" in ds.dims:
         raise InputError(f"{results!r} is a stress file; --html is for the results of `pricedin run`")
+    if "weight" in ds:
+        raise InputError(f"{results!r} was written by `pricedin update` (path weights); the HTML page shows "
+                         "unweighted runs only: drop --html for the weighted report, or give the original run")
     tor = None
     if with_tornado:
         from .sensitivity import config_of, tornado

@@ -143,7 +143,12 @@ class Observation(_Model):
     @field_validator("period", mode="before")
     @classmethod
     def _period_text(cls, v):
-        return str(v) if isinstance(v, int) and not isinstance(v, bool) else v
+        if isinstance(v, int) and not isinstance(v, bool):
+            return str(v)
+        if not isinstance(v, str):
+            raise ValueError("not a period; write a fiscal year (\"2026\"), a half (\"2026H1\") or a quarter "
+                             "(\"2026Q3\") as text")
+        return v
 
     @field_validator("value")
     @classmethod
@@ -157,6 +162,12 @@ class Observation(_Model):
         if self.segment is not None and self.quantity != "revenue":
             raise ValueError(f"segment = {self.segment!r} with quantity = {self.quantity!r}: the run keeps only "
                              "revenue by segment; drop segment to observe the company total")
+        if self.quantity == "revenue" and self.value < 0:
+            raise ValueError(f"value = {self.value:g} for revenue: revenue is never negative; give the reported "
+                             "revenue (>= 0) in the config's money unit")
+        if self.quantity == "operating_margin" and self.value > 1:
+            raise ValueError(f"value = {self.value:g} for operating_margin: a margin is a fraction of revenue, at "
+                             f"most 1 (100%); write {self.value / 100:g} for {self.value:g}%")
         k = self.error.kind
         if k == "log_sd" and not self.value > 0:
             raise ValueError(f"value = {self.value} with error.log_sd: a log-normal error needs a value > 0; "
@@ -179,8 +190,41 @@ class Observation(_Model):
         return " ".join(x for x in (self.quantity, self.segment, self.period) if x)
 
 
+def _figure_key(o) -> tuple:
+    """What an observation measures: (quantity, segment, period), the period upper-cased (``2026h1`` = ``2026H1``)."""
+    d = o if isinstance(o, dict) else o.model_dump()
+    return (d["quantity"], d.get("segment"), str(d["period"]).strip().upper())
+
+
+def _duplicates(observations, earlier=(), what="observations") -> None:
+    """Refuse a figure given twice: its likelihood would count twice (as two independent reports)."""
+    seen = {_figure_key(o): f"{what}.{i}" for i, o in enumerate(earlier)} if earlier else {}
+    for i, o in enumerate(observations):
+        k = _figure_key(o)
+        label = " ".join(str(x) for x in k if x)
+        if k in seen:
+            if seen[k].startswith("update_observations"):
+                raise InputError(
+                    f"observations.{i} ({label}) was already applied to this file (its attribute "
+                    f"update_observations, entry {seen[k].rsplit('.', 1)[1]}); applying it again would count the "
+                    "same report twice. Drop it, or update the original (unweighted) run with all figures")
+            raise InputError(
+                f"observations.{i} ({label}) repeats {seen[k]}: the same figure given twice counts as two "
+                "independent reports; give each figure once (to combine two sources, give one value with "
+                "the combined error)")
+        seen[k] = f"observations.{i}"
+
+
 class _ObservationsFile(_Model):
-    observations: list[Observation] = Field(min_length=1)
+    observations: list[Observation]
+
+    @field_validator("observations")
+    @classmethod
+    def _some(cls, v):
+        if not v:
+            raise ValueError("no observation is given; add at least one [[observations]] table with quantity, "
+                             "period, value and error")
+        return v
 
 
 def observations_from_dict(data, where: str = "observations") -> list[Observation]:
@@ -189,19 +233,22 @@ def observations_from_dict(data, where: str = "observations") -> list[Observatio
     Raises
     ------
     InputError
-        One line per problem: ``observations.<i>.<key> = value: problem; fix`` (``i`` counts from 0).
+        One line per problem: ``observations.<i>.<key> = value: problem; fix`` (``i`` counts from 0);
+        or a figure (same quantity, segment and period) given twice.
     """
     from .config import format_validation_error
 
     if not isinstance(data, dict):
         raise InputError(f"{where}: expected a table with an [[observations]] array, got {type(data).__name__}")
     try:
-        return list(_ObservationsFile.model_validate(data).observations)
+        out = list(_ObservationsFile.model_validate(data).observations)
     except ValidationError as e:
         msg = format_validation_error(e, data)
         if msg.startswith("invalid config:"):
             msg = f"invalid observations ({where}):" + msg[len("invalid config:"):]
         raise InputError(msg) from None
+    _duplicates(out)
+    return out
 
 
 def load_observations(path) -> list[Observation]:
@@ -216,9 +263,26 @@ def load_observations(path) -> list[Observation]:
     InputError
         The file is missing, unreadable, or an observation is invalid (key, value and fix named).
     """
+    from pathlib import Path
+
     from .config import read_config_file
 
-    return observations_from_dict(read_config_file(path), where=str(path))
+    p = Path(path)
+    hint = ("give a .toml or .yaml file of [[observations]] tables (README, \"Updating on reported figures\", "
+            "shows one)")
+    if not p.exists():
+        raise InputError(f"observations file {str(p)!r} does not exist; {hint}")
+    if p.is_dir():
+        raise InputError(f"observations file {str(p)!r} is a directory; {hint}")
+    if p.suffix.lower() not in (".toml", ".yaml", ".yml"):
+        raise InputError(f"observations file {str(p)!r}: unknown extension {p.suffix!r}; {hint} (JSON is valid "
+                         "YAML: rename a .json file to .yaml)")
+    try:
+        if not p.read_text(encoding="utf-8").strip():
+            raise InputError(f"observations file {str(p)!r} is empty; {hint}")
+    except UnicodeDecodeError:
+        raise InputError(f"observations file {str(p)!r} is not UTF-8 text; {hint}") from None
+    return observations_from_dict(read_config_file(p), where=str(p))
 
 
 # --------------------------------------------------------------------------- periods
@@ -376,10 +440,78 @@ def _check_against_run(ds, observations, grid) -> list[Period]:
             raise InputError(f"{key}.currency = {o.currency!r}: the run reports in {cur}; convert the figure to "
                              f"{cur} (in the config's money unit) and set currency = {cur!r}, or drop currency")
         if o.segment is not None and o.segment not in segments:
-            raise InputError(f"{key}.segment = {o.segment!r}: not a segment of the run; use one of "
-                             f"{', '.join(segments) or '(none kept)'}, or drop segment for the company total")
+            near = [s for s in segments if s.lower() == o.segment.strip().lower()]
+            hint = f"segment names are case-sensitive: write {near[0]!r}" if near else \
+                f"use one of {', '.join(segments) or '(none kept)'}"
+            raise InputError(f"{key}.segment = {o.segment!r}: not a segment of the run; {hint}, or drop segment for "
+                             "the company total")
         periods.append(parse_period(o.period, base_year, horizon, spy, key=f"{key}.period"))
     return periods
+
+
+def _alive(ds, period: Period) -> np.ndarray:
+    """Paths still operating at the end of ``period`` (bool, (P,)): those that can report its figure."""
+    fy = np.asarray(ds["failure_year"].values, dtype=np.float64)
+    return ~(np.isfinite(fy) & (fy <= period.end + 1e-12))
+
+
+def _unit_of(ds) -> str:
+    return f"{ds.attrs.get('reporting_currency', '')} {ds.attrs.get('money_unit', '')}".strip()
+
+
+def _check_scale(ds, observations, periods, figures, prior_w) -> None:
+    """Refuse a money figure 100 times or more off the run's own figures: almost surely the wrong money unit.
+
+    Revenue: the reported value over the run's (prior-weighted) median revenue of the period, >= 100 or
+    <= 1/100. EBIT, FCFF, cash: ``|value|`` over the largest ``|figure|`` of any path, >= 100. A
+    margin above 1 is refused by :class:`Observation`. Without this check a value in units instead of
+    millions, with a ``relative_sd``, gets a standard deviation so wide that the update silently
+    changes nothing.
+    """
+    unit = _unit_of(ds)
+    for i, (o, per, m) in enumerate(zip(observations, periods, figures)):
+        if QUANTITIES[o.quantity][0] == "ratio" or o.value == 0:
+            continue
+        ok = _alive(ds, per) & np.isfinite(m) & (prior_w > 0)
+        if not ok.any():
+            continue
+        label = o.label()
+        if o.quantity == "revenue":
+            ref = float(weighted_quantile(m[ok], 0.5, prior_w[ok]))
+            what = f"the run's median {label}"
+            ratio = o.value / ref if ref > 0 else float("nan")
+            off = math.isfinite(ratio) and (ratio >= 100 or ratio <= 0.01)
+        else:
+            ref = float(np.max(np.abs(m[ok])))
+            what = f"the largest |{label}| of any path"
+            ratio = abs(o.value) / ref if ref > 0 else float("nan")
+            off = math.isfinite(ratio) and ratio >= 100
+        if off:
+            raise InputError(
+                f"observations.{i}.value = {o.value:g}: {ratio:.3g} times {what} ({_fmt(ref, 'money')} {unit}). "
+                f"Values are in the config's money unit ({unit}); check the unit (e.g. 2500 for 2.5 billion when "
+                "the unit is million). If the figure is right, the run's inputs are far from it: revise them "
+                "and run again")
+
+
+def _no_path_message(ds, observations, periods, figures, prior_w) -> str:
+    """Why no path is consistent: per observation, the reported value and the run's 1st-99th percentile."""
+    lines = []
+    for i, (o, per, m) in enumerate(zip(observations, periods, figures)):
+        ok = _alive(ds, per) & np.isfinite(m) & (prior_w > 0)
+        fmt = "fraction" if o.quantity == "operating_margin" else "money"
+        err = ", ".join(f"{k} {v:g}" for k, v in o.error.model_dump(exclude_none=True).items())
+        if not ok.any():
+            lines.append(f"observations.{i} ({o.label()}): every path failed by the end of {o.period}")
+            continue
+        lo, hi = weighted_quantile(m[ok], [0.01, 0.99], prior_w[ok])
+        lines.append(f"observations.{i} ({o.label()}) = {_fmt(o.value, fmt)} ({err}); the run's paths: "
+                     f"{_fmt(float(lo), fmt)} to {_fmt(float(hi), fmt)} (1st-99th percentile, "
+                     f"{int(ok.sum()):,} paths still operating)")
+    return ("no path of the run is consistent with the observations (the likelihood of every path is 0 in "
+            "floating point):\n  " + "\n  ".join(lines) + "\nCheck the figures and their units; an error "
+            "far tighter than the gap between paths leaves no path (widen it to the real reporting noise); or "
+            "re-run with more paths or inputs closer to the figures")
 
 
 def log_likelihood(ds, observations) -> np.ndarray:
@@ -407,7 +539,6 @@ def log_likelihood(ds, observations) -> np.ndarray:
     periods = _check_against_run(ds, observations, grid)
     P = int(ds.sizes["path"])
     ll = np.zeros(P)
-    fail_year = np.asarray(ds["failure_year"].values, dtype=np.float64)
     for o, per in zip(observations, periods):
         m = _observed(ds, o.quantity, o.segment, per)
         if o.error.kind == "log_sd":
@@ -416,9 +547,10 @@ def log_likelihood(ds, observations) -> np.ndarray:
             z = (math.log(o.value) - lm) / o.error.log_sd
         else:
             z = (o.value - m) / o.sd_level()
-        term = -0.5 * z * z
+        with np.errstate(over="ignore", invalid="ignore"):  # a tight error: z^2 overflows to inf, likelihood 0
+            term = -0.5 * z * z
         term = np.where(np.isfinite(term), term, -np.inf)
-        term[np.isfinite(fail_year) & (fail_year <= per.end + 1e-12)] = -np.inf
+        term[~_alive(ds, per)] = -np.inf
         ll += term
     return ll
 
@@ -480,9 +612,18 @@ def weighted_proportion(mask, w) -> dict:
     -------
     dict
         ``estimate`` p = sum(w x hit) / sum(w); ``se`` = sqrt(p (1 - p) / ESS); ``ci95_low``,
-        ``ci95_high``: the Wilson score interval (Wilson 1927, JASA 22) with n = ESS (the design-effect
-        adjustment of Korn & Graubard 1998, Survey Methodology 24(2)); ``ess``. With equal weights this
-        is :func:`engine.summary.proportion` (``ess`` = P).
+        ``ci95_high``: the Wilson score interval (Wilson 1927, JASA 22) with n = ESS, Kish's ESS standing
+        in for the estimate's own effective sample size ``p (1 - p) / Var(p)`` of Korn & Graubard (1998,
+        Survey Methodology 24(2)); ``ess``. With equal weights this is :func:`engine.summary.proportion`
+        (``ess`` = P).
+
+    Notes
+    -----
+    Kish's ESS does not look at which paths are hits. The self-normalised importance-sampling variance
+    ``sum_i w_i^2 (hit_i - p)^2`` (w summing to 1; Owen 2013, *Monte Carlo theory, methods and
+    examples*, section 9.2) does; the two agree when the weights are unrelated to the hits and differ
+    when the hits sit on heavy or light paths (on the README's Zhipu update Kish's standard errors are
+    6-13% wider).
     """
     w = np.asarray(w, dtype=np.float64)
     m = np.asarray(mask, dtype=bool)
@@ -603,7 +744,9 @@ class UpdateResult:
     warning : str or None
         Set when ``ess < ess_threshold``.
     header : dict
-        Company, currency, value unit, price, paths, seed (:func:`engine.summary.report_header`).
+        Company, currency, value unit, price, paths, seed (:func:`engine.summary.report_header`), and
+        ``figure_unit``: the unit of reported money figures (reporting currency and money unit, "CNY million");
+        ``earlier_observations`` (count) when the file was updated before (then ``prior`` is that update).
     """
 
     weights: np.ndarray
@@ -673,9 +816,12 @@ def _build_result(ds, observations_dicts, periods_obs, prior_w, post_w, ll, thre
         label = " ".join(str(x) for x in (od["quantity"], od.get("segment"), od["period"]) if x)
         changes.append({"what": f"{label} (reported {_fmt(od['value'], fmt)})", "kind": "observed", "format": fmt,
                         "prior": pm, "posterior": qm})
+    from .summary import _input_formats
+
+    formats = _input_formats(ds)  # fractions as %, multiples as x, as the report's tables show drawn inputs
     for key in prior["inputs"]:
-        changes.append({"what": key, "kind": "input", "format": "number", "prior": prior["inputs"][key],
-                        "posterior": post["inputs"][key]})
+        changes.append({"what": key, "kind": "input", "format": formats.get(key, "number"),
+                        "prior": prior["inputs"][key], "posterior": post["inputs"][key]})
     warning = None
     if ess < thr:
         warning = (f"effective sample size {ess:,.1f} of {P:,} paths is below {thr:,.0f}: the reported figures are "
@@ -685,7 +831,7 @@ def _build_result(ds, observations_dicts, periods_obs, prior_w, post_w, ll, thre
                    "reporting noise really is larger")
     return UpdateResult(weights=post_w, log_likelihood=ll, observations=obs_out, ess=ess, ess_threshold=thr,
                         prior=prior, posterior=post, changes=changes, warning=warning,
-                        header=report_header(ds.attrs, P))
+                        header={**report_header(ds.attrs, P), "figure_unit": _unit_of(ds)})
 
 
 def _prior_weights(ds) -> np.ndarray:
@@ -724,7 +870,9 @@ def update(ds, observations, ess_threshold: Optional[float] = None) -> UpdateRes
     ------
     InputError
         A summary-mode file (run with keep_paths), an observation the run cannot answer (key, value, fix),
-        a stress file, or observations no path is consistent with.
+        a figure given twice or already applied to this file (``update_observations``), a money figure
+        100 times or more off the run's own (the wrong money unit), a stress file, or observations no
+        path is consistent with (each observation's value is then shown beside the run's range).
     """
     from scipy.special import logsumexp
 
@@ -735,21 +883,37 @@ def update(ds, observations, ess_threshold: Optional[float] = None) -> UpdateRes
     if "scenario" in ds.dims:
         raise InputError("a stress file (one run per scenario) cannot be updated; update the results of "
                          "`pricedin run CONFIG --keep-paths --out RUN.nc`")
+    _duplicates(observations)
+    earlier = []
+    if "weight" in ds:
+        try:
+            earlier = json.loads(ds.attrs.get("update_observations", "[]") or "[]")
+        except json.JSONDecodeError:
+            earlier = []
+        if isinstance(earlier, list) and all(isinstance(e, dict) and {"quantity", "period"} <= set(e)
+                                             for e in earlier):
+            _duplicates(observations, earlier, what="update_observations")
+        else:
+            earlier = []
     prior_w = _prior_weights(ds)
+    if _keep_paths_missing(ds):
+        _observed(ds, "revenue", None, Period("", 0, 0, 1.0, 0.0))  # raises the keep-paths message
+    grid = _run_grid(ds)
+    periods = _check_against_run(ds, observations, grid)
+    figures = [_observed(ds, o.quantity, o.segment, p) for o, p in zip(observations, periods)]
+    _check_scale(ds, observations, periods, figures, prior_w)
     ll = log_likelihood(ds, observations)
     with np.errstate(divide="ignore"):
         lpost = ll + np.log(prior_w)
     if not np.isfinite(lpost).any():
-        raise InputError(f"no path of the run is consistent with the observations (each failed before the end of an "
-                         f"observed period, or has a figure the observation's error excludes, e.g. revenue <= 0 "
-                         f"with log_sd); check the figures, or re-run with more paths or other inputs")
+        raise InputError(_no_path_message(ds, observations, periods, figures, prior_w))
     w = np.exp(lpost - logsumexp(lpost))
     w = w / w.sum()
-    grid = _run_grid(ds)
-    periods = _check_against_run(ds, observations, grid)
-    figures = [_observed(ds, o.quantity, o.segment, p) for o, p in zip(observations, periods)]
     dicts = [o.model_dump(exclude_none=True) for o in observations]
-    return _build_result(ds, dicts, figures, prior_w, w, ll, ess_threshold)
+    r = _build_result(ds, dicts, figures, prior_w, w, ll, ess_threshold)
+    if "weight" in ds:
+        r.header["earlier_observations"] = len(earlier)  # "before" is that earlier update, not the plain run
+    return r
 
 
 def updated_dataset(ds, result: UpdateResult):
@@ -868,8 +1032,9 @@ def reprice(ds, price: float) -> dict:
         ``price``, ``run_price``, ``value_unit``, ``p_justified`` {dcf, market} (as
         :func:`engine.summary.proportion` unweighted; :func:`weighted_proportion` weighted),
         ``price_percentile`` [%], ``fair_value_ratio`` (E[value per share] / price), ``breakeven_price``
-        (the price at which P(DCF-justified) = 50%: the median value per share), ``weighted``, ``ess``,
-        ``exact``, ``note``.
+        (the price at which P(DCF-justified) = 50%: the median value per share; None when that median
+        is <= 0, as then no price > 0 is DCF-justified on half the paths), ``median_value_per_share``,
+        ``weighted``, ``ess``, ``exact``, ``note``.
 
     Raises
     ------
@@ -927,7 +1092,8 @@ def reprice(ds, price: float) -> dict:
         "p_justified": pj,
         "price_percentile": pct,
         "fair_value_ratio": mean / price,
-        "breakeven_price": median,
+        "breakeven_price": median if median > 0 else None,
+        "median_value_per_share": median,
         "weighted": weighted,
         "ess": ess,
         "exact": exact,
@@ -950,6 +1116,8 @@ def _fmt(x, fmt: str) -> str:
     if fmt == "multiple":
         return f"{x:.3f}x"
     a = abs(x)
+    if a >= 1e15:
+        return f"{x:.4g}"
     if a >= 1000:
         return f"{x:,.0f}"
     if a >= 1:
@@ -971,9 +1139,13 @@ def render_update(r: UpdateResult, console=None) -> None:
     c = console or Console(soft_wrap=False)
     h = r.header
     c.print(f"[bold]{h.get('company', '')}[/bold] updated on {len(r.observations)} reported figure(s): "
-            f"{h.get('paths', 0):,} paths, effective sample size (Kish) {r.ess:,.1f}")
+            f"{h.get('paths', 0):,} paths, effective sample size (Kish) {r.ess:,.1f}: the weighted paths are "
+            f"worth {r.ess:,.0f} equally weighted ones")
+    if "earlier_observations" in h:
+        c.print(f"on top of {h['earlier_observations']} figure(s) applied to this file earlier: 'before' is that "
+                "earlier update, not the plain run")
     if r.observations:
-        t = Table(title="Observations", title_justify="left")
+        t = Table(title=f"Observations (money figures in {h.get('figure_unit', '')})", title_justify="left")
         for col, j in (("figure", "left"), ("reported", "right"), ("error", "left"), ("run median before", "right"),
                        ("after", "right")):
             t.add_column(col, justify=j)
@@ -992,8 +1164,8 @@ def render_update(r: UpdateResult, console=None) -> None:
         pj.add_row(name, _fmt(a["estimate"], "probability"), _fmt(b["estimate"], "probability"),
                    _fmt(b["se"], "probability"), _interval(b))
     c.print(pj)
-    ch = Table(title=f"What changed ({h.get('value_unit', '')} for values; medians of drawn inputs)",
-               title_justify="left")
+    ch = Table(title=f"What changed (values in {h.get('value_unit', '')}; reported figures and money inputs in "
+                     f"{h.get('figure_unit', '')}; medians of drawn inputs)", title_justify="left")
     for col, j in (("", "left"), ("before", "right"), ("after", "right")):
         ch.add_column(col, justify=j)
     for row in r.changes:
@@ -1029,7 +1201,12 @@ def render_reprice(r: dict, console=None) -> None:
     o.add_column("value", justify="right")
     o.add_row("percentile of the price", _fmt(r["price_percentile"], "percentile"))
     o.add_row("E\\[value per share] / price", _fmt(r["fair_value_ratio"], "multiple"))
-    o.add_row("price at which P(DCF-justified) = 50% (median value)", f"{_fmt(r['breakeven_price'], 'money')} {unit}")
+    if r["breakeven_price"] is not None:
+        o.add_row("price at which P(DCF-justified) = 50% (median value)",
+                  f"{_fmt(r['breakeven_price'], 'money')} {unit}")
+    else:
+        o.add_row("price at which P(DCF-justified) = 50%",
+                  f"none > 0 (median value {_fmt(r['median_value_per_share'], 'money')} {unit})")
     c.print(o)
     if r["note"]:
         c.print(f"[yellow]note: {r['note']}.[/yellow]")

@@ -163,7 +163,7 @@ def kept(base):
     ({"currency": "CNY"}, ["observations.0.currency", "'CNY'", "USD"]),
     ({"segment": "maas"}, ["observations.0.segment", "'maas'", "core"]),
     ({"error": {"sd": 1, "log_sd": 0.1}}, ["exactly one of sd, relative_sd, log_sd"]),
-    ({"value": -3, "error": {"log_sd": 0.1}}, ["value = -3", "error.sd"]),
+    ({"quantity": "ebit", "value": -3, "error": {"log_sd": 0.1}}, ["value = -3", "error.sd"]),
 ])
 def test_bad_observations(kept, tmp_path, change, words):
     o = obs(**change)
@@ -292,3 +292,196 @@ def test_cli_report_price(base, tmp_path):
     assert bad.exit_code == 2
     with pytest.raises(InputError, match="price = -1.0"):
         reprice(ds, -1.0)
+
+
+# --------------------------------------------------------------------------- review findings (update2)
+
+
+def two(a: dict, b: dict) -> dict:
+    base_o = {"quantity": "revenue", "period": "2026", "value": 1000.0, "error": {"sd": 50.0}}
+    return {"observations": [{**base_o, **a}, {**base_o, **b}]}
+
+
+def test_same_figure_twice_is_refused(kept, tmp_path):
+    """Two copies of one figure would count as two independent reports (the likelihood squared)."""
+    with pytest.raises(InputError, match=r"observations\.1 \(revenue 2026\) repeats observations\.0"):
+        update(kept, two({}, {"value": 1010.0}))
+    with pytest.raises(InputError, match="repeats"):  # a half written in lower case is the same half
+        observations_from_dict(two({"period": "2027h1"}, {"period": "2027H1"}))
+    # a segment and the total of one period are different figures
+    assert len(observations_from_dict(two({"segment": "core"}, {}))) == 2
+    run = tmp_path / "run.nc"
+    save_results(kept, run)
+    f = tmp_path / "obs.toml"
+    f.write_text('[[observations]]\nquantity = "revenue"\nperiod = "2026"\nvalue = 1_050\nerror = { sd = 10 }\n' * 2)
+    r = invoke("update", run, f)
+    assert r.exit_code == 2 and "repeats observations.0" in r.output and "Traceback" not in r.output
+
+
+def test_figure_already_applied_to_an_updated_file_is_refused(base, tmp_path):
+    base["segments"][0]["revenue_shock"] = {"volatility": 0.2}
+    ds = _run(base, 400)
+    first = obs(value=1100.0, error={"relative_sd": 0.05})
+    up = updated_dataset(ds, update(ds, first))
+    with pytest.raises(InputError, match=r"already applied to this file .*update_observations, entry 0"):
+        update(up, first)
+    with pytest.raises(InputError, match="already applied"):  # the same figure with another value: still twice
+        update(up, obs(value=1120.0, error={"sd": 30.0}))
+    run, out = tmp_path / "run.nc", tmp_path / "up.nc"
+    save_results(ds, run)
+    f = tmp_path / "obs.toml"
+    f.write_text('[[observations]]\nquantity = "revenue"\nperiod = "2026"\nvalue = 1_100\nerror = { sd = 50 }\n')
+    assert invoke("update", run, f, "--out", out).exit_code == 0
+    r = invoke("update", out, f)
+    assert r.exit_code == 2 and "already applied" in r.output
+    f.write_text('[[observations]]\nquantity = "revenue"\nperiod = "2027"\nvalue = 1_150\nerror = { sd = 60 }\n')
+    r = CliRunner().invoke(main, ["update", str(out), str(f)], catch_exceptions=False, terminal_width=200)
+    assert r.exit_code == 0 and "on top of 1 figure(s) applied to this file earlier" in r.output
+    assert json.loads(invoke("update", out, f, "--json").output)["earlier_observations"] == 1
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"value": -100.0}, ["value = -100", "revenue is never negative"]),
+    ({"quantity": "operating_margin", "value": 12.0, "error": {"sd": 0.02}}, ["value = 12", "write 0.12"]),
+    ({"period": 2026.0}, ["observations.0.period = 2026.0", "as text"]),
+    ({"period": True}, ["observations.0.period = True", "\"2026H1\""]),
+])
+def test_impossible_values_are_refused(kept, change, words):
+    with pytest.raises(InputError) as e:
+        update(kept, obs(**change))
+    for w in words:
+        assert w in str(e.value), (w, str(e.value))
+
+
+def test_empty_list_and_file_errors_name_the_fix(tmp_path, kept):
+    with pytest.raises(InputError, match=r"observations: no observation is given; add at least one \[\[observations"):
+        observations_from_dict({"observations": []})
+    with pytest.raises(InputError, match="observations file .*does not exist"):
+        load_observations(tmp_path / "none.toml")
+    with pytest.raises(InputError, match="is a directory"):
+        load_observations(tmp_path)
+    (tmp_path / "o.json").write_text(json.dumps(obs()))
+    with pytest.raises(InputError, match=r"unknown extension '\.json'.*rename a \.json file to \.yaml"):
+        load_observations(tmp_path / "o.json")
+    (tmp_path / "e.toml").write_text("\n")
+    with pytest.raises(InputError, match="observations file .*is empty"):
+        load_observations(tmp_path / "e.toml")
+    with pytest.raises(InputError, match="segment names are case-sensitive: write 'core'"):
+        update(kept, obs(segment="Core"))
+
+
+def test_wrong_money_unit_is_refused_not_silently_ignored(base):
+    """A figure in units instead of millions with relative_sd: sd so wide the update would change nothing."""
+    base["segments"][0]["revenue_shock"] = {"volatility": 0.2}
+    ds = _run(base, 400)
+    with pytest.raises(InputError) as e:
+        update(ds, obs(value=1.05e9, error={"relative_sd": 0.05}))
+    msg = str(e.value)
+    assert "observations.0.value = 1.05e+09" in msg and "USD million" in msg and "median revenue 2026" in msg
+    with pytest.raises(InputError, match="times the run's median revenue"):  # billions written as units
+        update(ds, obs(value=1.05, error={"sd": 0.1}))
+    with pytest.raises(InputError, match=r"largest \|ebit 2026\|"):
+        update(ds, obs(quantity="ebit", value=-1e8, error={"sd": 10.0}))
+    # 10 times the median is surprising, not a unit: it is weighed (and warned about), not refused
+    r = update(ds, obs(value=2_000.0, error={"relative_sd": 0.3}))
+    assert r.ess > 0
+
+
+def test_too_tight_error_no_overflow_warning_and_message_shows_the_run(base):
+    import warnings
+
+    ds = _hand_ds(base, [900.0, 1000.0, 1200.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a RuntimeWarning (overflow in z^2) would fail the test
+        with pytest.raises(InputError) as e:
+            update(ds, obs(value=1050.0, error={"sd": 1e-300}))
+    msg = str(e.value)
+    assert "observations.0 (revenue 2026) = 1,050 (sd 1e-300)" in msg
+    assert "the run's paths: 900.00 to 1,200" in msg and "3 paths still operating" in msg
+    assert "widen it" in msg
+
+
+def test_half_years_and_quarters_sum_to_the_year(base):
+    """steps_per_year 2 and 12: halves and quarters partition the fiscal year; failures at a period's end count."""
+    base["segments"][0]["revenue_shock"] = {"volatility": 0.1}
+    from engine.update import _observed, parse_period
+
+    for spy in (2, 12):
+        ds = _run(base, 6, steps_per_year=spy, block_size=6)
+        per = lambda s: parse_period(s, 2025, 5, spy)  # noqa: E731
+        year = _observed(ds, "revenue", None, per("2027"))
+        np.testing.assert_allclose(year, ds["revenue"].values[:, spy:2 * spy].sum(axis=1) / spy, rtol=1e-13)
+        halves = sum(_observed(ds, "ebit", None, per(f"2027H{h}")) for h in (1, 2))
+        np.testing.assert_allclose(halves, _observed(ds, "ebit", None, per("2027")), rtol=1e-12)
+        if spy == 12:
+            q = [parse_period(f"2027Q{i}", 2025, 5, 12) for i in (1, 2, 3, 4)]
+            assert [(p.start, p.stop) for p in q] == [(12, 15), (15, 18), (18, 21), (21, 24)]
+            assert q[1].end == pytest.approx(1.5)
+            quarters = sum(_observed(ds, "revenue", "core", p) for p in q)
+            np.testing.assert_allclose(quarters, year, rtol=1e-12)
+            # cash is the balance at the end of the quarter's last month
+            np.testing.assert_array_equal(_observed(ds, "cash", None, q[2]), ds["cash"].values[:, 20])
+    # a path that failed at the end of 2026H1 cannot report 2026H1; one failing in 2026H2 can
+    ds = _run(base, 3, steps_per_year=2, block_size=3)
+    fy = ds["failure_year"].values.copy()
+    fy[:2] = [0.5, 1.0]
+    ds["failure_year"] = (("path",), fy)
+    v = float(ds["revenue"].values[2, 0] * 0.5)
+    r = update(ds, obs(period="2026H1", value=v, error={"sd": 1e3}))
+    assert r.weights[0] == 0.0 and r.weights[1] > 0 and r.weights[2] > 0
+
+
+def test_cli_report_price_on_stress_and_updated_html_refused(base, tmp_path):
+    from tests.conftest import CONFIGS
+
+    st = tmp_path / "stress.nc"
+    assert invoke("stress", CONFIGS / "zhipu.toml", "--paths", "100", "--threads", "1", "-q",
+                  "--out", st).exit_code == 0
+    r = invoke("report", st, "--price", "5")
+    assert r.exit_code == 2 and "--price 5" in r.output and "stress file" in r.output  # not the stress tables
+    base["segments"][0]["revenue_shock"] = {"volatility": 0.2}
+    ds = _run(base, 200)
+    up = tmp_path / "up.nc"
+    save_results(updated_dataset(ds, update(ds, obs(value=1100.0, error={"relative_sd": 0.1}))), up)
+    r = invoke("report", up, "--html", tmp_path / "up.html")
+    assert r.exit_code == 2 and "pricedin update" in r.output and not (tmp_path / "up.html").exists()
+
+
+def test_reprice_breakeven_none_when_median_value_not_positive(base, tmp_path):
+    base["segments"][0]["revenue_shock"] = {"volatility": 0.25}
+    ds = _run(base, 300, keep=False)
+    v = ds["value_per_share"].values.copy()
+    ds["value_per_share"] = (("path",), v - np.median(v) - 1.0)  # median value -1 per share
+    r = reprice(ds, 5.0)
+    assert r["breakeven_price"] is None and r["median_value_per_share"] == pytest.approx(-1.0)
+    assert r["p_justified"]["dcf"]["estimate"] < 0.5
+    run = tmp_path / "run.nc"
+    save_results(ds, run)
+    t = invoke("report", run, "--price", "5")
+    assert t.exit_code == 0 and "none > 0 (median value -1.00" in t.output
+    js = json.loads(invoke("report", run, "--price", "5", "--json").output)
+    assert js["breakeven_price"] is None and js["median_value_per_share"] == pytest.approx(-1.0)
+    huge = invoke("report", run, "--price", "1e308")
+    assert huge.exit_code == 0 and "at a price of 1e+308" in huge.output and ",000,000,000," not in huge.output
+
+
+def test_update_text_labels_units_and_explains_ess(base, tmp_path):
+    base["segments"][0]["revenue_shock"] = {"volatility": 0.2}
+    base["segments"][0]["churn"] = {"rate": {"kind": "uniform", "min": 0.02, "max": 0.10}}
+    ds = _run(base, 500)
+    r = update(ds, obs(value=1100.0, error={"relative_sd": 0.05}))
+    assert r.header["figure_unit"] == "USD million"
+    row = next(c for c in r.changes if c["what"] == "segments.core.churn.rate")
+    assert row["format"] == "fraction"  # a rate is shown as a percentage, as in the report
+    run = tmp_path / "run.nc"
+    save_results(ds, run)
+    f = tmp_path / "obs.toml"
+    f.write_text('[[observations]]\nquantity = "revenue"\nperiod = "2026"\nvalue = 1_100\n'
+                 'error = { relative_sd = 0.05 }\n')
+    out = CliRunner().invoke(main, ["update", str(run), str(f)], catch_exceptions=False, terminal_width=200).output
+    out = " ".join(out.split())  # rich wraps titles to the table's width
+    assert f"worth {r.ess:,.0f} equally weighted ones" in out
+    assert "Observations (money figures in USD million)" in out
+    assert "reported figures and money inputs in USD million" in out
+    med = r.prior["inputs"]["segments.core.churn.rate"]
+    assert f"{100 * med:.1f}%" in out
