@@ -13,11 +13,16 @@ import numpy as np
 from ._stats import mean_sd
 from .errors import InputError
 
-__all__ = ["summary_dict", "summarize", "summary_dataset", "proportion", "QUANTILES", "open_results", "save_results",
-           "must_believe"]
+__all__ = ["summary_dict", "summarize", "summary_dataset", "proportion", "QUANTILES", "PERCENTILE_METHOD",
+           "open_results", "save_results", "must_believe", "refuse_weighted"]
 
 #: Percentiles of value per share in every report.
 QUANTILES = (1, 5, 10, 25, 50, 75, 90, 95, 99)
+
+#: The sample-percentile definition of every report, table and figure: numpy's default ``method="linear"``,
+#: definition 7 of Hyndman & Fan (1996, "Sample quantiles in statistical packages", The American
+#: Statistician 50(4)): the order statistics interpolated linearly at rank ``1 + (n - 1) q``.
+PERCENTILE_METHOD = "linear (Hyndman-Fan type 7)"
 
 
 def proportion(k: int, n: int) -> dict:
@@ -32,10 +37,13 @@ def proportion(k: int, n: int) -> dict:
     -------
     dict
         ``estimate`` = k / n; ``se`` = sqrt(p (1 - p) / n) (the Monte Carlo standard
-        error); ``ci95_low``, ``ci95_high``: the Wilson score interval at 95%
-        (Wilson 1927; via ``scipy.stats.binomtest(...).proportion_ci``). With
-        k = 0 the interval is [0, about 3.84 / n], never "0 +/- 0":
-        0 of 10,000 gives an upper bound of 3.84e-4.
+        error), NaN when k = 0 or k = n: the plug-in formula gives a false 0 there
+        (0 of 64 paths does not make P known exactly), so it is shown as "n/a";
+        ``ci95_low``, ``ci95_high``: the Wilson score interval at 95%
+        (Wilson 1927; via ``scipy.stats.binomtest(...).proportion_ci``), never
+        degenerate: 0 of 10,000 gives [0, 3.84e-4], 64 of 64 gives [0.943, 1];
+        ``wilson_half_width`` = (ci95_high - ci95_low) / 2, positive for every k;
+        ``hits`` = k.
     """
     from scipy.stats import binomtest
 
@@ -43,11 +51,32 @@ def proportion(k: int, n: int) -> dict:
     ci = binomtest(int(k), int(n)).proportion_ci(confidence_level=0.95, method="wilson")
     return {
         "estimate": float(p),
-        "se": float(math.sqrt(p * (1.0 - p) / n)),
+        "se": float(math.sqrt(p * (1.0 - p) / n)) if 0 < k < n else float("nan"),
         "ci95_low": float(ci.low),
         "ci95_high": float(ci.high),
+        "wilson_half_width": float((ci.high - ci.low) / 2.0),
         "hits": int(k),
     }
+
+
+def refuse_weighted(ds, where: str = "the results") -> None:
+    """Refuse a results Dataset with path weights (written by ``pricedin update``) in a reader that ignores them.
+
+    Only :mod:`engine.update` (``pricedin report FILE``) reads the ``weight`` variable;
+    every other reader (the report dict, the HTML page, sensitivity, figures) would
+    silently show unweighted numbers.
+
+    Raises
+    ------
+    engine.errors.InputError
+        ``ds`` has a ``weight`` variable; the message names ``where`` and the reader
+        that handles it.
+    """
+    if "weight" in ds:
+        raise InputError(f"{where} holds path weights (an updated run, written by `pricedin update --out`); this "
+                         "reader ignores weights and would show unweighted numbers. Print its weighted report with "
+                         "`pricedin report FILE` (engine.update.result_from_dataset(ds) in Python), or use the "
+                         "unweighted run the update started from")
 
 
 def summary_dict(ds) -> dict:
@@ -62,19 +91,31 @@ def summary_dict(ds) -> dict:
     -------
     dict
         Keys: ``company, currency, value_unit, price, paths, seed``,
-        ``value_per_share`` {mean, sd, se_mean, p1 ... p99} [value unit],
-        ``p_justified`` {dcf, market: {estimate, se, ci95_low, ci95_high, hits}},
+        ``value_per_share`` {mean, sd, se_mean, p1 ... p99} [value unit] (``sd`` and
+        ``se_mean`` NaN for one path: undefined, not 0),
+        ``percentile_method`` (:data:`PERCENTILE_METHOD`),
+        ``p_justified`` {dcf, market: {estimate, se, ci95_low, ci95_high, wilson_half_width, hits}}
+        (:func:`proportion`),
         ``price_percentile`` [%], ``failed_share``, ``tv_clipped`` [paths],
-        ``floored`` [paths], ``median_horizon_return`` [1/year],
+        ``floored`` [paths], ``median_horizon_return`` [1/year] (over the paths
+        where it is finite; NaN, with ``median_horizon_return_note``, when none is),
         ``median_terminal_share``, ``hurdle`` note, ``elapsed_s``,
         ``must_believe`` (see :func:`must_believe`).
+
+    Raises
+    ------
+    engine.errors.InputError
+        ``ds`` holds path weights (:func:`refuse_weighted`).
     """
+    refuse_weighted(ds)
     a = ds.attrs
     v = np.asarray(ds["value_per_share"].values)
     n = v.size
     price = float(a["price"])
-    qs = np.percentile(v, QUANTILES)
+    qs = np.percentile(v, QUANTILES, method="linear")
     mean, sd = mean_sd(v)
+    if n < 2:
+        sd = float("nan")  # a sample sd needs two paths; 0 would claim a known value
     vps = {"mean": mean, "sd": sd}
     vps["se_mean"] = vps["sd"] / math.sqrt(n)
     vps.update({f"p{q}": float(x) for q, x in zip(QUANTILES, qs)})
@@ -82,15 +123,23 @@ def summary_dict(ds) -> dict:
     jm = int(np.count_nonzero(ds["justified_market"].values))
     failed = np.asarray(ds["failed"].values)
     ts = np.asarray(ds["terminal_share"].values)[~failed]
-    return {
+    hr = np.asarray(ds["horizon_return"].values, dtype=float)
+    hr_ok = int(np.count_nonzero(np.isfinite(hr)))
+    hr_note = None
+    if hr_ok < n:
+        hr_note = (f"the horizon return is not finite on {n - hr_ok:,} of {n:,} paths (e.g. a path with no equity "
+                   "value at the horizon); the median is over the others" if hr_ok else
+                   f"the horizon return is not finite on any of the {n:,} paths, so it has no median")
+    out = {
         **report_header(a, n),
+        "percentile_method": PERCENTILE_METHOD,
         "value_per_share": vps,
         "p_justified": {"dcf": proportion(jd, n), "market": proportion(jm, n)},
         "price_percentile": float(100.0 * np.count_nonzero(v < price) / n),
         "failed_share": float(failed.mean()),
         "tv_clipped": int(np.count_nonzero(ds["tv_clipped"].values)),
         "floored": int(np.count_nonzero(ds["floored"].values)),
-        "median_horizon_return": float(np.median(ds["horizon_return"].values)),
+        "median_horizon_return": _median(hr),
         "median_terminal_share": float(np.median(ts)) if ts.size else float("nan"),
         "median_revenue_cagr": float(np.nanmedian(ds["revenue_cagr"].values)),
         "median_dilution": float(np.median(ds["dilution"].values)),
@@ -98,6 +147,9 @@ def summary_dict(ds) -> dict:
         "elapsed_s": float(a.get("elapsed_s", float("nan"))),
         "must_believe": must_believe(ds),
     }
+    if hr_note:
+        out["median_horizon_return_note"] = hr_note
+    return out
 
 
 #: Transitional alias of :func:`summary_dict` for modules that still import it by this name;
@@ -201,7 +253,9 @@ def save_results(ds, path, option: str = "path") -> None:
     """Write a result Dataset to NetCDF (``.nc``, h5netcdf) atomically.
 
     The file is written under a temporary name in the same folder and renamed, so
-    an interrupted run never leaves a file that looks complete.
+    an interrupted run never leaves a file that looks complete. The attribute
+    ``percentile_method`` records the percentile definition of the file's reports
+    (:data:`PERCENTILE_METHOD`; weighted quantiles for a file with path weights).
 
     ``option`` is the argument named in error messages.
 
@@ -217,6 +271,10 @@ def save_results(ds, path, option: str = "path") -> None:
     p = Path(path)
     if p.suffix.lower() != ".nc":
         raise InputError(f"{option} {str(p)!r}: results are saved as NetCDF; give a file name ending in .nc")
+    ds = ds.copy(deep=False)
+    # the definition the file's reports use: weighted files are read by engine.update (weighted inverted CDF)
+    ds.attrs = {**ds.attrs, "percentile_method": "inverted CDF with path weights (Hyndman-Fan type 1)"
+                if "weight" in ds else PERCENTILE_METHOD}
     atomic_write(p, lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf"), option)
 
 
@@ -323,18 +381,23 @@ BASE_RATES = {
 }
 
 
-def _input_formats(ds) -> dict:
-    """``{key: 'fraction' | 'money' | 'multiple' | 'number'}`` from the run's config (empty if it cannot be rebuilt)."""
-    try:
-        import tomllib
-    except ImportError:  # pragma: no cover
-        import tomli as tomllib
-    try:
-        from .config import AMOUNT, GROWTH, MARGIN, STABLE_GROWTH, config_from_dict
+def input_formats(cfg) -> dict:
+    """The kind of every input of a config, for formatting: ``{key: 'fraction' | 'money' | 'multiple' | 'number'}``.
 
-        cfg = config_from_dict(tomllib.loads(ds.attrs["config_toml"]))
-    except Exception:  # noqa: BLE001 - formatting only
-        return {}
+    Parameters
+    ----------
+    cfg : engine.config.Config
+        A validated config.
+
+    Returns
+    -------
+    dict
+        ``'fraction'`` for rates, margins, growth, shares of revenue and returns
+        (printed as %), ``'multiple'`` for EV/Sales multiples, ``'money'`` for
+        amounts (thousands separators), ``'number'`` for the rest.
+    """
+    from .config import AMOUNT, GROWTH, MARGIN, STABLE_GROWTH
+
     out = {}
     for p in cfg.parameters():
         b = p.bounds
@@ -352,6 +415,26 @@ def _input_formats(ds) -> dict:
         else:
             out[p.key] = "number"
     return out
+
+
+def _input_formats(ds) -> dict:
+    """:func:`input_formats` of the run's config (empty if it cannot be rebuilt)."""
+    cfg = _config_of(ds)
+    return {} if cfg is None else input_formats(cfg)
+
+
+def _config_of(ds):
+    """The run's config rebuilt from its ``config_toml`` attribute, or None."""
+    try:
+        import tomllib
+    except ImportError:  # pragma: no cover
+        import tomli as tomllib
+    try:
+        from .config import config_from_dict
+
+        return config_from_dict(tomllib.loads(ds.attrs["config_toml"]))
+    except Exception:  # noqa: BLE001 - formatting and base-rate matching only
+        return None
 
 
 def _finite(x) -> np.ndarray:

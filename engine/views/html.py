@@ -23,7 +23,7 @@ import math
 from pathlib import Path
 from typing import Optional
 from ..errors import InputError
-from .format import by_format, money, pct, prob
+from .format import by_format, interval, money, pct, prob
 
 __all__ = ["render_html", "write_html", "check_html_path", "figure_png"]
 
@@ -177,18 +177,22 @@ def _report(s: dict) -> str:
 
     d, m = s["p_justified"]["dcf"], s["p_justified"]["market"]
     rows = [
-        ["DCF", prob(d["estimate"]), prob(d["se"]), f"[{prob(d['ci95_low'])}, {prob(d['ci95_high'])}]",
+        ["DCF", prob(d["estimate"]), prob(d["se"]), interval(d["ci95_low"], d["ci95_high"]),
          f"{d['hits']:,}", "value per share >= price"],
-        ["market", prob(m["estimate"]), prob(m["se"]), f"[{prob(m['ci95_low'])}, {prob(m['ci95_high'])}]",
+        ["market", prob(m["estimate"]), prob(m["se"]), interval(m["ci95_low"], m["ci95_high"]),
          f"{m['hits']:,}", "return >= cost of equity"],
     ]
     out.append(_table("P(today's price is justified)",
                       ["lens", "estimate", "std error", "Wilson 95% CI", "paths", "justified when"], rows,
                       {1, 2, 3, 4}))
+    from .tables import undefined_notes
+
+    out += [f'<p class="note">{_e(n)}</p>' for n in undefined_notes(s)]
 
     rows = [
         ["failed paths (share)", pct(s["failed_share"], 2)],
-        ["median annual holder return to the horizon", pct(s["median_horizon_return"])],
+        ["median annual holder return to the horizon", pct(s["median_horizon_return"])
+         + (f" ({s['median_horizon_return_note']})" if s.get("median_horizon_return_note") else "")],
         ["median revenue CAGR over the horizon", pct(s["median_revenue_cagr"])],
         ["median share count at horizon / today", f"{s['median_dilution']:.2f}x"],
         ["median terminal-value share of value (surviving paths)", pct(s["median_terminal_share"])],
