@@ -479,7 +479,14 @@ def must_believe(ds) -> dict:
         {``what``, ``text``, ``model_share`` (share of all paths past the base
         rate's threshold), ``justified_share`` (same among DCF-justified paths),
         ``base_share``, ``exceeds`` (the DCF-justified median is past the
-        threshold), ``statement``}; ``money_unit``; ``horizon_years``.
+        threshold), ``dcf_percentile`` (of the DCF-justified median among all
+        paths), ``flag`` (:data:`FLAG_RULE`), ``population`` (why the base rate
+        applies, or that the company's size cannot be checked), ``statement``},
+        only for the base rates whose population the company belongs to (the
+        small-company rate: base revenue under USD 325M, checked with
+        ``company.usd_fx_rate``; the software rates: ``company.sector`` 'software' or
+        'ai'); ``base_rates_not_shown``: list of str, why the others are not shown;
+        ``flag_rule``; ``money_unit``; ``horizon_years``.
         Medians ignore NaN (e.g. the multiple of failed paths).
     """
     a = ds.attrs
@@ -529,29 +536,44 @@ def must_believe(ds) -> dict:
     inputs.sort(key=lambda r: -abs((r["dcf_percentile"] if r["dcf_percentile"] is not None else 50.0) - 50.0))
     rows += inputs
 
-    base = []
+    base, not_applied = [], []
     jd = masks["dcf"]
     horizon = int(a.get("horizon_years", 0))
+    cfg = _config_of(ds)
+    small, size_note = _small_company(cfg)
+    software, sector_note = _software(cfg)
+
+    def pct_of(values, med_j):
+        return None if med_j is None else pct_in(values, med_j)
+
+    def entry(what, br, thr, base_share, model_share, justified_share, exceeds, st, pctl, note=None):
+        # flag only what the justified paths need: past the base rate AND far from the all-paths median
+        needed = pctl is not None and abs(pctl - 50.0) > FLAG_DISTANCE
+        return {"what": what, "text": br["text"], "threshold": thr, "base_share": base_share,
+                "model_share": model_share, "justified_share": justified_share, "exceeds": exceeds,
+                "dcf_percentile": pctl, "flag": bool(exceeds) and needed, "population": note, "statement": st}
+
     if "revenue_cagr" in ds:
-        br = BASE_RATES["revenue_cagr"]
         cagr = np.asarray(ds["revenue_cagr"].values, dtype=float)
+        br = BASE_RATES["revenue_cagr"]
         thr = br["threshold"]
         med_j = _median(cagr[jd]) if jd.any() else None
-        exceeds = None if med_j is None else bool(med_j > thr)
-        if med_j is None:
-            st = "no DCF-justified path: the required revenue CAGR cannot be stated"
+        if small is False:
+            not_applied.append(f"small-company revenue growth base rate not shown: {size_note}")
         else:
-            st = (f"justified paths need a median revenue CAGR of {100 * med_j:.1f}% a year for {horizon} years: "
-                  + (f"ABOVE the 20% that only {100 * br['share']:.1f}% of small companies sustained for ten years"
-                     if exceeds else f"within the 20% a year that {100 * br['share']:.1f}% of small companies "
-                     "exceeded for ten years"))
-        base.append({
-            "what": "revenue_cagr", "text": br["text"], "threshold": thr, "base_share": br["share"],
-            "model_share": float(np.mean(cagr > thr)) if n else float("nan"),
-            "justified_share": float(np.mean(cagr[jd] > thr)) if jd.any() else None,
-            "exceeds": exceeds, "statement": st,
-        })
-        if "margin_horizon" in ds:
+            exceeds = None if med_j is None else bool(med_j > thr)
+            if med_j is None:
+                st = "no DCF-justified path: the required revenue CAGR cannot be stated"
+            else:
+                st = (f"justified paths need a median revenue CAGR of {100 * med_j:.1f}% a year for {horizon} "
+                      "years: " + (f"ABOVE the 20% that only {100 * br['share']:.1f}% of small companies sustained "
+                                   "for ten years" if exceeds else f"within the 20% a year that "
+                                   f"{100 * br['share']:.1f}% of small companies exceeded for ten years"))
+            base.append(entry("revenue_cagr", br, thr, br["share"],
+                              float(np.mean(cagr > thr)) if n else float("nan"),
+                              float(np.mean(cagr[jd] > thr)) if jd.any() else None, exceeds, st,
+                              pct_of(cagr, med_j), size_note))
+        if "margin_horizon" in ds and software:
             br = BASE_RATES["rule_of_40"]
             r40 = cagr + np.asarray(ds["margin_horizon"].values, dtype=float)
             med_j = _median(r40[jd]) if jd.any() else None
@@ -560,13 +582,14 @@ def must_believe(ds) -> dict:
                   f"justified paths' median revenue CAGR + horizon margin is {100 * med_j:.1f}% "
                   f"({'at or above' if exceeds else 'below'} 40%; a proxy for the Rule of 40, which software "
                   f"companies beat {100 * br['share']:.0f}% of the time)")
-            base.append({
-                "what": "rule_of_40", "text": br["text"], "threshold": br["threshold"], "base_share": br["share"],
-                "model_share": float(np.mean(r40 >= br["threshold"])) if n else float("nan"),
-                "justified_share": float(np.mean(r40[jd] >= br["threshold"])) if jd.any() else None,
-                "exceeds": exceeds, "statement": st,
-            })
-    if "multiple_horizon" in ds:
+            # a proxy only (CAGR over the horizon + margin at its end): shown, never flagged
+            e = entry("rule_of_40", br, br["threshold"], br["share"],
+                      float(np.mean(r40 >= br["threshold"])) if n else float("nan"),
+                      float(np.mean(r40[jd] >= br["threshold"])) if jd.any() else None, exceeds, st,
+                      pct_of(r40, med_j), sector_note)
+            e["flag"] = False
+            base.append(e)
+    if "multiple_horizon" in ds and software:
         br = BASE_RATES["multiple_horizon"]
         mult = np.asarray(ds["multiple_horizon"].values, dtype=float)
         med_j = _median(mult[jd]) if jd.any() else None
@@ -575,12 +598,12 @@ def must_believe(ds) -> dict:
               f"justified paths' median EV/Sales at the horizon is {med_j:.1f}x "
               + ("ABOVE the 2021 software peak of about 9x" if exceeds else
                  "(software medians: about 9x at the 2021 peak, under 5x in 2022)"))
-        base.append({"what": "multiple_horizon", "text": br["text"], "threshold": br["peak"], "base_share": None,
-                     "model_share": float(np.nanmean(mult > br["peak"])) if n else float("nan"),
-                     "justified_share": float(np.nanmean(mult[jd] > br["peak"])) if jd.any() else None,
-                     "exceeds": exceeds, "statement": st})
+        base.append(entry("multiple_horizon", br, br["peak"], None,
+                          float(np.nanmean(mult > br["peak"])) if n else float("nan"),
+                          float(np.nanmean(mult[jd] > br["peak"])) if jd.any() else None, exceeds, st,
+                          pct_of(mult, med_j), sector_note))
     br = BASE_RATES["churn"]
-    for r in inputs:
+    for r in inputs if software else ():
         if r["key"].endswith("churn.rate"):
             med_j = r["dcf"]
             exceeds = None if med_j is None else bool(med_j < br["low"])
@@ -588,8 +611,11 @@ def must_believe(ds) -> dict:
                   f"{r['key']}: justified paths' median churn is {100 * med_j:.1f}% a year "
                   + ("(retention BETTER than the B2B software median of 92-93%)" if exceeds else
                      "(no better than the B2B software median retention of 92-93%)"))
-            base.append({"what": r["key"], "text": br["text"], "threshold": br["low"], "base_share": None,
-                         "model_share": None, "justified_share": None, "exceeds": exceeds, "statement": st})
+            base.append(entry(r["key"], br, br["low"], None, None, None, exceeds, st, r["dcf_percentile"],
+                              sector_note))
+    if not software:
+        not_applied.append(f"software base rates (Rule of 40, EV/Sales, gross revenue retention) not shown: "
+                           f"{sector_note}")
     return {
         "paths": n,
         "horizon_years": horizon,
@@ -597,4 +623,57 @@ def must_believe(ds) -> dict:
         "lenses": lenses,
         "rows": rows,
         "base_rates": base,
+        "base_rates_not_shown": not_applied,
+        "flag_rule": FLAG_RULE,
     }
+
+
+#: A base rate is flagged (``!``) only where the DCF-justified median is past it AND its percentile among all
+#: paths is more than this far from 50: an input the price does not depend on sits near 50.
+FLAG_DISTANCE = 10.0
+
+FLAG_RULE = ("'!': the DCF-justified median is past the base rate and sits outside percentiles 40-60 of all paths "
+             "(the justified paths need it)")
+
+#: The small-company base rate's population: companies starting under this revenue [USD per year].
+SMALL_COMPANY_USD = 325e6
+
+#: Sectors whose companies the software base rates (Rule of 40, EV/Sales, gross retention) describe.
+SOFTWARE_SECTORS = ("software", "ai")
+
+
+def _small_company(cfg):
+    """(True | False | None, note): does the base revenue fall under :data:`SMALL_COMPANY_USD`?
+
+    The base revenue is the sum of the segments' median base revenue (``revenue`` or
+    ``run_rate``), converted with ``company.usd_fx_rate`` (1 for USD); None when it
+    cannot be checked (no config, or no rate to USD).
+    """
+    if cfg is None:
+        return None, "the run's config is not available, so the company's size cannot be checked"
+    c = cfg.company
+    rate = 1.0 if c.reporting_currency == "USD" else getattr(c, "usd_fx_rate", None)
+    try:
+        rev = sum(float(np.asarray(seg.base.ppf(np.array([0.5]))).reshape(-1)[0]) for seg in cfg.segments)
+    except Exception:  # noqa: BLE001 - a spec without a quantile function: size unknown
+        rev = float("nan")
+    if rate is None:
+        return None, (f"applies to companies starting under USD 325M of sales; this one's size in USD cannot be "
+                      f"checked (base revenue {rev:,.0f} {c.reporting_currency} {c.money_unit}; give "
+                      "company.usd_fx_rate to check it)")
+    usd = rev * cfg.money_mult * rate
+    if not math.isfinite(usd):
+        return None, "the base revenue cannot be read from the config, so the company's size cannot be checked"
+    small = usd < SMALL_COMPANY_USD
+    return small, (f"base revenue about USD {usd / 1e6:,.0f}M, {'under' if small else 'above'} the USD 325M "
+                   "bound of the base rate's population")
+
+
+def _software(cfg):
+    """(bool, note): do the software base rates apply (``company.sector`` in :data:`SOFTWARE_SECTORS`)?"""
+    sector = None if cfg is None else getattr(cfg.company, "sector", None)
+    if sector is None:
+        return False, "company.sector is not given (set it to 'software' or 'ai' to compare with them)"
+    if sector in SOFTWARE_SECTORS:
+        return True, f"company.sector = {sector!r}"
+    return False, f"company.sector = {sector!r} is not a software population"

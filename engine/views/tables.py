@@ -139,10 +139,10 @@ def render_must_believe(mb: dict, console=None) -> None:
         if mb["lenses"][lens]["note"]:
             c.print(f"[yellow]{mb['lenses'][lens]['note']}[/yellow]")
     if mb["base_rates"]:
-        c.print("[dim]Base rates, for reference (published figures for small companies and for software companies; "
-                "they are shown for every company, so judge how far they apply to this one):[/dim]")
+        c.print("[dim]Base rates, for reference (published figures, shown where the company belongs to their "
+                f"population; {mb.get('flag_rule', '')}):[/dim]")
     for b in mb["base_rates"]:
-        mark = "[bold red]![/bold red] " if b.get("exceeds") and b["what"] != "rule_of_40" else "  "
+        mark = "[bold red]![/bold red] " if b.get("flag") else "  "
         extra = ""
         if b.get("model_share") is not None and b.get("base_share") is not None:
             extra = (f" Model: {100 * b['model_share']:.1f}% of all paths"
@@ -150,6 +150,10 @@ def render_must_believe(mb: dict, console=None) -> None:
                      + f" vs base rate {100 * b['base_share']:.1f}%.")
         c.print(f"{mark}{b['statement']}.{extra}")
         c.print(f"    [dim]base rate: {b['text']}[/dim]")
+        if b.get("population") and "cannot be checked" in b["population"]:
+            c.print(f"    [dim]population: {b['population']}[/dim]")
+    for line in mb.get("base_rates_not_shown", ()):
+        c.print(f"[dim]{line}.[/dim]")
 
 
 def render_sensitivity(res: dict, console=None, top: int = 15, formats=None) -> None:
