@@ -577,7 +577,9 @@ def stress(config, scenarios_file, reverse, reverse_inputs, paths, seed, threads
         if as_json:
             click.echo(json.dumps(json_safe(res), indent=2))
         else:
-            tables.render_reverse(res, cfg.company.name)
+            from .summary import input_formats
+
+            tables.render_reverse(res, cfg.company.name, formats=input_formats(cfg))
         return
     if reverse_inputs:
         raise InputError("--input KEY is for --reverse; add --reverse or drop --input")
@@ -688,7 +690,9 @@ def sensitivity(target, paths, tornado_paths, low, high, bins, no_tornado, top, 
     if as_json:
         click.echo(json.dumps(json_safe(res), indent=2))
         return
-    tables.render_sensitivity(res, top=top)
+    from .summary import input_formats, input_formats_of_run
+
+    tables.render_sensitivity(res, top=top, formats=input_formats(cfg) if cfg is not None else input_formats_of_run(ds))
 
 
 @main.command()

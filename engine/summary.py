@@ -417,10 +417,13 @@ def input_formats(cfg) -> dict:
     return out
 
 
-def _input_formats(ds) -> dict:
-    """:func:`input_formats` of the run's config (empty if it cannot be rebuilt)."""
+def input_formats_of_run(ds) -> dict:
+    """:func:`input_formats` of a run's config (its ``config_toml`` attribute); empty if it cannot be rebuilt."""
     cfg = _config_of(ds)
     return {} if cfg is None else input_formats(cfg)
+
+
+_input_formats = input_formats_of_run
 
 
 def _config_of(ds):
