@@ -192,6 +192,15 @@ def _load_config(path):
     return cfg
 
 
+def _finite_option(ctx, param, value):
+    """A float option must be a finite number (click's FloatRange lets ``inf`` and ``nan`` through)."""
+    import math
+
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"{value!r} is not a finite number; give e.g. 4 (GiB)", ctx=ctx, param=param)
+    return value
+
+
 def _common_run(f):
     opts = [
         click.option("--paths", type=click.IntRange(min=1), default=None, help="Number of paths (default: simulation.paths)."),
@@ -199,7 +208,7 @@ def _common_run(f):
         click.option("--threads", type=click.IntRange(min=1), default=None, help="Worker threads (default: all cores); results do not depend on it."),
         click.option("--out", "out", type=click.Path(), default=None, help="Write the results Dataset to FILE.nc (atomically), or stream them block by block into a Zarr store RUN.zarr."),
         click.option("--keep-paths", is_flag=True, help="Also keep (path, time) variables: revenue, margin, FCFF, cash, shares, multiple, price."),
-        click.option("--max-memory-gb", type=click.FloatRange(min=0.01), default=4.0, show_default=True, help="Refuse --keep-paths runs whose arrays would exceed this."),
+        click.option("--max-memory-gb", type=click.FloatRange(min=0.01), default=4.0, show_default=True, callback=_finite_option, help="Refuse --keep-paths runs whose arrays would exceed this."),
         click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object on stdout."),
         click.option("--quiet", "-q", is_flag=True, help="No progress bar."),
         _debug,
@@ -232,6 +241,9 @@ def run(configs, paths, seed, threads, out, keep_paths, max_memory_gb, as_json, 
 
     With several CONFIGs (e.g. configs/*.toml) every company is valued in one
     submission and one summary row per company is printed.
+
+    Percentiles are numpy's default linear interpolation (Hyndman & Fan 1996,
+    type 7); the JSON says so under "percentile_method".
     """
     from .simulate import simulate
     from .summary import save_results, summarize
@@ -373,6 +385,11 @@ def report(results, as_json, html_out=None, with_tornado=False, tornado_paths=No
     ``--html FILE.html`` writes the report as one self-contained web page instead.
     A .zarr store (``run --out RUN.zarr``) is summarised exactly when it fits in
     memory (2 GiB), else streamed block by block (see docs/scaling.md).
+
+    Percentiles are numpy's default linear interpolation (Hyndman & Fan 1996,
+    type 7); the JSON says so under "percentile_method". A file
+    written by ``pricedin update`` (path weights) uses weighted quantiles (inverted CDF,
+    type 1).
     """
     from .summary import open_results, summarize
 
@@ -460,6 +477,9 @@ def _report_html(results, html_out, with_tornado, tornado_paths, threads):
 
     ds = open_results(results)
     check_html_path(html_out, "--html")  # before the page (and any tornado re-run) is built
+    from .summary import refuse_weighted
+
+    refuse_weighted(ds, repr(str(results)))
     if "scenario" in ds.dims:
         raise InputError(f"{results!r} is a stress file; --html is for the results of `pricedin run`")
     if "weight" in ds:
@@ -532,7 +552,11 @@ def schema():
 @_guard
 def stress(config, scenarios_file, reverse, reverse_inputs, paths, seed, threads, out, as_json, quiet,
            scheduler=None):
-    """Run the base and every stress scenario of CONFIG on common random numbers."""
+    """Run the base and every stress scenario of CONFIG on common random numbers.
+
+    Percentiles (p5, p50, p95) are numpy's default linear interpolation
+    (Hyndman & Fan 1996, type 7).
+    """
     from pathlib import Path
     from .stress import default_scenario_file, load_scenarios, reverse_stress, run_stress
     from .summary import save_results
@@ -559,7 +583,9 @@ def stress(config, scenarios_file, reverse, reverse_inputs, paths, seed, threads
         if as_json:
             click.echo(json.dumps(json_safe(res), indent=2))
         else:
-            tables.render_reverse(res, cfg.company.name)
+            from .summary import input_formats
+
+            tables.render_reverse(res, cfg.company.name, formats=input_formats(cfg))
         return
     if reverse_inputs:
         raise InputError("--input KEY is for --reverse; add --reverse or drop --input")
@@ -612,7 +638,10 @@ def _emit(summary: dict, as_json: bool, out):
 
 
 def _refuse_stress_file(ds, path):
-    """A run's results pass; a stress file (one run per scenario) is refused with what to do instead."""
+    """A run's results pass; a stress file (one run per scenario) or an updated (weighted) run is refused."""
+    from .summary import refuse_weighted
+
+    refuse_weighted(ds, repr(str(path)))
     if "scenario" in ds.dims:
         raise InputError(f"{str(path)!r} is a stress file (one run per scenario); this command takes the results of "
                          "`pricedin run CONFIG --out FILE.nc` (`pricedin report` prints a stress file)")
@@ -667,7 +696,9 @@ def sensitivity(target, paths, tornado_paths, low, high, bins, no_tornado, top, 
     if as_json:
         click.echo(json.dumps(json_safe(res), indent=2))
         return
-    tables.render_sensitivity(res, top=top)
+    from .summary import input_formats, input_formats_of_run
+
+    tables.render_sensitivity(res, top=top, formats=input_formats(cfg) if cfg is not None else input_formats_of_run(ds))
 
 
 @main.command()

@@ -184,6 +184,18 @@ class Company(_Base):
     valuation_date: _dt.date
     base_year: Optional[Int] = None
     money_unit: Literal["unit", "thousand", "million", "billion"] = "million"
+    sector: Optional[Literal["software", "ai", "internet", "consumer", "industrial", "financial", "healthcare",
+                             "energy", "other"]] = None
+    usd_fx_rate: Optional[float] = None
+
+    @field_validator("usd_fx_rate", mode="before")
+    @classmethod
+    def _usd_fx(cls, v):
+        v = _num(v) if v is not None else v
+        if v is not None and not (math.isfinite(v) and v > 0):
+            raise InputError(f"usd_fx_rate = {v} must be a finite number > 0 (USD per 1 reporting-currency unit, "
+                             "e.g. 0.138 for CNY)")
+        return v
 
     @field_validator("reporting_currency", "trading_currency")
     @classmethod
@@ -926,6 +938,8 @@ _FIELD_DOCS: dict[str, tuple[str, str, str]] = {
     'company.valuation_date': ('date', 'required', '`2026-06-23`'),
     'company.base_year': ('integer', 'last fiscal year completed', 'year 1 of the simulation is `base_year + 1`; within 2 years before the valuation date'),
     'company.money_unit': ('`unit`, `thousand`, `million`, `billion`', '`million`', 'unit of every amount'),
+    'company.sector': ('`software`, `ai`, `internet`, `consumer`, `industrial`, `financial`, `healthcare`, `energy`, `other`', 'none', 'selects the base rates of the report: software base rates (Rule of 40, EV/Sales, retention) are shown for `software` and `ai` only; none: shown with a note that the sector is not given'),
+    'company.usd_fx_rate': ('number > 0', 'none (1 for USD)', 'USD per 1 reporting-currency unit; lets the report check the small-company base rate (base revenue under USD 325M)'),
     'market': ('', '', 'give `price` and `shares`, or `market_cap` alone'),
     'market.price': ('number > 0', '', 'trading currency per share'),
     'market.shares': ('number > 0', '', 'diluted shares, in `share_unit`'),

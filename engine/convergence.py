@@ -45,7 +45,8 @@ def run_to_target(config, target_se: Optional[float] = None, target_rse: Optiona
         The last run (dim ``path``, ``record["paths"]`` paths).
     record : dict
         ``target_se``, ``target_rse`` (as given), ``paths`` (of the last run),
-        ``se``, ``rse`` (reached), ``met`` (bool), ``max_paths``.
+        ``se``, ``rse`` (reached; ``se`` is the Wilson half-width / 1.96 when no path or
+        every path is justified, where the binomial SE is undefined), ``met`` (bool), ``max_paths``.
 
     Raises
     ------
@@ -68,6 +69,8 @@ def run_to_target(config, target_se: Optional[float] = None, target_rse: Optiona
         ds = simulate(config, paths=n, **simulate_kwargs)
         pr = proportion(int(np.count_nonzero(ds["justified_dcf"].values)), n)
         se, p = pr["se"], pr["estimate"]
+        if not se == se:  # 0 or all paths justified: the binomial SE is undefined; the Wilson half-width / 1.96
+            se = pr["wilson_half_width"] / 1.959963984540054
         rse = se / p if p > 0 else float("inf")
         met = (target_se is None or se <= target_se) and (target_rse is None or rse <= target_rse)
         if met or n >= max_paths:

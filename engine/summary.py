@@ -13,11 +13,16 @@ import numpy as np
 from ._stats import mean_sd
 from .errors import InputError
 
-__all__ = ["summary_dict", "summarize", "summary_dataset", "proportion", "QUANTILES", "open_results", "save_results",
-           "must_believe"]
+__all__ = ["summary_dict", "summarize", "summary_dataset", "proportion", "QUANTILES", "PERCENTILE_METHOD",
+           "open_results", "save_results", "must_believe", "refuse_weighted"]
 
 #: Percentiles of value per share in every report.
 QUANTILES = (1, 5, 10, 25, 50, 75, 90, 95, 99)
+
+#: The sample-percentile definition of every report, table and figure: numpy's default ``method="linear"``,
+#: definition 7 of Hyndman & Fan (1996, "Sample quantiles in statistical packages", The American
+#: Statistician 50(4)): the order statistics interpolated linearly at rank ``1 + (n - 1) q``.
+PERCENTILE_METHOD = "linear (Hyndman-Fan type 7)"
 
 
 def proportion(k: int, n: int) -> dict:
@@ -32,10 +37,13 @@ def proportion(k: int, n: int) -> dict:
     -------
     dict
         ``estimate`` = k / n; ``se`` = sqrt(p (1 - p) / n) (the Monte Carlo standard
-        error); ``ci95_low``, ``ci95_high``: the Wilson score interval at 95%
-        (Wilson 1927; via ``scipy.stats.binomtest(...).proportion_ci``). With
-        k = 0 the interval is [0, about 3.84 / n], never "0 +/- 0":
-        0 of 10,000 gives an upper bound of 3.84e-4.
+        error), NaN when k = 0 or k = n: the plug-in formula gives a false 0 there
+        (0 of 64 paths does not make P known exactly), so it is shown as "n/a";
+        ``ci95_low``, ``ci95_high``: the Wilson score interval at 95%
+        (Wilson 1927; via ``scipy.stats.binomtest(...).proportion_ci``), never
+        degenerate: 0 of 10,000 gives [0, 3.84e-4], 64 of 64 gives [0.943, 1];
+        ``wilson_half_width`` = (ci95_high - ci95_low) / 2, positive for every k;
+        ``hits`` = k.
     """
     from scipy.stats import binomtest
 
@@ -43,11 +51,32 @@ def proportion(k: int, n: int) -> dict:
     ci = binomtest(int(k), int(n)).proportion_ci(confidence_level=0.95, method="wilson")
     return {
         "estimate": float(p),
-        "se": float(math.sqrt(p * (1.0 - p) / n)),
+        "se": float(math.sqrt(p * (1.0 - p) / n)) if 0 < k < n else float("nan"),
         "ci95_low": float(ci.low),
         "ci95_high": float(ci.high),
+        "wilson_half_width": float((ci.high - ci.low) / 2.0),
         "hits": int(k),
     }
+
+
+def refuse_weighted(ds, where: str = "the results") -> None:
+    """Refuse a results Dataset with path weights (written by ``pricedin update``) in a reader that ignores them.
+
+    Only :mod:`engine.update` (``pricedin report FILE``) reads the ``weight`` variable;
+    every other reader (the report dict, the HTML page, sensitivity, figures) would
+    silently show unweighted numbers.
+
+    Raises
+    ------
+    engine.errors.InputError
+        ``ds`` has a ``weight`` variable; the message names ``where`` and the reader
+        that handles it.
+    """
+    if "weight" in ds:
+        raise InputError(f"{where} holds path weights (an updated run, written by `pricedin update --out`); this "
+                         "reader ignores weights and would show unweighted numbers. Print its weighted report with "
+                         "`pricedin report FILE` (engine.update.result_from_dataset(ds) in Python), or use the "
+                         "unweighted run the update started from")
 
 
 def summary_dict(ds) -> dict:
@@ -62,19 +91,31 @@ def summary_dict(ds) -> dict:
     -------
     dict
         Keys: ``company, currency, value_unit, price, paths, seed``,
-        ``value_per_share`` {mean, sd, se_mean, p1 ... p99} [value unit],
-        ``p_justified`` {dcf, market: {estimate, se, ci95_low, ci95_high, hits}},
+        ``value_per_share`` {mean, sd, se_mean, p1 ... p99} [value unit] (``sd`` and
+        ``se_mean`` NaN for one path: undefined, not 0),
+        ``percentile_method`` (:data:`PERCENTILE_METHOD`),
+        ``p_justified`` {dcf, market: {estimate, se, ci95_low, ci95_high, wilson_half_width, hits}}
+        (:func:`proportion`),
         ``price_percentile`` [%], ``failed_share``, ``tv_clipped`` [paths],
-        ``floored`` [paths], ``median_horizon_return`` [1/year],
+        ``floored`` [paths], ``median_horizon_return`` [1/year] (over the paths
+        where it is finite; NaN, with ``median_horizon_return_note``, when none is),
         ``median_terminal_share``, ``hurdle`` note, ``elapsed_s``,
         ``must_believe`` (see :func:`must_believe`).
+
+    Raises
+    ------
+    engine.errors.InputError
+        ``ds`` holds path weights (:func:`refuse_weighted`).
     """
+    refuse_weighted(ds)
     a = ds.attrs
     v = np.asarray(ds["value_per_share"].values)
     n = v.size
     price = float(a["price"])
-    qs = np.percentile(v, QUANTILES)
+    qs = np.percentile(v, QUANTILES, method="linear")
     mean, sd = mean_sd(v)
+    if n < 2:
+        sd = float("nan")  # a sample sd needs two paths; 0 would claim a known value
     vps = {"mean": mean, "sd": sd}
     vps["se_mean"] = vps["sd"] / math.sqrt(n)
     vps.update({f"p{q}": float(x) for q, x in zip(QUANTILES, qs)})
@@ -82,15 +123,23 @@ def summary_dict(ds) -> dict:
     jm = int(np.count_nonzero(ds["justified_market"].values))
     failed = np.asarray(ds["failed"].values)
     ts = np.asarray(ds["terminal_share"].values)[~failed]
-    return {
+    hr = np.asarray(ds["horizon_return"].values, dtype=float)
+    hr_ok = int(np.count_nonzero(np.isfinite(hr)))
+    hr_note = None
+    if hr_ok < n:
+        hr_note = (f"the horizon return is not finite on {n - hr_ok:,} of {n:,} paths (e.g. a path with no equity "
+                   "value at the horizon); the median is over the others" if hr_ok else
+                   f"the horizon return is not finite on any of the {n:,} paths, so it has no median")
+    out = {
         **report_header(a, n),
+        "percentile_method": PERCENTILE_METHOD,
         "value_per_share": vps,
         "p_justified": {"dcf": proportion(jd, n), "market": proportion(jm, n)},
         "price_percentile": float(100.0 * np.count_nonzero(v < price) / n),
         "failed_share": float(failed.mean()),
         "tv_clipped": int(np.count_nonzero(ds["tv_clipped"].values)),
         "floored": int(np.count_nonzero(ds["floored"].values)),
-        "median_horizon_return": float(np.median(ds["horizon_return"].values)),
+        "median_horizon_return": _median(hr),
         "median_terminal_share": float(np.median(ts)) if ts.size else float("nan"),
         "median_revenue_cagr": float(np.nanmedian(ds["revenue_cagr"].values)),
         "median_dilution": float(np.median(ds["dilution"].values)),
@@ -98,6 +147,9 @@ def summary_dict(ds) -> dict:
         "elapsed_s": float(a.get("elapsed_s", float("nan"))),
         "must_believe": must_believe(ds),
     }
+    if hr_note:
+        out["median_horizon_return_note"] = hr_note
+    return out
 
 
 #: Transitional alias of :func:`summary_dict` for modules that still import it by this name;
@@ -201,7 +253,9 @@ def save_results(ds, path, option: str = "path") -> None:
     """Write a result Dataset to NetCDF (``.nc``, h5netcdf) atomically.
 
     The file is written under a temporary name in the same folder and renamed, so
-    an interrupted run never leaves a file that looks complete.
+    an interrupted run never leaves a file that looks complete. The attribute
+    ``percentile_method`` records the percentile definition of the file's reports
+    (:data:`PERCENTILE_METHOD`; weighted quantiles for a file with path weights).
 
     ``option`` is the argument named in error messages.
 
@@ -217,6 +271,10 @@ def save_results(ds, path, option: str = "path") -> None:
     p = Path(path)
     if p.suffix.lower() != ".nc":
         raise InputError(f"{option} {str(p)!r}: results are saved as NetCDF; give a file name ending in .nc")
+    ds = ds.copy(deep=False)
+    # the definition the file's reports use: weighted files are read by engine.update (weighted inverted CDF)
+    ds.attrs = {**ds.attrs, "percentile_method": "inverted CDF with path weights (Hyndman-Fan type 1)"
+                if "weight" in ds else PERCENTILE_METHOD}
     atomic_write(p, lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf"), option)
 
 
@@ -326,18 +384,23 @@ BASE_RATES = {
 }
 
 
-def _input_formats(ds) -> dict:
-    """``{key: 'fraction' | 'money' | 'multiple' | 'number'}`` from the run's config (empty if it cannot be rebuilt)."""
-    try:
-        import tomllib
-    except ImportError:  # pragma: no cover
-        import tomli as tomllib
-    try:
-        from .config import AMOUNT, GROWTH, MARGIN, STABLE_GROWTH, config_from_dict
+def input_formats(cfg) -> dict:
+    """The kind of every input of a config, for formatting: ``{key: 'fraction' | 'money' | 'multiple' | 'number'}``.
 
-        cfg = config_from_dict(tomllib.loads(ds.attrs["config_toml"]))
-    except Exception:  # noqa: BLE001 - formatting only
-        return {}
+    Parameters
+    ----------
+    cfg : engine.config.Config
+        A validated config.
+
+    Returns
+    -------
+    dict
+        ``'fraction'`` for rates, margins, growth, shares of revenue and returns
+        (printed as %), ``'multiple'`` for EV/Sales multiples, ``'money'`` for
+        amounts (thousands separators), ``'number'`` for the rest.
+    """
+    from .config import AMOUNT, GROWTH, MARGIN, STABLE_GROWTH
+
     out = {}
     for p in cfg.parameters():
         b = p.bounds
@@ -355,6 +418,29 @@ def _input_formats(ds) -> dict:
         else:
             out[p.key] = "number"
     return out
+
+
+def input_formats_of_run(ds) -> dict:
+    """:func:`input_formats` of a run's config (its ``config_toml`` attribute); empty if it cannot be rebuilt."""
+    cfg = _config_of(ds)
+    return {} if cfg is None else input_formats(cfg)
+
+
+_input_formats = input_formats_of_run
+
+
+def _config_of(ds):
+    """The run's config rebuilt from its ``config_toml`` attribute, or None."""
+    try:
+        import tomllib
+    except ImportError:  # pragma: no cover
+        import tomli as tomllib
+    try:
+        from .config import config_from_dict
+
+        return config_from_dict(tomllib.loads(ds.attrs["config_toml"]))
+    except Exception:  # noqa: BLE001 - formatting and base-rate matching only
+        return None
 
 
 def _finite(x) -> np.ndarray:
@@ -399,7 +485,14 @@ def must_believe(ds) -> dict:
         {``what``, ``text``, ``model_share`` (share of all paths past the base
         rate's threshold), ``justified_share`` (same among DCF-justified paths),
         ``base_share``, ``exceeds`` (the DCF-justified median is past the
-        threshold), ``statement``}; ``money_unit``; ``horizon_years``.
+        threshold), ``dcf_percentile`` (of the DCF-justified median among all
+        paths), ``flag`` (:data:`FLAG_RULE`), ``population`` (why the base rate
+        applies, or that the company's size cannot be checked), ``statement``},
+        only for the base rates whose population the company belongs to (the
+        small-company rate: base revenue under USD 325M, checked with
+        ``company.usd_fx_rate``; the software rates: ``company.sector`` 'software' or
+        'ai'); ``base_rates_not_shown``: list of str, why the others are not shown;
+        ``flag_rule``; ``money_unit``; ``horizon_years``.
         Medians ignore NaN (e.g. the multiple of failed paths).
     """
     a = ds.attrs
@@ -449,29 +542,44 @@ def must_believe(ds) -> dict:
     inputs.sort(key=lambda r: -abs((r["dcf_percentile"] if r["dcf_percentile"] is not None else 50.0) - 50.0))
     rows += inputs
 
-    base = []
+    base, not_applied = [], []
     jd = masks["dcf"]
     horizon = int(a.get("horizon_years", 0))
+    cfg = _config_of(ds)
+    small, size_note = _small_company(cfg)
+    software, sector_note = _software(cfg)
+
+    def pct_of(values, med_j):
+        return None if med_j is None else pct_in(values, med_j)
+
+    def entry(what, br, thr, base_share, model_share, justified_share, exceeds, st, pctl, note=None):
+        # flag only what the justified paths need: past the base rate AND far from the all-paths median
+        needed = pctl is not None and abs(pctl - 50.0) > FLAG_DISTANCE
+        return {"what": what, "text": br["text"], "threshold": thr, "base_share": base_share,
+                "model_share": model_share, "justified_share": justified_share, "exceeds": exceeds,
+                "dcf_percentile": pctl, "flag": bool(exceeds) and needed, "population": note, "statement": st}
+
     if "revenue_cagr" in ds:
-        br = BASE_RATES["revenue_cagr"]
         cagr = np.asarray(ds["revenue_cagr"].values, dtype=float)
+        br = BASE_RATES["revenue_cagr"]
         thr = br["threshold"]
         med_j = _median(cagr[jd]) if jd.any() else None
-        exceeds = None if med_j is None else bool(med_j > thr)
-        if med_j is None:
-            st = "no DCF-justified path: the required revenue CAGR cannot be stated"
+        if small is False:
+            not_applied.append(f"small-company revenue growth base rate not shown: {size_note}")
         else:
-            st = (f"justified paths need a median revenue CAGR of {100 * med_j:.1f}% a year for {horizon} years: "
-                  + (f"ABOVE the 20% that only {100 * br['share']:.1f}% of small companies sustained for ten years"
-                     if exceeds else f"within the 20% a year that {100 * br['share']:.1f}% of small companies "
-                     "exceeded for ten years"))
-        base.append({
-            "what": "revenue_cagr", "text": br["text"], "threshold": thr, "base_share": br["share"],
-            "model_share": float(np.mean(cagr > thr)) if n else float("nan"),
-            "justified_share": float(np.mean(cagr[jd] > thr)) if jd.any() else None,
-            "exceeds": exceeds, "statement": st,
-        })
-        if "margin_horizon" in ds:
+            exceeds = None if med_j is None else bool(med_j > thr)
+            if med_j is None:
+                st = "no DCF-justified path: the required revenue CAGR cannot be stated"
+            else:
+                st = (f"justified paths need a median revenue CAGR of {100 * med_j:.1f}% a year for {horizon} "
+                      "years: " + (f"ABOVE the 20% that only {100 * br['share']:.1f}% of small companies sustained "
+                                   "for ten years" if exceeds else f"within the 20% a year that "
+                                   f"{100 * br['share']:.1f}% of small companies exceeded for ten years"))
+            base.append(entry("revenue_cagr", br, thr, br["share"],
+                              float(np.mean(cagr > thr)) if n else float("nan"),
+                              float(np.mean(cagr[jd] > thr)) if jd.any() else None, exceeds, st,
+                              pct_of(cagr, med_j), size_note))
+        if "margin_horizon" in ds and software:
             br = BASE_RATES["rule_of_40"]
             r40 = cagr + np.asarray(ds["margin_horizon"].values, dtype=float)
             med_j = _median(r40[jd]) if jd.any() else None
@@ -480,13 +588,14 @@ def must_believe(ds) -> dict:
                   f"justified paths' median revenue CAGR + horizon margin is {100 * med_j:.1f}% "
                   f"({'at or above' if exceeds else 'below'} 40%; a proxy for the Rule of 40, which software "
                   f"companies beat {100 * br['share']:.0f}% of the time)")
-            base.append({
-                "what": "rule_of_40", "text": br["text"], "threshold": br["threshold"], "base_share": br["share"],
-                "model_share": float(np.mean(r40 >= br["threshold"])) if n else float("nan"),
-                "justified_share": float(np.mean(r40[jd] >= br["threshold"])) if jd.any() else None,
-                "exceeds": exceeds, "statement": st,
-            })
-    if "multiple_horizon" in ds:
+            # a proxy only (CAGR over the horizon + margin at its end): shown, never flagged
+            e = entry("rule_of_40", br, br["threshold"], br["share"],
+                      float(np.mean(r40 >= br["threshold"])) if n else float("nan"),
+                      float(np.mean(r40[jd] >= br["threshold"])) if jd.any() else None, exceeds, st,
+                      pct_of(r40, med_j), sector_note)
+            e["flag"] = False
+            base.append(e)
+    if "multiple_horizon" in ds and software:
         br = BASE_RATES["multiple_horizon"]
         mult = np.asarray(ds["multiple_horizon"].values, dtype=float)
         med_j = _median(mult[jd]) if jd.any() else None
@@ -495,12 +604,12 @@ def must_believe(ds) -> dict:
               f"justified paths' median EV/Sales at the horizon is {med_j:.1f}x "
               + ("ABOVE the 2021 software peak of about 9x" if exceeds else
                  "(software medians: about 9x at the 2021 peak, under 5x in 2022)"))
-        base.append({"what": "multiple_horizon", "text": br["text"], "threshold": br["peak"], "base_share": None,
-                     "model_share": float(np.nanmean(mult > br["peak"])) if n else float("nan"),
-                     "justified_share": float(np.nanmean(mult[jd] > br["peak"])) if jd.any() else None,
-                     "exceeds": exceeds, "statement": st})
+        base.append(entry("multiple_horizon", br, br["peak"], None,
+                          float(np.nanmean(mult > br["peak"])) if n else float("nan"),
+                          float(np.nanmean(mult[jd] > br["peak"])) if jd.any() else None, exceeds, st,
+                          pct_of(mult, med_j), sector_note))
     br = BASE_RATES["churn"]
-    for r in inputs:
+    for r in inputs if software else ():
         if r["key"].endswith("churn.rate"):
             med_j = r["dcf"]
             exceeds = None if med_j is None else bool(med_j < br["low"])
@@ -508,8 +617,11 @@ def must_believe(ds) -> dict:
                   f"{r['key']}: justified paths' median churn is {100 * med_j:.1f}% a year "
                   + ("(retention BETTER than the B2B software median of 92-93%)" if exceeds else
                      "(no better than the B2B software median retention of 92-93%)"))
-            base.append({"what": r["key"], "text": br["text"], "threshold": br["low"], "base_share": None,
-                         "model_share": None, "justified_share": None, "exceeds": exceeds, "statement": st})
+            base.append(entry(r["key"], br, br["low"], None, None, None, exceeds, st, r["dcf_percentile"],
+                              sector_note))
+    if not software:
+        not_applied.append(f"software base rates (Rule of 40, EV/Sales, gross revenue retention) not shown: "
+                           f"{sector_note}")
     return {
         "paths": n,
         "horizon_years": horizon,
@@ -517,4 +629,57 @@ def must_believe(ds) -> dict:
         "lenses": lenses,
         "rows": rows,
         "base_rates": base,
+        "base_rates_not_shown": not_applied,
+        "flag_rule": FLAG_RULE,
     }
+
+
+#: A base rate is flagged (``!``) only where the DCF-justified median is past it AND its percentile among all
+#: paths is more than this far from 50: an input the price does not depend on sits near 50.
+FLAG_DISTANCE = 10.0
+
+FLAG_RULE = ("'!': the DCF-justified median is past the base rate and sits outside percentiles 40-60 of all paths "
+             "(the justified paths need it)")
+
+#: The small-company base rate's population: companies starting under this revenue [USD per year].
+SMALL_COMPANY_USD = 325e6
+
+#: Sectors whose companies the software base rates (Rule of 40, EV/Sales, gross retention) describe.
+SOFTWARE_SECTORS = ("software", "ai")
+
+
+def _small_company(cfg):
+    """(True | False | None, note): does the base revenue fall under :data:`SMALL_COMPANY_USD`?
+
+    The base revenue is the sum of the segments' median base revenue (``revenue`` or
+    ``run_rate``), converted with ``company.usd_fx_rate`` (1 for USD); None when it
+    cannot be checked (no config, or no rate to USD).
+    """
+    if cfg is None:
+        return None, "the run's config is not available, so the company's size cannot be checked"
+    c = cfg.company
+    rate = 1.0 if c.reporting_currency == "USD" else getattr(c, "usd_fx_rate", None)
+    try:
+        rev = sum(float(np.asarray(seg.base.ppf(np.array([0.5]))).reshape(-1)[0]) for seg in cfg.segments)
+    except Exception:  # noqa: BLE001 - a spec without a quantile function: size unknown
+        rev = float("nan")
+    if rate is None:
+        return None, (f"applies to companies starting under USD 325M of sales; this one's size in USD cannot be "
+                      f"checked (base revenue {rev:,.0f} {c.reporting_currency} {c.money_unit}; give "
+                      "company.usd_fx_rate to check it)")
+    usd = rev * cfg.money_mult * rate
+    if not math.isfinite(usd):
+        return None, "the base revenue cannot be read from the config, so the company's size cannot be checked"
+    small = usd < SMALL_COMPANY_USD
+    return small, (f"base revenue about USD {usd / 1e6:,.0f}M, {'under' if small else 'above'} the USD 325M "
+                   "bound of the base rate's population")
+
+
+def _software(cfg):
+    """(bool, note): do the software base rates apply (``company.sector`` in :data:`SOFTWARE_SECTORS`)?"""
+    sector = None if cfg is None else getattr(cfg.company, "sector", None)
+    if sector is None:
+        return False, "company.sector is not given (set it to 'software' or 'ai' to compare with them)"
+    if sector in SOFTWARE_SECTORS:
+        return True, f"company.sector = {sector!r}"
+    return False, f"company.sector = {sector!r} is not a software population"

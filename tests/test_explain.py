@@ -87,8 +87,9 @@ def test_must_believe_keys_and_direction(lognormal_run):
     # justified iff cash >= 1000 (the median): the justified paths' median is the 75th percentile, e^(mu + z75 sigma)
     assert cash["dcf"] == pytest.approx(math.exp(MU + stats.norm.ppf(0.75) * SIGMA), rel=0.05)
     assert cash["dcf_percentile"] == pytest.approx(75, abs=2.5)
-    cagr = next(b for b in mb["base_rates"] if b["what"] == "revenue_cagr")
-    assert cagr["base_share"] == 0.181 and cagr["exceeds"] is False  # 5% a year is within the 20% threshold
+    # USD 1,000M of base revenue: above the small-company population's USD 325M, so that base rate is not shown
+    assert not [b for b in mb["base_rates"] if b["what"] == "revenue_cagr"]
+    assert any("USD 1,000M, above the USD 325M" in x for x in mb["base_rates_not_shown"])
     assert "must_believe" in summarize(ds)
 
 

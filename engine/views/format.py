@@ -10,7 +10,14 @@ One module, so the terminal report, the web page and a notebook print a number t
 * :func:`multiple` -- a multiple (``2.35x``);
 * :func:`by_format` -- a value by its kind ('fraction', 'multiple', 'money', 'number');
 * :func:`input_value` -- a drawn input's value (no exponent from 1,000 up);
-* :func:`json_safe` -- NaN / infinity replaced by ``None`` for JSON.
+* :func:`json_safe` -- NaN / infinity replaced by ``None`` for JSON;
+* :func:`money_cells` -- a table's amounts with as many decimals as keep two different amounts apart;
+* :func:`interval` -- a probability interval whose ends print differently when they differ;
+* :func:`by_kind` / :func:`shift_by_kind` -- an input's value / an additive shift of it by its kind
+  (fraction as % / percentage points, multiple as x, money with separators).
+
+One rule per kind of quantity, in every table: a fraction prints as %, money with
+thousands separators, a multiple with "x", a probability as % with 3 significant digits.
 
 Every formatter returns ``"n/a"`` for NaN or infinity, never ``"nan"``.
 """
@@ -20,14 +27,15 @@ from __future__ import annotations
 import math
 from typing import Optional
 
-__all__ = ["money", "short", "pct", "prob", "multiple", "by_format", "input_value", "json_safe"]
+__all__ = ["money", "short", "pct", "prob", "multiple", "by_format", "input_value", "json_safe", "money_cells",
+           "interval", "by_kind", "shift_by_kind"]
 
 
 def _finite(x) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
-def money(x: float, scale: Optional[float] = None) -> str:
+def money(x: float, scale: Optional[float] = None, extra: int = 0) -> str:
     """An amount: 1,234 / 12.35 / 0.1235 by its size, or by ``scale`` (the column's largest) when given.
 
     Parameters
@@ -37,6 +45,9 @@ def money(x: float, scale: Optional[float] = None) -> str:
     scale : float, optional
         The largest absolute amount of the column; its size sets the decimals, so
         a column reads 594 next to 4,747 rather than 594.06.
+    extra : int
+        More decimals (significant digits below 1) than the size rule gives; see
+        :func:`money_cells`.
 
     Examples
     --------
@@ -47,12 +58,87 @@ def money(x: float, scale: Optional[float] = None) -> str:
         return "n/a"
     a = abs(x) if scale is None else max(abs(x), scale)
     if a >= 1e15:
-        return f"{x:.3e}"
+        return f"{x:.{3 + extra}e}"
     if a >= 1000:
-        return f"{x:,.0f}"
+        return f"{x:,.{extra}f}"
     if a >= 1:
-        return f"{x:,.2f}"
-    return f"{x:.4g}"
+        return f"{x:,.{2 + extra}f}"
+    return f"{x:.{4 + extra}g}"
+
+
+def money_cells(values, scale: Optional[float] = None, max_extra: int = 6) -> list:
+    """Amounts of one table as :func:`money` strings, with as few extra decimals as keep them apart.
+
+    Two different finite amounts never print the same string (up to ``max_extra``
+    more decimals than :func:`money` gives; equal amounts print the same).
+
+    Parameters
+    ----------
+    values : sequence of float
+        The table's amounts (one unit per table column or row; NaN prints "n/a").
+    scale : float, optional
+        As in :func:`money`.
+
+    Examples
+    --------
+    >>> money_cells([16.04, 16.0]), money_cells([1_070_000.0, 1_070_000.4])
+    (['16.04', '16.00'], ['1,070,000.0', '1,070,000.4'])
+    """
+    vals = [float(v) for v in values]
+    for extra in range(max_extra + 1):
+        cells = [money(v, scale, extra) for v in vals]
+        seen = {}
+        if all(seen.setdefault(c, v) == v for c, v in zip(cells, vals) if math.isfinite(v)):
+            return cells
+    return cells
+
+
+def interval(low: float, high: float) -> str:
+    """A probability interval ``[low, high]`` as percentages, its ends printed apart when they differ.
+
+    3 significant digits as :func:`prob`, more where they would print the same:
+    the Wilson interval of 10,000 of 10,000 reads [99.96%, 100%], not [100%, 100%].
+
+    >>> interval(0.943, 1.0), interval(0.9996159, 1.0), interval(0.0, 3.84e-4)
+    ('[94.3%, 100%]', '[99.96%, 100%]', '[0%, 0.0384%]')
+    """
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return "[n/a, n/a]"
+    for sig in range(3, 10):
+        lo, hi = (("0%" if x == 0 else f"{100 * x:.{sig}g}%") for x in (low, high))
+        if lo != hi or low == high:
+            return f"[{lo}, {hi}]"
+    return f"[{lo}, {hi}]"
+
+
+def by_kind(x, kind: str) -> str:
+    """An input's value by its kind: 'fraction' as % with 2 decimals, 'multiple' as x, else money.
+
+    >>> by_kind(0.06197, "fraction"), by_kind(12.5, "multiple"), by_kind(11450.2, "money")
+    ('6.20%', '12.50x', '11,450')
+    """
+    if x is None or not _finite(x):
+        return "n/a"
+    if kind == "fraction":
+        return f"{100 * x:.2f}%"
+    if kind == "multiple":
+        return multiple(x)
+    return input_value(x)
+
+
+def shift_by_kind(x, kind: str) -> str:
+    """An additive shift of an input by its kind, signed: percentage points for a fraction.
+
+    >>> shift_by_kind(-0.0312, "fraction"), shift_by_kind(1.5, "multiple"), shift_by_kind(-250.0, "money")
+    ('-3.12 pp', '+1.50x', '-250')
+    """
+    if x is None or not _finite(x):
+        return "n/a"
+    if kind == "fraction":
+        return f"{100 * x:+.2f} pp"
+    if kind == "multiple":
+        return f"{x:+.2f}x"
+    return ("+" if x > 0 else "") + input_value(x)
 
 
 def short(x: float) -> str:

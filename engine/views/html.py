@@ -23,7 +23,7 @@ import math
 from pathlib import Path
 from typing import Optional
 from ..errors import InputError
-from .format import by_format, money, pct, prob
+from .format import by_format, interval, money, pct, prob
 
 __all__ = ["render_html", "write_html", "check_html_path", "figure_png"]
 
@@ -64,10 +64,11 @@ _FIGURES = {
             "Empirical cumulative distribution of value per share; the dotted line is the share of paths worth "
             "less than today's price."),
     "convergence": ("Convergence of P(justified)",
-                    "Running estimate of P(justified, DCF) with a +/-1.96 standard-error band against the number of "
+                    "Running estimate of P(justified, DCF) with its Wilson 95% interval against the number of "
                     "paths simulated."),
     "fan": ("Fan chart",
-            "5/25/50/75/95% bands of revenue, operating margin and the EV/Sales multiple by fiscal year."),
+            "5/25/50/75/95% bands of revenue, operating margin and the EV/Sales multiple by fiscal year, over the "
+            "surviving paths (failed paths are left out; the title says how many)."),
     "tornado": ("Tornado",
                 "Median value per share with each drawn input fixed at its low / high percentile on every path, "
                 "all other inputs at their own draws (common random numbers)."),
@@ -177,18 +178,22 @@ def _report(s: dict) -> str:
 
     d, m = s["p_justified"]["dcf"], s["p_justified"]["market"]
     rows = [
-        ["DCF", prob(d["estimate"]), prob(d["se"]), f"[{prob(d['ci95_low'])}, {prob(d['ci95_high'])}]",
+        ["DCF", prob(d["estimate"]), prob(d["se"]), interval(d["ci95_low"], d["ci95_high"]),
          f"{d['hits']:,}", "value per share >= price"],
-        ["market", prob(m["estimate"]), prob(m["se"]), f"[{prob(m['ci95_low'])}, {prob(m['ci95_high'])}]",
+        ["market", prob(m["estimate"]), prob(m["se"]), interval(m["ci95_low"], m["ci95_high"]),
          f"{m['hits']:,}", "return >= cost of equity"],
     ]
     out.append(_table("P(today's price is justified)",
                       ["lens", "estimate", "std error", "Wilson 95% CI", "paths", "justified when"], rows,
                       {1, 2, 3, 4}))
+    from .tables import undefined_notes
+
+    out += [f'<p class="note">{_e(n)}</p>' for n in undefined_notes(s)]
 
     rows = [
         ["failed paths (share)", pct(s["failed_share"], 2)],
-        ["median annual holder return to the horizon", pct(s["median_horizon_return"])],
+        ["median annual holder return to the horizon", pct(s["median_horizon_return"])
+         + (f" ({s['median_horizon_return_note']})" if s.get("median_horizon_return_note") else "")],
         ["median revenue CAGR over the horizon", pct(s["median_revenue_cagr"])],
         ["median share count at horizon / today", f"{s['median_dilution']:.2f}x"],
         ["median terminal-value share of value (surviving paths)", pct(s["median_terminal_share"])],
@@ -224,19 +229,25 @@ def _must_believe(mb: dict) -> str:
             out.append(f'<p class="warn">{_e(mb["lenses"][lens]["note"])}</p>')
     if mb["base_rates"]:
         out.append("<h3>Base rates</h3>")
+        out.append(f'<p class="note">Published figures, shown where the company belongs to their population; '
+                   f'{_e(mb.get("flag_rule", ""))}.</p>')
         out.append('<ul class="base-rates">')
         for b in mb["base_rates"]:
-            flag = bool(b.get("exceeds")) and b["what"] != "rule_of_40"
             extra = ""
             if b.get("model_share") is not None and b.get("base_share") is not None:
                 extra = (f" Model: {100 * b['model_share']:.1f}% of all paths"
                          + (f", {100 * b['justified_share']:.1f}% of justified paths"
                             if b.get("justified_share") is not None else "")
                          + f" vs base rate {100 * b['base_share']:.1f}%.")
-            mark = '<span class="flag" title="above the base rate">! </span>' if flag else ""
+            mark = ('<span class="flag" title="past the base rate, and needed by the justified paths">! </span>'
+                    if b.get("flag") else "")
+            pop = (f'<span class="src">population: {_e(b["population"])}</span>'
+                   if b.get("population") and "cannot be checked" in b["population"] else "")
             out.append(f"<li>{mark}{_e(b['statement'])}.{_e(extra)}"
-                       f'<span class="src">base rate: {_e(b["text"])}</span></li>')
+                       f'<span class="src">base rate: {_e(b["text"])}</span>{pop}</li>')
         out.append("</ul>")
+    for line in mb.get("base_rates_not_shown", ()):
+        out.append(f'<p class="note">{_e(line)}.</p>')
     return "\n".join(out)
 
 

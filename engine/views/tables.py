@@ -13,7 +13,7 @@ import functools
 import math
 import sys
 
-from .format import by_format, input_value, money, pct, prob, short
+from .format import by_format, by_kind, interval, money, money_cells, pct, prob, shift_by_kind
 
 __all__ = ["render_report", "render_must_believe", "render_sensitivity", "render_implied", "render_stress",
            "render_reverse", "render_batch", "convergence_line"]
@@ -58,11 +58,13 @@ def render_report(s: dict, console=None) -> None:
                    ("paths", "right"), ("justified when", "left")):
         pj.add_column(col, justify=j)
     d, m = s["p_justified"]["dcf"], s["p_justified"]["market"]
-    pj.add_row("DCF", prob(d["estimate"]), prob(d["se"]), f"[{prob(d['ci95_low'])}, {prob(d['ci95_high'])}]",
+    pj.add_row("DCF", prob(d["estimate"]), prob(d["se"]), interval(d["ci95_low"], d["ci95_high"]),
                f"{d['hits']:,}", "value per share >= price")
-    pj.add_row("market", prob(m["estimate"]), prob(m["se"]), f"[{prob(m['ci95_low'])}, {prob(m['ci95_high'])}]",
+    pj.add_row("market", prob(m["estimate"]), prob(m["se"]), interval(m["ci95_low"], m["ci95_high"]),
                f"{m['hits']:,}", "return >= cost of equity")
     c.print(pj)
+    for note in undefined_notes(s):
+        c.print(f"[dim]{note}[/dim]")
     if s.get("sampling", "random") != "random":
         c.print(f"[dim]Standard errors and intervals assume independent paths; with {s['sampling']} sampling "
                 "they are conservative (stratified designs vary less).[/dim]")
@@ -70,7 +72,8 @@ def render_report(s: dict, console=None) -> None:
     o.add_column("what")
     o.add_column("value", justify="right")
     o.add_row("failed paths (share)", pct(s["failed_share"], 2))
-    o.add_row("median annual holder return to the horizon", pct(s["median_horizon_return"]))
+    o.add_row("median annual holder return to the horizon", pct(s["median_horizon_return"])
+              + (" (see note)" if s.get("median_horizon_return_note") else ""))
     o.add_row("median revenue CAGR over the horizon", pct(s["median_revenue_cagr"]))
     o.add_row("median share count at horizon / today", f"{s['median_dilution']:.2f}x")
     o.add_row("median terminal-value share of value (surviving paths)", pct(s["median_terminal_share"]))
@@ -79,6 +82,8 @@ def render_report(s: dict, console=None) -> None:
         o.add_row("paths with equity floored at 0 (limited liability)", f"{s['floored']:,}")
     o.add_row("elapsed", f"{s['elapsed_s']:.2f} s")
     c.print(o)
+    if s.get("median_horizon_return_note"):
+        c.print(f"[yellow]median annual holder return: {s['median_horizon_return_note']}.[/yellow]")
     ap = s.get("approximation")
     if ap and not ap["exact"]:
         worst = max(ap["max_abs_error"].values())
@@ -86,6 +91,19 @@ def render_report(s: dict, console=None) -> None:
                 f"absolute error {money(worst)}.[/yellow]")
     if s.get("must_believe"):
         render_must_believe(s["must_believe"], c)
+
+
+def undefined_notes(s: dict) -> list:
+    """The notes a report prints where a standard error is undefined (one path; no path or every path justified)."""
+    out = []
+    if s["paths"] < 2:
+        out.append("standard deviation and standard error n/a: one path has no spread to measure; run more paths.")
+    edge = [lens for lens in ("dcf", "market") if not math.isfinite(s["p_justified"][lens]["se"])]
+    if edge and s["paths"] >= 1:
+        out.append("std error n/a for " + " and ".join("DCF" if x == "dcf" else x for x in edge)
+                   + ": with no path or every path justified the binomial standard error sqrt(p(1-p)/n) is 0, "
+                   "a false certainty; the Wilson 95% interval bounds P instead.")
+    return out
 
 
 def render_must_believe(mb: dict, console=None) -> None:
@@ -121,10 +139,10 @@ def render_must_believe(mb: dict, console=None) -> None:
         if mb["lenses"][lens]["note"]:
             c.print(f"[yellow]{mb['lenses'][lens]['note']}[/yellow]")
     if mb["base_rates"]:
-        c.print("[dim]Base rates, for reference (published figures for small companies and for software companies; "
-                "they are shown for every company, so judge how far they apply to this one):[/dim]")
+        c.print("[dim]Base rates, for reference (published figures, shown where the company belongs to their "
+                f"population; {mb.get('flag_rule', '')}):[/dim]")
     for b in mb["base_rates"]:
-        mark = "[bold red]![/bold red] " if b.get("exceeds") and b["what"] != "rule_of_40" else "  "
+        mark = "[bold red]![/bold red] " if b.get("flag") else "  "
         extra = ""
         if b.get("model_share") is not None and b.get("base_share") is not None:
             extra = (f" Model: {100 * b['model_share']:.1f}% of all paths"
@@ -132,10 +150,18 @@ def render_must_believe(mb: dict, console=None) -> None:
                      + f" vs base rate {100 * b['base_share']:.1f}%.")
         c.print(f"{mark}{b['statement']}.{extra}")
         c.print(f"    [dim]base rate: {b['text']}[/dim]")
+        if b.get("population") and "cannot be checked" in b["population"]:
+            c.print(f"    [dim]population: {b['population']}[/dim]")
+    for line in mb.get("base_rates_not_shown", ()):
+        c.print(f"[dim]{line}.[/dim]")
 
 
-def render_sensitivity(res: dict, console=None, top: int = 15) -> None:
-    """Print the tornado and global sensitivity tables."""
+def render_sensitivity(res: dict, console=None, top: int = 15, formats=None) -> None:
+    """Print the tornado and global sensitivity tables.
+
+    ``formats`` maps an input key to its kind (:func:`engine.summary.input_formats`):
+    a fraction's low / high values print as %, a multiple as x, money with separators.
+    """
     from rich.console import Console
     from rich.table import Table
 
@@ -151,9 +177,13 @@ def render_sensitivity(res: dict, console=None, top: int = 15) -> None:
         for col, j in (("input", "left"), ("low value", "right"), ("high value", "right"), ("median @low", "right"),
                        ("median @high", "right"), ("swing", "right"), ("P @low", "right"), ("P @high", "right")):
             t.add_column(col, justify=j, no_wrap=(col == "input"))
-        for r in tor["inputs"][:top]:
-            t.add_row(r["key"], input_value(r["low_value"]), input_value(r["high_value"]), money(r["median_low"]),
-                      money(r["median_high"]), money(r["swing"]), prob(r["p_low"]), prob(r["p_high"]))
+        shown = tor["inputs"][:top]
+        fm = formats or {}
+        med = money_cells([r[k] for r in shown for k in ("median_low", "median_high", "swing")])
+        for i, r in enumerate(shown):
+            kind = fm.get(r["key"], "number")
+            t.add_row(r["key"], by_kind(r["low_value"], kind), by_kind(r["high_value"], kind), *med[3 * i:3 * i + 3],
+                      prob(r["p_low"]), prob(r["p_high"]))
         c.print(t)
         if len(tor["inputs"]) > top:
             c.print(f"the {top} largest swings of {len(tor['inputs'])} inputs; --top N for more, --json for all")
@@ -216,13 +246,14 @@ def render_stress(r: dict, console=None) -> None:
         f"[bold]{r['company']}[/bold]: stress test, base + {len(r['scenarios'])} scenarios, {r['paths']:,} paths "
         f"each, seed {r['seed']}, common random numbers; scenarios from {r.get('scenario_file', '')}"
     )
-    t = Table(title=f"Value per share ({unit}; price {short(r['price'])}) and P(justified)", title_justify="left")
+    t = Table(title=f"Value per share ({unit}; price {money(r['price'])}) and P(justified)", title_justify="left")
     for col in ("scenario", "p5", "p50", "p95", "mean", "P(DCF)", "P(market)", "failed"):
         t.add_column(col, justify="left" if col == "scenario" else "right")
     rows = [r["base"]] + r["scenarios"]
-    for s in rows:
-        v, pj = s["value_per_share"], s["p_justified"]
-        t.add_row(s["name"], short(v["p5"]), short(v["p50"]), short(v["p95"]), short(v["mean"]),
+    cells = money_cells([s["value_per_share"][k] for s in rows for k in ("p5", "p50", "p95", "mean")])
+    for i, s in enumerate(rows):
+        pj = s["p_justified"]
+        t.add_row(s["name"], *cells[4 * i:4 * i + 4],
                   prob(pj["dcf"]["estimate"]), prob(pj["market"]["estimate"]), pct(s["failed_share"], 1))
     c.print(t)
     d = Table(title="Change from base, same paths: estimate ± paired 95% half-width (pp = percentage points)",
@@ -237,7 +268,7 @@ def render_stress(r: dict, console=None) -> None:
     pp = lambda x: f"{100 * abs(x):.2f}" if x >= 0 else f"-{100 * abs(x):.2f}"  # noqa: E731
     for s in r["scenarios"]:
         x = s["delta"]
-        d.add_row(s["name"], cell(x["mean"], x["mean_ci95"], short),
+        d.add_row(s["name"], cell(x["mean"], x["mean_ci95"], money),
                   cell(x["p_justified_dcf"], x["p_justified_dcf_ci95"], pp),
                   cell(x["p_justified_market"], x["p_justified_market_ci95"], pp),
                   cell(x["failed_share"], x["failed_share_ci95"], pp))
@@ -246,8 +277,12 @@ def render_stress(r: dict, console=None) -> None:
         c.print(f"  [bold]{s['name']}[/bold]: {s['description']}")
 
 
-def render_reverse(r: dict, company: str, console=None) -> None:
-    """Print the reverse stress table (rich)."""
+def render_reverse(r: dict, company: str, console=None, formats=None) -> None:
+    """Print the reverse stress table (rich).
+
+    ``formats`` maps an input key to its kind (:func:`engine.summary.input_formats`): a
+    fraction's medians print as %, its shifts in percentage points (pp).
+    """
     from rich.console import Console
     from rich.table import Table
 
@@ -261,16 +296,20 @@ def render_reverse(r: dict, company: str, console=None) -> None:
     for col in ("input", "base median", "shift needed", "bracket", "median then", "P at bracket ends",
                 "range searched", "P over range"):
         t.add_column(col, justify="left" if col == "input" else "right", no_wrap=col == "input")
+    fm = formats or {}
     for e in r["inputs"]:
-        rng = f"[{e['range'][0]:+.4g}, {e['range'][1]:+.4g}]" if "range" in e else "-"
+        kind = fm.get(e["key"], "number")
+        v = functools.partial(by_kind, kind=kind)
+        d = functools.partial(shift_by_kind, kind=kind)
+        rng = f"[{d(e['range'][0])}, {d(e['range'][1])}]" if "range" in e else "-"
         prng = f"{prob(e['p_min'])} .. {prob(e['p_max'])}" if "p_min" in e else "-"
         if e["status"] == "found":
             b = e["shift_bracket"]
-            t.add_row(e["key"], f"{e['base_median']:.4g}", f"{e['shift']:+.4g}", f"[{b[0]:+.4g}, {b[1]:+.4g}]",
-                      f"{e['value_median']:.4g}", f"{prob(e['p_bracket'][0])} / {prob(e['p_bracket'][1])}",
+            t.add_row(e["key"], v(e["base_median"]), d(e["shift"]), f"[{d(b[0])}, {d(b[1])}]",
+                      v(e["value_median"]), f"{prob(e['p_bracket'][0])} / {prob(e['p_bracket'][1])}",
                       rng, prng)
         else:
-            t.add_row(e["key"], f"{e['base_median']:.4g}", "none in range", "-", "-", "-", rng, prng)
+            t.add_row(e["key"], v(e["base_median"]), "none in range", "-", "-", "-", rng, prng)
     c.print(t)
     c.print("P is evaluated at both ends of the range searched and at 7 evenly spaced shifts between 0 and each end "
             "('P over range': its min .. max there); where it crosses the target, the crossing nearest the base is narrowed by brentq "
@@ -294,10 +333,12 @@ def render_batch(rows: list, console=None) -> None:
     # file names, unless two configs share one (a/co.toml, b/co.toml): then the paths as given
     base_names = [Path(s["config"]).name for s in rows]
     names = {s["config"]: (n if base_names.count(n) == 1 else s["config"]) for s, n in zip(rows, base_names)}
-    for s in rows:
-        v, d, m = s["value_per_share"], s["p_justified"]["dcf"], s["p_justified"]["market"]
-        t.add_row(s["company"], names[s["config"]], f"{s['paths']:,}", s["value_unit"], short(v["mean"]), short(v["p50"]),
-                  short(s["price"]), prob(d["estimate"]), f"[{prob(d['ci95_low'])}, {prob(d['ci95_high'])}]",
+    cells = money_cells([x for s in rows for x in (s["value_per_share"]["mean"], s["value_per_share"]["p50"],
+                                                    s["price"])])
+    for i, s in enumerate(rows):
+        d, m = s["p_justified"]["dcf"], s["p_justified"]["market"]
+        t.add_row(s["company"], names[s["config"]], f"{s['paths']:,}", s["value_unit"], *cells[3 * i:3 * i + 3],
+                  prob(d["estimate"]), interval(d["ci95_low"], d["ci95_high"]),
                   prob(m["estimate"]), pct(s["failed_share"], 1))
     c.print(t)
 
