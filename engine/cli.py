@@ -225,9 +225,11 @@ def _common_run(f):
               help="Double the paths until SE / P(justified, DCF) is at most X (or --max-paths).")
 @click.option("--max-paths", type=click.IntRange(min=1), default=10_000_000, show_default=True,
               help="Upper limit on paths for --target-se / --target-rse.")
+@click.option("--implied-paths", type=click.IntRange(min=0), default=20_000, show_default=True,
+              help="Paths (the run's first) of the re-runs that solve for the implied cost of capital; 0: skip it.")
 @_guard
 def run(configs, paths, seed, threads, out, keep_paths, max_memory_gb, as_json, quiet, scheduler=None,
-        resume=False, plot_dir=None, target_se=None, target_rse=None, max_paths=10_000_000):
+        resume=False, plot_dir=None, target_se=None, target_rse=None, max_paths=10_000_000, implied_paths=20_000):
     """Simulate CONFIG and print the report.
 
     With several CONFIGs (e.g. configs/*.toml) every company is valued in one
@@ -256,7 +258,7 @@ def run(configs, paths, seed, threads, out, keep_paths, max_memory_gb, as_json, 
     command = "pricedin " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     if len(configs) > 1:
         return _run_batch(configs, paths, seed, threads, out, keep_paths, as_json, quiet, scheduler, plot_dir,
-                          target_se, target_rse, command)
+                          target_se, target_rse, command, implied_paths)
     cfg = _load_config(configs[0])
     if scheduler is not None or zarr_out:
         for flag, given in (("--keep-paths", keep_paths), ("--plot", plot_dir), ("--target-se", target_se),
@@ -283,7 +285,7 @@ def run(configs, paths, seed, threads, out, keep_paths, max_memory_gb, as_json, 
                                      max_paths=max_paths, **kw)
     if out:
         save_results(ds, out, "--out")
-    summary = summarize(ds)
+    summary = summarize(ds, implied=implied_paths > 0, implied_paths=implied_paths or None, threads=threads)
     if conv is not None:
         summary["convergence"] = conv
     if plot_dir:
@@ -328,7 +330,7 @@ def _run_blocks(cfg, paths, seed, threads, out, zarr_out, resume, as_json, quiet
 
 
 def _run_batch(configs, paths, seed, threads, out, keep_paths, as_json, quiet, scheduler, plot_dir,
-               target_se, target_rse, command):
+               target_se, target_rse, command, implied_paths=20_000):
     """``run A.toml B.toml ...``: every block of every config in one submission; one summary row each."""
     from .distributed import run_batch
     from .summary import summarize
@@ -343,7 +345,8 @@ def _run_batch(configs, paths, seed, threads, out, keep_paths, as_json, quiet, s
                         command=command)
     rows = []
     for path, ds in zip(configs, dss):
-        s = summarize(ds)
+        s = summarize(ds, implied=implied_paths > 0, implied_paths=implied_paths or None,
+                      threads=None if scheduler else threads)
         s["config"] = str(path)
         rows.append(s)
     if as_json:
@@ -414,7 +417,7 @@ def report(results, as_json, html_out=None, with_tornado=False, tornado_paths=No
             r = upd.result_from_dataset(ds)
             click.echo(r.to_json()) if as_json else upd.render_update(r)
         return
-    _emit(summarize(ds), as_json, None)
+    _emit(summarize(ds, implied=True, threads=threads), as_json, None)
 
 
 @main.command("update")

@@ -7,6 +7,7 @@ saved file), so ``pricedin report FILE`` prints the same numbers as the run did.
 from __future__ import annotations
 
 import math
+from typing import Optional
 
 import numpy as np
 
@@ -50,13 +51,20 @@ def proportion(k: int, n: int) -> dict:
     }
 
 
-def summary_dict(ds) -> dict:
+def summary_dict(ds, implied: bool = False, implied_paths: Optional[int] = None,
+                 threads: Optional[int] = None) -> dict:
     """The report of a run, as a plain dict (the ``--json`` output of ``pricedin run`` / ``report``).
 
     Parameters
     ----------
     ds : xarray.Dataset
         A result of :func:`engine.simulate` or :func:`open_results`.
+    implied : bool
+        Also solve for ``implied_cost_of_capital`` (re-runs of the stored config on
+        min(P, ``implied_paths`` or 20,000) paths; :func:`engine.fairvalue.implied_cost_of_capital`).
+        Otherwise that key holds ``rate`` None and a note.
+    threads : int, optional
+        Worker threads of those re-runs.
 
     Returns
     -------
@@ -67,8 +75,14 @@ def summary_dict(ds) -> dict:
         ``price_percentile`` [%], ``failed_share``, ``tv_clipped`` [paths],
         ``floored`` [paths], ``median_horizon_return`` [1/year],
         ``median_terminal_share``, ``hurdle`` note, ``elapsed_s``,
-        ``must_believe`` (see :func:`must_believe`).
+        ``must_believe`` (see :func:`must_believe`). First after the header, the
+        fair-value keys of :func:`engine.fairvalue.fair_value`: ``value_label``
+        ('value per share', or 'equity value' without a share count),
+        ``fair_value_ratio``, ``implied_cost_of_capital``, ``expected_irr``,
+        ``ev_sales_today``, ``reported_revenue``, ``peers``.
     """
+    from .fairvalue import fair_value
+
     a = ds.attrs
     v = np.asarray(ds["value_per_share"].values)
     n = v.size
@@ -82,8 +96,11 @@ def summary_dict(ds) -> dict:
     jm = int(np.count_nonzero(ds["justified_market"].values))
     failed = np.asarray(ds["failed"].values)
     ts = np.asarray(ds["terminal_share"].values)[~failed]
+    head = report_header(a, n)
     return {
-        **report_header(a, n),
+        **head,
+        "value_label": "value per share" if head["per_share"] else "equity value",
+        **fair_value(ds, implied=implied, implied_paths=implied_paths, threads=threads),
         "value_per_share": vps,
         "p_justified": {"dcf": proportion(jd, n), "market": proportion(jm, n)},
         "price_percentile": float(100.0 * np.count_nonzero(v < price) / n),
@@ -171,6 +188,12 @@ def summary_dataset(ds):
         "median_dilution": scalar(s["median_dilution"], "x", "median share count at the horizon / today"),
         "median_terminal_share": scalar(s["median_terminal_share"], "1",
                                         "median terminal-value share of value (surviving paths)"),
+        "fair_value_ratio": scalar(s["fair_value_ratio"]["estimate"], "1", "E[DCF value] / today's price"),
+        "fair_value_ratio_se": scalar(s["fair_value_ratio"]["se"], "1",
+                                      "Monte Carlo standard error of E[DCF value] / price"),
+        "expected_irr": scalar(np.nan if s["expected_irr"]["estimate"] is None else s["expected_irr"]["estimate"],
+                               "1/year", "expected annual holder return at today's price: "
+                               "(E[price at horizon] / price)^(1 / horizon) - 1"),
         "tv_clipped": scalar(s["tv_clipped"], "paths", "paths with terminal spread clipped to the minimum"),
         "floored": scalar(s["floored"], "paths", "paths with equity floored at 0 (limited liability)"),
     }

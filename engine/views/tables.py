@@ -15,12 +15,89 @@ import sys
 
 from .format import by_format, input_value, money, pct, prob, short
 
-__all__ = ["render_report", "render_must_believe", "render_sensitivity", "render_implied", "render_stress",
+__all__ = ["render_report", "render_fair_value", "fair_value_rows", "render_must_believe", "render_sensitivity", "render_implied", "render_stress",
            "render_reverse", "render_batch", "convergence_line"]
 
 
 def _plus(text: str, x: float) -> str:
     return "0" if x == 0 else (("+" if x > 0 else "") + text)
+
+
+def fair_value_rows(s: dict) -> list:
+    """``[(label, value text), ...]``: the fair-value rows of a report dict (:mod:`engine.fairvalue`), in order.
+
+    Shared by the terminal report and the HTML page; rows whose numbers are absent are left out.
+    """
+    rows = []
+    noun = s.get("value_label", "value per share")
+    fv = s.get("fair_value_ratio")
+    if fv:
+        rows.append((f"E[{noun}] / price", f"{fv['estimate']:.3f}x  (standard error {fv['se']:.3f})"))
+    icc = s.get("implied_cost_of_capital")
+    if icc and (icc.get("rate") is not None or icc.get("bracket") is not None):
+        if icc.get("rate") is not None:
+            txt = (f"{pct(icc['rate'], 2)} initial WACC (shift {100 * icc['shift']:+.2f} pp; mature "
+                   f"{pct(icc['mature_rate'], 2)}; {icc['paths']:,} paths)")
+        else:
+            txt = "none in the range searched"
+        rows.append(("implied cost of capital (mean value = price)", txt))
+    irr = s.get("expected_irr")
+    if irr:
+        est = "none" if irr["estimate"] is None else f"{pct(irr['estimate'], 2)} a year (standard error {pct(irr['se'], 2)})"
+        rows.append(("expected holder IRR at today's price (from E[price at horizon])",
+                     f"{est}; median {pct(irr['median_return'])}"))
+    ev, rev = s.get("ev_sales_today"), s.get("reported_revenue")
+    if ev and rev:
+        if ev.get("reported") is not None:
+            cur, _, unit = rev["unit"].partition(" ")
+            amt = lambda x: f"{cur} {x:,.0f} {unit}".rstrip() if abs(x) >= 100 else f"{cur} {x:.4g} {unit}".rstrip()  # noqa: E731
+            rows.append((f"EV/Sales today (on {rev['base_year']} reported revenue, {amt(rev['amount'])})",
+                         f"{ev['reported']:,.1f}x"))
+        if rev["differs"] and ev.get("model_base") is not None:
+            rows.append((f"EV/Sales today on the model's base revenue incl. run-rate ({amt(rev['model_base'])})",
+                         f"{ev['model_base']:,.1f}x"))
+            if rev.get("median_revenue_cagr") is not None:
+                rows.append((f"median revenue CAGR from {rev['base_year']} reported revenue",
+                             pct(rev["median_revenue_cagr"])))
+    for p in s.get("peers") or []:
+        rows.append((f"{noun} at {p['name']}'s EV/Sales {p['ev_sales']:.1f}x",
+                     f"{money(p['value'])}  ({p['value_to_price']:.3f}x price; percentile {p['percentile']:.1f})"))
+    return rows
+
+
+def _fair_value_notes(s: dict) -> list:
+    icc = s.get("implied_cost_of_capital") or {}
+    notes = [icc["note"]] if icc.get("note") and icc.get("bracket") is not None else []
+    irr = s.get("expected_irr") or {}
+    if irr.get("note"):
+        notes.append(irr["note"])
+    rev = s.get("reported_revenue")
+    if rev and rev["run_rate_segments"] and not rev["complete"]:
+        notes.append("run-rate segment(s) " + ", ".join(rev["run_rate_segments"]) + " give no "
+                     "segments.NAME.reported_revenue: their run-rate stands in for reported revenue")
+    return notes
+
+
+def render_fair_value(s: dict, console=None) -> None:
+    """Print the fair-value table (E[value] / price, implied cost of capital, expected IRR, EV/Sales, peers)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    c = console or Console(soft_wrap=False)
+    rows = fair_value_rows(s)
+    if not rows:
+        return
+    t = Table(title=f"Fair value at today's price ({money(s['price'])} {s['value_unit']})", title_justify="left",
+              show_header=False)
+    t.add_column("what")
+    t.add_column("value", justify="right")
+    from rich.markup import escape
+
+    for r in rows:
+        t.add_row(*(escape(x) for x in r))
+    c.print(t)
+    for n in _fair_value_notes(s):
+        c.print(f"[yellow]{escape(n)}[/yellow]")
 
 
 def render_report(s: dict, console=None) -> None:
@@ -37,8 +114,9 @@ def render_report(s: dict, console=None) -> None:
     if not s["per_share"]:
         whole = unit.replace(" (whole equity)", "")
         c.print(f"[yellow]No share count in the config: 'per share' means the whole equity, in {whole}.[/yellow]")
+    render_fair_value(s, c)
     v = s["value_per_share"]
-    t = Table(title=f"DCF value per share, {unit}", title_justify="left")
+    t = Table(title=f"DCF {s.get('value_label', 'value per share')}, {unit}", title_justify="left")
     t.add_column("statistic")
     t.add_column("value", justify="right")
     # one number of decimals for the whole column, set by its largest amount (594 next to 4,747, not 594.06)
@@ -59,7 +137,7 @@ def render_report(s: dict, console=None) -> None:
         pj.add_column(col, justify=j)
     d, m = s["p_justified"]["dcf"], s["p_justified"]["market"]
     pj.add_row("DCF", prob(d["estimate"]), prob(d["se"]), f"[{prob(d['ci95_low'])}, {prob(d['ci95_high'])}]",
-               f"{d['hits']:,}", "value per share >= price")
+               f"{d['hits']:,}", "value per share >= price" if s["per_share"] else "equity value >= market cap")
     pj.add_row("market", prob(m["estimate"]), prob(m["se"]), f"[{prob(m['ci95_low'])}, {prob(m['ci95_high'])}]",
                f"{m['hits']:,}", "return >= cost of equity")
     c.print(pj)
@@ -288,16 +366,18 @@ def render_batch(rows: list, console=None) -> None:
     c = console or Console(soft_wrap=False, width=None if sys.stdout.isatty() else 150)
     t = Table(title="Companies: value per share in each company's value unit; P(justified) with Wilson 95% CI",
               title_justify="left")
-    for col in ("company", "config", "paths", "unit", "mean", "p50", "price", "P(DCF)", "95% CI", "P(market)",
-                "failed"):
+    for col in ("company", "config", "paths", "unit", "mean", "p50", "price", "E[value]/price", "EV/Sales today",
+                "P(DCF)", "95% CI", "P(market)", "failed"):
         t.add_column(col, justify="left" if col in ("company", "config", "unit") else "right")
     # file names, unless two configs share one (a/co.toml, b/co.toml): then the paths as given
     base_names = [Path(s["config"]).name for s in rows]
     names = {s["config"]: (n if base_names.count(n) == 1 else s["config"]) for s, n in zip(rows, base_names)}
     for s in rows:
         v, d, m = s["value_per_share"], s["p_justified"]["dcf"], s["p_justified"]["market"]
+        fv, ev = s.get("fair_value_ratio"), s.get("ev_sales_today") or {}
         t.add_row(s["company"], names[s["config"]], f"{s['paths']:,}", s["value_unit"], short(v["mean"]), short(v["p50"]),
-                  short(s["price"]), prob(d["estimate"]), f"[{prob(d['ci95_low'])}, {prob(d['ci95_high'])}]",
+                  short(s["price"]), "n/a" if not fv else f"{fv['estimate']:.3f}x",
+                  "n/a" if ev.get("reported") is None else f"{ev['reported']:,.1f}x", prob(d["estimate"]), f"[{prob(d['ci95_low'])}, {prob(d['ci95_high'])}]",
                   prob(m["estimate"]), pct(s["failed_share"], 1))
     c.print(t)
 
