@@ -366,7 +366,7 @@ def render_batch(rows: list, console=None) -> None:
     c = console or Console(soft_wrap=False, width=None if sys.stdout.isatty() else 150)
     t = Table(title="Companies: value per share in each company's value unit; P(justified) with Wilson 95% CI",
               title_justify="left")
-    for col in ("company", "config", "paths", "unit", "mean", "p50", "price", "E[value]/price", "EV/Sales today",
+    for col in ("company", "config", "paths", "unit", "mean", "p50", "price", r"E\[value]/price", "EV/Sales today",
                 "P(DCF)", "95% CI", "P(market)", "failed"):
         t.add_column(col, justify="left" if col in ("company", "config", "unit") else "right")
     # file names, unless two configs share one (a/co.toml, b/co.toml): then the paths as given
