@@ -641,13 +641,19 @@ def _load_target(target, paths, threads, keep_paths=False):
               help="Tornado high quantile.")
 @click.option("--bins", type=click.IntRange(min=2), default=None, help="Quantile bins of the first-order index.")
 @click.option("--no-tornado", is_flag=True, help="Only the global part (no re-runs).")
+@click.option("--fixed-swing", type=click.FloatRange(0, 1, max_open=True), default=0.25, show_default=True,
+              help="Tornado bar of each fixed input: its value -/+ this relative swing (0: drawn inputs only).")
+@click.option("--rank-by", type=click.Choice(["p_justified", "mean", "median"]), default="p_justified",
+              show_default=True, help="Tornado order: |change in P(justified, DCF)| (ties by mean value), mean or "
+                                      "median value.")
 @click.option("--top", type=click.IntRange(min=1), default=15, show_default=True,
               help="Rows printed per table (--json always lists every input).")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="Worker threads.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @_debug
 @_guard
-def sensitivity(target, paths, tornado_paths, low, high, bins, no_tornado, top, threads, as_json):
+def sensitivity(target, paths, tornado_paths, low, high, bins, no_tornado, top, threads, as_json, fixed_swing=0.25,
+                rank_by="p_justified"):
     """Tornado and global sensitivity of value per share and P(justified).
 
     TARGET is a config (simulated with --paths) or a saved results file (.nc): the
@@ -660,7 +666,7 @@ def sensitivity(target, paths, tornado_paths, low, high, bins, no_tornado, top, 
         raise InputError(f"--low {low} must be below --high {high}")
     ds, cfg = _load_target(target, paths, threads)
     res = _sens(ds, cfg, tornado_paths=tornado_paths, threads=threads, low=low, high=high, bins=bins,
-                with_tornado=not no_tornado)
+                with_tornado=not no_tornado, fixed_swing=fixed_swing, rank_by=rank_by)
     if as_json:
         click.echo(json.dumps(json_safe(res), indent=2))
         return

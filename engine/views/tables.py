@@ -221,20 +221,30 @@ def render_sensitivity(res: dict, console=None, top: int = 15) -> None:
     tor = res.get("tornado")
     if tor:
         unit = tor["value_unit"]
-        t = Table(title=(f"Tornado: median value per share [{unit}] and P(justified, DCF) with each input at its "
-                         f"{100 * tor['low']:g}th / {100 * tor['high']:g}th percentile ({tor['paths']:,} paths, "
-                         f"seed {tor['seed']}); base median {money(tor['base_median'])}, "
-                         f"base P {prob(tor['base_p_justified'])}, price {money(tor['price'])}"),
+        fs = tor.get("fixed_swing", 0.0)
+        t = Table(title=(f"Tornado: P(justified, DCF) and mean / median value per share [{unit}] with each input at "
+                         f"its {100 * tor['low']:g}th / {100 * tor['high']:g}th percentile"
+                         + (f" (fixed inputs -/+{100 * fs:g}%)" if fs else "")
+                         + f" ({tor['paths']:,} paths, seed {tor['seed']}); base P {prob(tor['base_p_justified'])}, "
+                         + (f"base mean {money(tor['base_mean'])}, " if "base_mean" in tor else "")
+                         + f"base median {money(tor['base_median'])}, price {money(tor['price'])}"),
                   title_justify="left")
-        for col, j in (("input", "left"), ("low value", "right"), ("high value", "right"), ("median @low", "right"),
-                       ("median @high", "right"), ("swing", "right"), ("P @low", "right"), ("P @high", "right")):
+        sp = lambda x: "n/a" if x is None or not math.isfinite(x) else f"{x:+.3f}"  # noqa: E731
+        for col, j in (("input", "left"), ("kind", "left"), ("low value", "right"), ("high value", "right"),
+                       ("P @low", "right"), ("P @high", "right"), ("mean @low", "right"), ("mean @high", "right"),
+                       ("median @low", "right"), ("median @high", "right"), ("Spearman", "right")):
             t.add_column(col, justify=j, no_wrap=(col == "input"))
         for r in tor["inputs"][:top]:
-            t.add_row(r["key"], input_value(r["low_value"]), input_value(r["high_value"]), money(r["median_low"]),
-                      money(r["median_high"]), money(r["swing"]), prob(r["p_low"]), prob(r["p_high"]))
+            t.add_row(r["key"], r.get("kind", "drawn"), input_value(r["low_value"]), input_value(r["high_value"]),
+                      prob(r["p_low"]), prob(r["p_high"]),
+                      money(r["mean_low"]) if "mean_low" in r else "n/a",
+                      money(r["mean_high"]) if "mean_high" in r else "n/a",
+                      money(r["median_low"]), money(r["median_high"]), sp(r.get("spearman_value")))
         c.print(t)
+        for k in tor.get("skipped", []):
+            c.print(f"[yellow]not swung: {k['key']} ({k['reason']})[/yellow]")
         if len(tor["inputs"]) > top:
-            c.print(f"the {top} largest swings of {len(tor['inputs'])} inputs; --top N for more, --json for all")
+            c.print(f"the first {top} of {len(tor['inputs'])} inputs; --top N for more, --json for all")
         c.print(f"[dim]{tor['method']}[/dim]")
     g = res["global"]
     t = Table(title=f"Global sensitivity from {g['paths']:,} saved draws ({g['bins']} quantile bins)",
