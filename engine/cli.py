@@ -326,7 +326,17 @@ def _run_blocks(cfg, paths, seed, threads, out, zarr_out, resume, as_json, quiet
         if out:
             save_results(res, out, "--out")
         summary = summarize(res)
-    _emit(summary, as_json, out)
+    _emit(_add_implied(summary, cfg, None if scheduler else threads), as_json, out)
+
+
+def _add_implied(summary: dict, cfg, threads=None) -> dict:
+    """Fill ``implied_cost_of_capital`` of a summary built without it (Dask / Zarr runs): re-runs of ``cfg``."""
+    from .fairvalue import IMPLIED_PATHS, implied_cost_of_capital
+
+    if cfg is not None and "implied_cost_of_capital" in summary:
+        summary["implied_cost_of_capital"] = implied_cost_of_capital(
+            cfg, paths=min(int(summary["paths"]), IMPLIED_PATHS), seed=int(summary["seed"]), threads=threads)
+    return summary
 
 
 def _run_batch(configs, paths, seed, threads, out, keep_paths, as_json, quiet, scheduler, plot_dir,
@@ -385,9 +395,16 @@ def report(results, as_json, html_out=None, with_tornado=False, tornado_paths=No
     if results.lower().rstrip("/").endswith(".zarr"):
         if html_out is not None:
             raise InputError("--html is for .nc results; write the run with --out FILE.nc for a page")
-        from .distributed import summarize_store
+        import xarray as xr
 
-        _emit(summarize_store(results), as_json, None)
+        from .distributed import summarize_store
+        from .sensitivity import config_of
+
+        try:
+            cfg = config_of(xr.open_zarr(results))
+        except Exception:  # noqa: BLE001 - summarize_store names what is wrong with the store
+            cfg = None
+        _emit(_add_implied(summarize_store(results), cfg, threads), as_json, None)
         return
 
     if html_out is None and (with_tornado or tornado_paths is not None):
