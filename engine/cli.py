@@ -234,9 +234,11 @@ def _common_run(f):
               help="Double the paths until SE / P(justified, DCF) is at most X (or --max-paths).")
 @click.option("--max-paths", type=click.IntRange(min=1), default=10_000_000, show_default=True,
               help="Upper limit on paths for --target-se / --target-rse.")
+@click.option("--implied-paths", type=click.IntRange(min=0), default=20_000, show_default=True,
+              help="Paths (the run's first) of the re-runs that solve for the implied cost of capital; 0: skip it.")
 @_guard
 def run(configs, paths, seed, threads, out, keep_paths, max_memory_gb, as_json, quiet, scheduler=None,
-        resume=False, plot_dir=None, target_se=None, target_rse=None, max_paths=10_000_000):
+        resume=False, plot_dir=None, target_se=None, target_rse=None, max_paths=10_000_000, implied_paths=20_000):
     """Simulate CONFIG and print the report.
 
     With several CONFIGs (e.g. configs/*.toml) every company is valued in one
@@ -268,7 +270,7 @@ def run(configs, paths, seed, threads, out, keep_paths, max_memory_gb, as_json, 
     command = "pricedin " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     if len(configs) > 1:
         return _run_batch(configs, paths, seed, threads, out, keep_paths, as_json, quiet, scheduler, plot_dir,
-                          target_se, target_rse, command)
+                          target_se, target_rse, command, implied_paths)
     cfg = _load_config(configs[0])
     if scheduler is not None or zarr_out:
         for flag, given in (("--keep-paths", keep_paths), ("--plot", plot_dir), ("--target-se", target_se),
@@ -295,7 +297,7 @@ def run(configs, paths, seed, threads, out, keep_paths, max_memory_gb, as_json, 
                                      max_paths=max_paths, **kw)
     if out:
         save_results(ds, out, "--out")
-    summary = summarize(ds)
+    summary = summarize(ds, implied=implied_paths > 0, implied_paths=implied_paths or None, threads=threads)
     if conv is not None:
         summary["convergence"] = conv
     if plot_dir:
@@ -336,11 +338,21 @@ def _run_blocks(cfg, paths, seed, threads, out, zarr_out, resume, as_json, quiet
         if out:
             save_results(res, out, "--out")
         summary = summarize(res)
-    _emit(summary, as_json, out)
+    _emit(_add_implied(summary, cfg, None if scheduler else threads), as_json, out)
+
+
+def _add_implied(summary: dict, cfg, threads=None) -> dict:
+    """Fill ``implied_cost_of_capital`` of a summary built without it (Dask / Zarr runs): re-runs of ``cfg``."""
+    from .fairvalue import IMPLIED_PATHS, implied_cost_of_capital
+
+    if cfg is not None and "implied_cost_of_capital" in summary:
+        summary["implied_cost_of_capital"] = implied_cost_of_capital(
+            cfg, paths=min(int(summary["paths"]), IMPLIED_PATHS), seed=int(summary["seed"]), threads=threads)
+    return summary
 
 
 def _run_batch(configs, paths, seed, threads, out, keep_paths, as_json, quiet, scheduler, plot_dir,
-               target_se, target_rse, command):
+               target_se, target_rse, command, implied_paths=20_000):
     """``run A.toml B.toml ...``: every block of every config in one submission; one summary row each."""
     from .distributed import run_batch
     from .summary import summarize
@@ -355,7 +367,8 @@ def _run_batch(configs, paths, seed, threads, out, keep_paths, as_json, quiet, s
                         command=command)
     rows = []
     for path, ds in zip(configs, dss):
-        s = summarize(ds)
+        s = summarize(ds, implied=implied_paths > 0, implied_paths=implied_paths or None,
+                      threads=None if scheduler else threads)
         s["config"] = str(path)
         rows.append(s)
     if as_json:
@@ -399,9 +412,16 @@ def report(results, as_json, html_out=None, with_tornado=False, tornado_paths=No
     if results.lower().rstrip("/").endswith(".zarr"):
         if html_out is not None:
             raise InputError("--html is for .nc results; write the run with --out FILE.nc for a page")
-        from .distributed import summarize_store
+        import xarray as xr
 
-        _emit(summarize_store(results), as_json, None)
+        from .distributed import summarize_store
+        from .sensitivity import config_of
+
+        try:
+            cfg = config_of(xr.open_zarr(results))
+        except Exception:  # noqa: BLE001 - summarize_store names what is wrong with the store
+            cfg = None
+        _emit(_add_implied(summarize_store(results), cfg, threads), as_json, None)
         return
 
     if html_out is None and (with_tornado or tornado_paths is not None):
@@ -434,7 +454,7 @@ def report(results, as_json, html_out=None, with_tornado=False, tornado_paths=No
             r = upd.result_from_dataset(ds)
             click.echo(r.to_json()) if as_json else upd.render_update(r)
         return
-    _emit(summarize(ds), as_json, None)
+    _emit(summarize(ds, implied=True, threads=threads), as_json, None)
 
 
 @main.command("update")
@@ -673,13 +693,19 @@ def _load_target(target, paths, threads, keep_paths=False):
               help="Tornado high quantile.")
 @click.option("--bins", type=click.IntRange(min=2), default=None, help="Quantile bins of the first-order index.")
 @click.option("--no-tornado", is_flag=True, help="Only the global part (no re-runs).")
+@click.option("--fixed-swing", type=click.FloatRange(0, 1, max_open=True), default=0.25, show_default=True,
+              help="Tornado bar of each fixed input: its value -/+ this relative swing (0: drawn inputs only).")
+@click.option("--rank-by", type=click.Choice(["p_justified", "mean", "median"]), default="p_justified",
+              show_default=True, help="Tornado order: |change in P(justified, DCF)| (ties by mean value), mean or "
+                                      "median value.")
 @click.option("--top", type=click.IntRange(min=1), default=15, show_default=True,
               help="Rows printed per table (--json always lists every input).")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="Worker threads.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @_debug
 @_guard
-def sensitivity(target, paths, tornado_paths, low, high, bins, no_tornado, top, threads, as_json):
+def sensitivity(target, paths, tornado_paths, low, high, bins, no_tornado, top, threads, as_json, fixed_swing=0.25,
+                rank_by="p_justified"):
     """Tornado and global sensitivity of value per share and P(justified).
 
     TARGET is a config (simulated with --paths) or a saved results file (.nc): the
@@ -692,7 +718,7 @@ def sensitivity(target, paths, tornado_paths, low, high, bins, no_tornado, top, 
         raise InputError(f"--low {low} must be below --high {high}")
     ds, cfg = _load_target(target, paths, threads)
     res = _sens(ds, cfg, tornado_paths=tornado_paths, threads=threads, low=low, high=high, bins=bins,
-                with_tornado=not no_tornado)
+                with_tornado=not no_tornado, fixed_swing=fixed_swing, rank_by=rank_by)
     if as_json:
         click.echo(json.dumps(json_safe(res), indent=2))
         return

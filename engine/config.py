@@ -384,9 +384,15 @@ class Segment(_Base):
     name: str
     revenue: Optional[Amount] = None
     run_rate: Optional[Amount] = None
+    #: The segment's reported revenue of the base year when the base is a ``run_rate`` (report only: revenue
+    #: CAGR and EV/Sales from reported revenue); the simulation starts from ``run_rate``.
+    reported_revenue: Optional[float] = None
     growth: Growth
     churn: Churn = Churn()
     revenue_shock: RevenueShock = RevenueShock()
+
+    _rr = field_validator("reported_revenue", mode="before")(
+        lambda v: _num(_fixed_only(v, "segments.NAME.reported_revenue")) if v is not None else v)
 
     @field_validator("name")
     @classmethod
@@ -405,6 +411,18 @@ class Segment(_Base):
                 f"segment {self.name!r}: give exactly one of revenue (base-year revenue) or run_rate "
                 "(annualised rate at the valuation date, e.g. ARR)"
             )
+        if self.reported_revenue is not None:
+            if self.revenue is not None:
+                raise InputError(
+                    f"segments.{self.name}.reported_revenue = {self.reported_revenue:g} is for a run_rate segment; "
+                    f"segment {self.name!r} starts from its reported revenue (segments.{self.name}.revenue) "
+                    "already: remove reported_revenue"
+                )
+            if not (math.isfinite(self.reported_revenue) and self.reported_revenue >= 0):
+                raise InputError(
+                    f"segments.{self.name}.reported_revenue = {self.reported_revenue} must be a finite amount "
+                    ">= 0 (the segment's revenue in the base year, in company.money_unit)"
+                )
         return self
 
     @property
@@ -635,6 +653,46 @@ class Correlations(_Base):
     repair: StrictBool = False
 
 
+class Peer(_Base):
+    """A listed peer for the EV/Sales cross-check of the report (:func:`engine.fairvalue.peer_values`).
+
+    Give ``ev_sales`` alone, or ``revenue`` with ``market_cap`` (then EV/Sales =
+    (market_cap + net_debt) / revenue, both converted to the reporting currency).
+    Amounts are in ``company.money_unit``; ``revenue_currency`` defaults to the
+    reporting currency and ``market_cap_currency`` to the trading currency; each
+    must be one of the config's two currencies (``company.fx_rate`` converts them).
+    """
+
+    name: str
+    ev_sales: Optional[float] = None
+    revenue: Optional[float] = None
+    revenue_currency: Optional[str] = None
+    market_cap: Optional[float] = None
+    market_cap_currency: Optional[str] = None
+    net_debt: float = 0.0
+
+    _n = field_validator("ev_sales", "revenue", "market_cap", "net_debt", mode="before")(
+        lambda v: _num(_fixed_only(v, "a peer's figure")) if v is not None else v)
+    _c = field_validator("revenue_currency", "market_cap_currency")(lambda v: Company._iso(v))
+
+    @model_validator(mode="after")
+    def _either(self):
+        where = f"peers {self.name!r}"
+        if self.ev_sales is not None:
+            if self.revenue is not None or self.market_cap is not None:
+                raise InputError(f"{where}: give ev_sales alone, or revenue with market_cap, not both")
+            if not (math.isfinite(self.ev_sales) and self.ev_sales > 0):
+                raise InputError(f"{where}: ev_sales = {self.ev_sales} must be a number > 0 (e.g. 13.2)")
+            return self
+        if self.revenue is None or self.market_cap is None:
+            raise InputError(f"{where}: give ev_sales (EV / revenue, e.g. 13.2), or revenue with market_cap")
+        for k in ("revenue", "market_cap"):
+            v = getattr(self, k)
+            if not (math.isfinite(v) and v > 0):
+                raise InputError(f"{where}: {k} = {v} must be an amount > 0 (in company.money_unit)")
+        return self
+
+
 class Config(_Base):
     """A whole validated config. Build it with :func:`load_config` or :func:`config_from_dict`."""
 
@@ -653,6 +711,7 @@ class Config(_Base):
     failure: Failure = Failure()
     simulation: Simulation = Simulation()
     correlations: Correlations = Correlations()
+    peers: list[Peer] = []
 
     @model_validator(mode="after")
     def _cross(self):
@@ -666,6 +725,15 @@ class Config(_Base):
             raise InputError(
                 f"financing.closed_years = {bad}: years must lie in 1..simulation.horizon_years = {h}"
             )
+        known = {self.company.reporting_currency, self.company.trading_currency}
+        for p in self.peers:
+            for k in ("revenue_currency", "market_cap_currency"):
+                c = getattr(p, k)
+                if c is not None and c not in known:
+                    raise InputError(
+                        f"peers {p.name!r}: {k} = {c!r} is neither the reporting nor the trading currency "
+                        f"({' nor '.join(sorted(known))}); convert the figure to one of them, or give ev_sales"
+                    )
         return self
 
     # ------------------------------------------------------------------ helpers
@@ -872,7 +940,8 @@ def _plain(obj):
         skip = obj.unused_fields() if isinstance(obj, _Base) else set()
         for name in type(obj).model_fields:
             v = getattr(obj, name)
-            if v is None or name in skip or (name == "allow_extreme_growth" and v is False):
+            if v is None or name in skip or (name == "allow_extreme_growth" and v is False) or (
+                    name == "peers" and not v):
                 continue  # (an unset opt-in is left out, so configs that do not use it keep their sha256)
             out[name] = _plain(v)
         return out
@@ -906,6 +975,12 @@ def _toml_value(v) -> str:
 def _to_toml(d: dict) -> str:
     lines: list[str] = []
     for section, body in d.items():
+        if section == "peers":
+            for peer in body:
+                lines.append("[[peers]]")
+                lines.extend(f"{k} = {_toml_value(v)}" for k, v in peer.items())
+                lines.append("")
+            continue
         if section == "segments":
             for seg in body:
                 lines.append("[[segments]]")
@@ -956,6 +1031,7 @@ _FIELD_DOCS: dict[str, tuple[str, str, str]] = {
     'segments.name': ('identifier', 'required', 'names result variables (`maas`)'),
     'segments.revenue': ('P, >= 0', 'one required', 'base-year revenue, or an annualised run-rate (e.g. ARR) used as the base'),
     'segments.run_rate': ('P, >= 0', 'one required', 'base-year revenue, or an annualised run-rate (e.g. ARR) used as the base'),
+    'segments.reported_revenue': ('number >= 0', 'none', 'with `run_rate`: the segment\'s reported revenue in the base year; the report measures revenue CAGR and EV/Sales from reported revenue (the simulation still starts from `run_rate`)'),
     'segments.growth.method': ('`ou`, `linear_fade`', '`ou`', "mean-reverting process, or Damodaran's linear fade"),
     'segments.growth.today': ('P, in (-1, 100]', 'required', 'gross growth rate next year (may exceed 1: 2.926 is +292.6%)'),
     'segments.growth.long_run': ('P, in (-1, 1]', 'required', 'long-run gross growth (net long-run growth is about (1 + long_run)(1 - churn) - 1)'),
@@ -1034,6 +1110,14 @@ _FIELD_DOCS: dict[str, tuple[str, str, str]] = {
     'correlations.inputs': ('list of keys, square matrix', '', 'the full-matrix form'),
     'correlations.matrix': ('list of keys, square matrix', '', 'the full-matrix form'),
     'correlations.repair': ('bool', 'false', 'replace a matrix that is not positive semi-definite by the nearest valid one (Higham 2002); otherwise it is rejected and the nearest valid matrix is printed'),
+    'peers': ('', 'none', 'optional listed peers: the report values the company at each peer\'s EV/Sales (on base-year reported revenue, through the equity bridge) and places that value in the simulated distribution'),
+    'peers.name': ('text', 'required', 'peer name'),
+    'peers.ev_sales': ('number > 0', 'or revenue + market_cap', 'the peer\'s EV / revenue'),
+    'peers.revenue': ('number > 0', '', 'the peer\'s revenue, money units'),
+    'peers.revenue_currency': ('ISO code', 'reporting currency', 'one of the config\'s two currencies'),
+    'peers.market_cap': ('number > 0', '', 'the peer\'s market capitalisation, money units'),
+    'peers.market_cap_currency': ('ISO code', 'trading currency', 'one of the config\'s two currencies'),
+    'peers.net_debt': ('number', '0', 'the peer\'s debt - cash, in market_cap_currency: EV = market_cap + net_debt'),
 }
 
 _MODEL_OF_SECTION = None
@@ -1044,7 +1128,7 @@ def _section_models() -> dict:
         "company": Company, "market": Market, "balance_sheet": BalanceSheet, "segments": Segment,
         "margin": Margin, "tax": Tax, "reinvestment": Reinvestment, "cost_of_capital": CostOfCapital,
         "terminal": Terminal, "multiple": Multiple, "dilution": Dilution, "financing": Financing,
-        "failure": Failure, "simulation": Simulation, "correlations": Correlations,
+        "failure": Failure, "simulation": Simulation, "correlations": Correlations, "peers": Peer,
     }
 
 
@@ -1113,7 +1197,7 @@ def config_reference_markdown() -> str:
         section = key.split(".")[0]
         if section not in seen_sections:
             seen_sections.add(section)
-            head = f"[[{section}]]" if section == "segments" else f"[{section}]"
+            head = f"[[{section}]]" if section in ("segments", "peers") else f"[{section}]"
             typ, default, meaning = _FIELD_DOCS.get(section, ("", "", ""))
             out.append(f"| **{head}** | {typ} | {default} | {meaning} |")
         shown = key.split(".", 1)[1]

@@ -28,7 +28,7 @@ from typing import Optional
 import numpy as np
 from .errors import InputError
 
-__all__ = ["first_order_index", "global_sensitivity", "tornado", "sensitivity"]
+__all__ = ["first_order_index", "global_sensitivity", "tornado", "sensitivity", "FIXED_SWING", "RANK_RULES"]
 
 METHOD_GLOBAL = (
     "Spearman rank correlation (scipy.stats.spearmanr) of each drawn input with the output; first-order index "
@@ -38,10 +38,15 @@ METHOD_GLOBAL = (
     "ratio, not a variance decomposition, and the indices may sum to more than 1."
 )
 METHOD_TORNADO = (
-    "one input at a time fixed at its {lo:g}th and {hi:g}th percentile on every path, all other inputs at their "
-    "per-path draws with the same seed and blocks (common random numbers); swing = |median at high - median at "
-    "low| of value per share."
+    "one input at a time fixed at its {lo:g}th and {hi:g}th percentile on every path (a fixed input at its value "
+    "-/+ {fs:g}%, kept inside its allowed range; inputs fixed at 0 are not swung), all other inputs at their "
+    "per-path draws with the same seed and blocks (common random numbers); rows ranked by {rank}."
 )
+_RANK_TEXT = {
+    "p_justified": "|change in P(justified, DCF)|, ties by |change in mean value|",
+    "mean": "|change in mean value|, ties by |change in P(justified, DCF)|",
+    "median": "|change in median value| (swing), ties by |change in P(justified, DCF)|",
+}
 
 
 def _bins(n: int, bins: Optional[int]) -> int:
@@ -177,8 +182,33 @@ def config_of(ds):
     return config_from_dict(tomllib.loads(ds.attrs["config_toml"]))
 
 
+#: Default relative swing of a fixed input in the tornado: value x (1 -/+ 0.25).
+FIXED_SWING = 0.25
+
+#: Tornado ranking rules (``rank_by``): sort keys, largest first.
+RANK_RULES = {
+    "p_justified": ("p_swing", "mean_swing"),  # |dP(justified, DCF)|, ties (both P 0 or 1) by |dE[value]|
+    "mean": ("mean_swing", "p_swing"),
+    "median": ("swing", "p_swing"),
+}
+
+
+def _fixed_ends(spec, bounds, swing: float):
+    """(low, high) of a fixed input swung by -/+ ``swing`` x |value|, kept inside its bounds; None if it cannot move."""
+    x = float(spec.median())
+    if x == 0.0 or swing <= 0.0:
+        return None
+    lo, hi = x - swing * abs(x), x + swing * abs(x)
+    if bounds is not None:
+        eps = 1e-9 * max(1.0, abs(x))
+        lo = max(lo, bounds.lo + (eps if bounds.lo_open else 0.0))
+        hi = min(hi, bounds.hi - (eps if bounds.hi_open else 0.0))
+    return None if not lo < hi else (lo, hi)
+
+
 def tornado(cfg, paths: Optional[int] = None, seed: Optional[int] = None, threads: Optional[int] = None,
-            low: float = 0.10, high: float = 0.90, base=None) -> dict:
+            low: float = 0.10, high: float = 0.90, base=None, fixed_swing: float = FIXED_SWING,
+            rank_by: str = "p_justified") -> dict:
     """One-at-a-time tornado of median value per share and P(justified) with common random numbers.
 
     Parameters
@@ -193,51 +223,101 @@ def tornado(cfg, paths: Optional[int] = None, seed: Optional[int] = None, thread
         Quantiles (fractions in (0, 1)) at which each input is fixed.
     base : xarray.Dataset, optional
         The base run with the same (config, paths, seed), if already simulated.
+    fixed_swing : float
+        Relative swing of each fixed (not drawn) numeric input: its bar runs from
+        value x (1 - fixed_swing) to value x (1 + fixed_swing), each end kept inside
+        the input's allowed range; inputs fixed at 0 are not swung. 0 leaves fixed
+        inputs out. Default :data:`FIXED_SWING` (25%), so that a fixed input (a
+        growth volatility, a tax rate) cannot hide a large effect.
+    rank_by : {'p_justified', 'mean', 'median'}
+        Order of the rows (:data:`RANK_RULES`): by |change in P(justified, DCF)|,
+        ties (e.g. P = 0 at both ends) broken by |change in mean value| (default);
+        by |change in mean value|; or by |change in median value| (the ranking
+        before this option).
 
     Returns
     -------
     dict
-        ``method``, ``paths``, ``seed``, ``low``, ``high``, ``value_unit``,
-        ``price``, ``base_median`` [value unit], ``base_p_justified``,
-        ``inputs``: list sorted by ``swing`` (largest first) of {``key``,
-        ``low_value``, ``high_value`` (the input's quantiles, its own units),
-        ``median_low``, ``median_high`` [value unit], ``p_low``, ``p_high``
+        ``method``, ``paths``, ``seed``, ``low``, ``high``, ``fixed_swing``,
+        ``rank_by``, ``value_unit``, ``price``, ``base_median``, ``base_mean``
+        [value unit], ``base_p_justified``, ``inputs``: list sorted by ``rank_by``
+        (largest first) of {``key``, ``kind`` ('drawn' or 'fixed'),
+        ``low_value``, ``high_value`` (the input's quantiles, or a fixed input's
+        swung values; its own units), ``median_low``, ``median_high``,
+        ``mean_low``, ``mean_high`` [value unit], ``p_low``, ``p_high``
         (P(justified), DCF lens), ``swing`` = |median_high - median_low|,
-        ``p_swing`` = |p_high - p_low|}.
+        ``mean_swing`` = |mean_high - mean_low|, ``p_swing`` = |p_high - p_low|};
+        ``skipped``: fixed inputs whose swung value the config refuses ({``key``,
+        ``reason``}).
+
+    Raises
+    ------
+    engine.errors.InputError
+        Quantiles outside 0 < low < high < 1, a negative ``fixed_swing``, or an
+        unknown ``rank_by``.
     """
     from .simulate import ParameterTable, simulate
 
     if not 0 < low < high < 1:
         raise InputError(f"tornado quantiles `low` = {low}, `high` = {high}: need 0 < low < high < 1, e.g. 0.1 and 0.9")
+    if not (math.isfinite(fixed_swing) and 0 <= fixed_swing < 1):
+        raise InputError(f"`fixed_swing` = {fixed_swing}: a relative swing in [0, 1), e.g. 0.25 for +/-25%")
+    if rank_by not in RANK_RULES:
+        raise InputError(f"`rank_by` = {rank_by!r}: one of {', '.join(RANK_RULES)}")
     if base is None:
         base = simulate(cfg, paths=paths, seed=seed, threads=threads)
+    from .config import _input_bounds
+
+    bounds = dict(_input_bounds(cfg))
     table = ParameterTable(cfg)
-    rows = []
-    for col in table.drawn:
-        key, spec = table.keys[col], table.specs[col]
-        lo_v, hi_v = float(spec.quantile(low)), float(spec.quantile(high))
+    todo = []
+    for col, (key, spec) in enumerate(zip(table.keys, table.specs)):
+        if spec is None:
+            continue
+        if col in table.drawn:
+            todo.append((key, "drawn", float(spec.quantile(low)), float(spec.quantile(high))))
+        elif fixed_swing > 0:
+            ends = _fixed_ends(spec, bounds.get(key), fixed_swing)
+            if ends is not None:
+                todo.append((key, "fixed", *ends))
+    rows, skipped = [], []
+    for key, kind, lo_v, hi_v in todo:
         res = {}
-        for tag, val in (("low", lo_v), ("high", hi_v)):
-            ds = simulate(cfg, paths=paths, seed=seed, threads=threads, overrides={key: val})
-            res[tag] = (float(np.median(ds["value_per_share"].values)),
-                        float(np.mean(ds["justified_dcf"].values)))
+        try:
+            for tag, val in (("low", lo_v), ("high", hi_v)):
+                ds = simulate(cfg, paths=paths, seed=seed, threads=threads, overrides={key: val})
+                v = ds["value_per_share"].values
+                res[tag] = (float(np.median(v)), float(np.mean(ds["justified_dcf"].values)), float(np.mean(v)))
+        except InputError as e:  # a swung fixed input the config refuses (e.g. growth above 100% a year)
+            if kind == "drawn":
+                raise
+            skipped.append({"key": key, "reason": str(e)})
+            continue
         rows.append({
-            "key": key, "low_value": lo_v, "high_value": hi_v,
+            "key": key, "kind": kind, "low_value": lo_v, "high_value": hi_v,
             "median_low": res["low"][0], "median_high": res["high"][0],
+            "mean_low": res["low"][2], "mean_high": res["high"][2],
             "p_low": res["low"][1], "p_high": res["high"][1],
             "swing": abs(res["high"][0] - res["low"][0]),
+            "mean_swing": abs(res["high"][2] - res["low"][2]),
             "p_swing": abs(res["high"][1] - res["low"][1]),
         })
-    rows.sort(key=lambda r: (-r["swing"], -r["p_swing"]))
+    rule = RANK_RULES[rank_by]
+    rows.sort(key=lambda r: tuple(-r[k] for k in rule))
     return {
-        "method": METHOD_TORNADO.format(lo=100 * low, hi=100 * high),
+        "method": METHOD_TORNADO.format(lo=100 * low, hi=100 * high, fs=100 * fixed_swing,
+                                        rank=_RANK_TEXT[rank_by]),
         "paths": int(base.sizes["path"]),
         "seed": int(base.attrs["seed"]),
         "low": low,
         "high": high,
+        "fixed_swing": fixed_swing,
+        "rank_by": rank_by,
         "value_unit": base.attrs["value_unit"],
         "price": float(base.attrs["price"]),
         "base_median": float(np.median(base["value_per_share"].values)),
+        "base_mean": float(np.mean(base["value_per_share"].values)),
+        "skipped": skipped,
         "base_p_justified": float(np.mean(base["justified_dcf"].values)),
         "inputs": rows,
     }
@@ -245,7 +325,7 @@ def tornado(cfg, paths: Optional[int] = None, seed: Optional[int] = None, thread
 
 def sensitivity(ds, cfg=None, tornado_paths: Optional[int] = None, threads: Optional[int] = None,
                 low: float = 0.10, high: float = 0.90, bins: Optional[int] = None,
-                with_tornado: bool = True) -> dict:
+                with_tornado: bool = True, fixed_swing: float = FIXED_SWING, rank_by: str = "p_justified") -> dict:
     """Global sensitivity of ``ds`` plus (optionally) the tornado of its config.
 
     Parameters
@@ -256,7 +336,10 @@ def sensitivity(ds, cfg=None, tornado_paths: Optional[int] = None, threads: Opti
         Its config; default rebuilt from ``ds.attrs['config_toml']``.
     tornado_paths : int, optional
         Paths per tornado run (default: the run's P). The tornado re-runs the
-        first ``tornado_paths`` paths of the same seed, 2 runs per drawn input.
+        first ``tornado_paths`` paths of the same seed, 2 runs per drawn input
+        (and per fixed input swung by ``fixed_swing``; see :func:`tornado`, which
+        also documents ``rank_by``). Each tornado row gains ``spearman_value``
+        (from the global part; None for a fixed input).
 
     Returns
     -------
@@ -269,5 +352,8 @@ def sensitivity(ds, cfg=None, tornado_paths: Optional[int] = None, threads: Opti
         n = int(tornado_paths or ds.sizes["path"])
         base = ds if n == ds.sizes["path"] and cfg.simulation.seed == ds.attrs["seed"] else None
         out["tornado"] = tornado(cfg, paths=n, seed=int(ds.attrs["seed"]), threads=threads, low=low, high=high,
-                                 base=base)
+                                 base=base, fixed_swing=fixed_swing, rank_by=rank_by)
+        sp = {r["key"]: r["spearman_value"] for r in out["global"]["inputs"]}
+        for r in out["tornado"]["inputs"]:  # Spearman (value) beside each bar; None for a fixed input
+            r["spearman_value"] = sp.get(r["key"])
     return out

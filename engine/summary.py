@@ -7,6 +7,7 @@ saved file), so ``pricedin report FILE`` prints the same numbers as the run did.
 from __future__ import annotations
 
 import math
+from typing import Optional
 
 import numpy as np
 
@@ -79,13 +80,20 @@ def refuse_weighted(ds, where: str = "the results") -> None:
                          "unweighted run the update started from")
 
 
-def summary_dict(ds) -> dict:
+def summary_dict(ds, implied: bool = False, implied_paths: Optional[int] = None,
+                 threads: Optional[int] = None) -> dict:
     """The report of a run, as a plain dict (the ``--json`` output of ``pricedin run`` / ``report``).
 
     Parameters
     ----------
     ds : xarray.Dataset
         A result of :func:`engine.simulate` or :func:`open_results`.
+    implied : bool
+        Also solve for ``implied_cost_of_capital`` (re-runs of the stored config on
+        min(P, ``implied_paths`` or 20,000) paths; :func:`engine.fairvalue.implied_cost_of_capital`).
+        Otherwise that key holds ``rate`` None and a note.
+    threads : int, optional
+        Worker threads of those re-runs.
 
     Returns
     -------
@@ -100,13 +108,19 @@ def summary_dict(ds) -> dict:
         ``floored`` [paths], ``median_horizon_return`` [1/year] (over the paths
         where it is finite; NaN, with ``median_horizon_return_note``, when none is),
         ``median_terminal_share``, ``hurdle`` note, ``elapsed_s``,
-        ``must_believe`` (see :func:`must_believe`).
+        ``must_believe`` (see :func:`must_believe`). First after the header, the
+        fair-value keys of :func:`engine.fairvalue.fair_value`: ``value_label``
+        ('value per share', or 'equity value' without a share count),
+        ``fair_value_ratio``, ``implied_cost_of_capital``, ``expected_irr``,
+        ``ev_sales_today``, ``reported_revenue``, ``peers``.
 
     Raises
     ------
     engine.errors.InputError
         ``ds`` holds path weights (:func:`refuse_weighted`).
     """
+    from .fairvalue import fair_value
+
     refuse_weighted(ds)
     a = ds.attrs
     v = np.asarray(ds["value_per_share"].values)
@@ -130,8 +144,11 @@ def summary_dict(ds) -> dict:
         hr_note = (f"the horizon return is not finite on {n - hr_ok:,} of {n:,} paths (e.g. a path with no equity "
                    "value at the horizon); the median is over the others" if hr_ok else
                    f"the horizon return is not finite on any of the {n:,} paths, so it has no median")
+    head = report_header(a, n)
     out = {
-        **report_header(a, n),
+        **head,
+        "value_label": "value per share" if head["per_share"] else "equity value",
+        **fair_value(ds, implied=implied, implied_paths=implied_paths, threads=threads),
         "percentile_method": PERCENTILE_METHOD,
         "value_per_share": vps,
         "p_justified": {"dcf": proportion(jd, n), "market": proportion(jm, n)},
@@ -223,6 +240,12 @@ def summary_dataset(ds):
         "median_dilution": scalar(s["median_dilution"], "x", "median share count at the horizon / today"),
         "median_terminal_share": scalar(s["median_terminal_share"], "1",
                                         "median terminal-value share of value (surviving paths)"),
+        "fair_value_ratio": scalar(s["fair_value_ratio"]["estimate"], "1", "E[DCF value] / today's price"),
+        "fair_value_ratio_se": scalar(s["fair_value_ratio"]["se"], "1",
+                                      "Monte Carlo standard error of E[DCF value] / price"),
+        "expected_irr": scalar(np.nan if s["expected_irr"]["estimate"] is None else s["expected_irr"]["estimate"],
+                               "1/year", "expected annual holder return at today's price: "
+                               "(E[price at horizon] / price)^(1 / horizon) - 1"),
         "tv_clipped": scalar(s["tv_clipped"], "paths", "paths with terminal spread clipped to the minimum"),
         "floored": scalar(s["floored"], "paths", "paths with equity floored at 0 (limited liability)"),
     }

@@ -145,7 +145,7 @@ def test_console_script_subprocess(tmp_path):
         capture_output=True, text=True, cwd=ROOT, timeout=600,
     )
     assert proc.returncode == 0, proc.stderr
-    assert "DCF value per share" in proc.stdout and out.exists()
+    assert "DCF equity value" in proc.stdout and out.exists()
     import xarray as xr
 
     ds = xr.load_dataset(out, engine="h5netcdf")

@@ -165,6 +165,13 @@ def _report(s: dict) -> str:
     if not s["per_share"]:
         out.append(f'<p class="warn">No share count in the config: "per share" means the whole equity, '
                    f"in {_e(unit)}.</p>")
+    from .tables import _fair_value_notes, fair_value_rows
+
+    fv = fair_value_rows(s)
+    if fv:
+        out.append(_table(f"Fair value at today's price ({money(s['price'])} {unit})", ["what", "value"],
+                          [list(r) for r in fv], {1}))
+        out.extend(f'<p class="warn">{_e(n)}</p>' for n in _fair_value_notes(s))
     v = s["value_per_share"]
     rows = [["mean", f"{money(v['mean'])}  (standard error {money(v['se_mean'])})"],
             ["standard deviation", money(v["sd"])]]
@@ -174,12 +181,13 @@ def _report(s: dict) -> str:
     rows.append(["today's price", money(s["price"])])
     rows.append(["percentile of today's price", f"{s['price_percentile']:.2f}"])
     cls = [None] * (len(rows) - 2) + ["strong", None]
-    out.append(_table(f"DCF value per share, {unit}", ["statistic", "value"], rows, {1}, cls))
+    out.append(_table(f"DCF {s.get('value_label', 'value per share')}, {unit}", ["statistic", "value"], rows, {1},
+                      cls))
 
     d, m = s["p_justified"]["dcf"], s["p_justified"]["market"]
     rows = [
         ["DCF", prob(d["estimate"]), prob(d["se"]), interval(d["ci95_low"], d["ci95_high"]),
-         f"{d['hits']:,}", "value per share >= price"],
+         f"{d['hits']:,}", "value per share >= price" if s["per_share"] else "equity value >= market cap"],
         ["market", prob(m["estimate"]), prob(m["se"]), interval(m["ci95_low"], m["ci95_high"]),
          f"{m['hits']:,}", "return >= cost of equity"],
     ]
@@ -292,7 +300,7 @@ def _tornado(tor: dict) -> str:
 # --------------------------------------------------------------------------- page
 
 
-def render_html(ds, tornado: Optional[dict] = None) -> str:
+def render_html(ds, tornado: Optional[dict] = None, implied: bool = True) -> str:
     """The self-contained HTML report of a result Dataset.
 
     Parameters
@@ -304,6 +312,9 @@ def render_html(ds, tornado: Optional[dict] = None) -> str:
         A :func:`engine.sensitivity.tornado` result; when given, the page has the
         tornado table and figure. Computing it re-runs the config, so it is the
         caller's choice.
+    implied : bool
+        Solve for the implied cost of capital (re-runs of the stored config on at
+        most 20,000 paths, :func:`engine.fairvalue.implied_cost_of_capital`).
 
     Returns
     -------
@@ -316,7 +327,7 @@ def render_html(ds, tornado: Optional[dict] = None) -> str:
 
     if "scenario" in ds.dims:
         raise InputError("the HTML report is for a run's results; a stress file (scenario dimension) has none")
-    s = summary_dict(ds)
+    s = summary_dict(ds, implied=implied)
     g = global_sensitivity(ds)
     company = s["company"]
     title = f"{company}: pricedin valuation report"

@@ -15,12 +15,89 @@ import sys
 
 from .format import by_format, by_kind, interval, money, money_cells, pct, prob, shift_by_kind
 
-__all__ = ["render_report", "render_must_believe", "render_sensitivity", "render_implied", "render_stress",
+__all__ = ["render_report", "render_fair_value", "fair_value_rows", "render_must_believe", "render_sensitivity", "render_implied", "render_stress",
            "render_reverse", "render_batch", "convergence_line"]
 
 
 def _plus(text: str, x: float) -> str:
     return "0" if x == 0 else (("+" if x > 0 else "") + text)
+
+
+def fair_value_rows(s: dict) -> list:
+    """``[(label, value text), ...]``: the fair-value rows of a report dict (:mod:`engine.fairvalue`), in order.
+
+    Shared by the terminal report and the HTML page; rows whose numbers are absent are left out.
+    """
+    rows = []
+    noun = s.get("value_label", "value per share")
+    fv = s.get("fair_value_ratio")
+    if fv:
+        rows.append((f"E[{noun}] / price", f"{fv['estimate']:.3f}x  (standard error {fv['se']:.3f})"))
+    icc = s.get("implied_cost_of_capital")
+    if icc and (icc.get("rate") is not None or icc.get("bracket") is not None):
+        if icc.get("rate") is not None:
+            txt = (f"{pct(icc['rate'], 2)} initial WACC (shift {100 * icc['shift']:+.2f} pp; mature "
+                   f"{pct(icc['mature_rate'], 2)}; {icc['paths']:,} paths)")
+        else:
+            txt = "none in the range searched"
+        rows.append(("implied cost of capital (mean value = price)", txt))
+    irr = s.get("expected_irr")
+    if irr:
+        est = "none" if irr["estimate"] is None else f"{pct(irr['estimate'], 2)} a year (standard error {pct(irr['se'], 2)})"
+        rows.append(("expected holder IRR at today's price (from E[price at horizon])",
+                     f"{est}; median {pct(irr['median_return'])}"))
+    ev, rev = s.get("ev_sales_today"), s.get("reported_revenue")
+    if ev and rev:
+        if ev.get("reported") is not None:
+            cur, _, unit = rev["unit"].partition(" ")
+            amt = lambda x: f"{cur} {x:,.0f} {unit}".rstrip() if abs(x) >= 100 else f"{cur} {x:.4g} {unit}".rstrip()  # noqa: E731
+            rows.append((f"EV/Sales today (on {rev['base_year']} reported revenue, {amt(rev['amount'])})",
+                         f"{ev['reported']:,.1f}x"))
+        if rev["differs"] and ev.get("model_base") is not None:
+            rows.append((f"EV/Sales today on the model's base revenue incl. run-rate ({amt(rev['model_base'])})",
+                         f"{ev['model_base']:,.1f}x"))
+            if rev.get("median_revenue_cagr") is not None:
+                rows.append((f"median revenue CAGR from {rev['base_year']} reported revenue",
+                             pct(rev["median_revenue_cagr"])))
+    for p in s.get("peers") or []:
+        rows.append((f"{noun} at {p['name']}'s EV/Sales {p['ev_sales']:.1f}x",
+                     f"{money(p['value'])}  ({p['value_to_price']:.3f}x price; percentile {p['percentile']:.1f})"))
+    return rows
+
+
+def _fair_value_notes(s: dict) -> list:
+    icc = s.get("implied_cost_of_capital") or {}
+    notes = [icc["note"]] if icc.get("note") and icc.get("bracket") is not None else []
+    irr = s.get("expected_irr") or {}
+    if irr.get("note"):
+        notes.append(irr["note"])
+    rev = s.get("reported_revenue")
+    if rev and rev["run_rate_segments"] and not rev["complete"]:
+        notes.append("run-rate segment(s) " + ", ".join(rev["run_rate_segments"]) + " give no "
+                     "segments.NAME.reported_revenue: their run-rate stands in for reported revenue")
+    return notes
+
+
+def render_fair_value(s: dict, console=None) -> None:
+    """Print the fair-value table (E[value] / price, implied cost of capital, expected IRR, EV/Sales, peers)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    c = console or Console(soft_wrap=False)
+    rows = fair_value_rows(s)
+    if not rows:
+        return
+    t = Table(title=f"Fair value at today's price ({money(s['price'])} {s['value_unit']})", title_justify="left",
+              show_header=False)
+    t.add_column("what")
+    t.add_column("value", justify="right")
+    from rich.markup import escape
+
+    for r in rows:
+        t.add_row(*(escape(x) for x in r))
+    c.print(t)
+    for n in _fair_value_notes(s):
+        c.print(f"[yellow]{escape(n)}[/yellow]")
 
 
 def render_report(s: dict, console=None) -> None:
@@ -37,8 +114,9 @@ def render_report(s: dict, console=None) -> None:
     if not s["per_share"]:
         whole = unit.replace(" (whole equity)", "")
         c.print(f"[yellow]No share count in the config: 'per share' means the whole equity, in {whole}.[/yellow]")
+    render_fair_value(s, c)
     v = s["value_per_share"]
-    t = Table(title=f"DCF value per share, {unit}", title_justify="left")
+    t = Table(title=f"DCF {s.get('value_label', 'value per share')}, {unit}", title_justify="left")
     t.add_column("statistic")
     t.add_column("value", justify="right")
     # one number of decimals for the whole column, set by its largest amount (594 next to 4,747, not 594.06)
@@ -59,7 +137,7 @@ def render_report(s: dict, console=None) -> None:
         pj.add_column(col, justify=j)
     d, m = s["p_justified"]["dcf"], s["p_justified"]["market"]
     pj.add_row("DCF", prob(d["estimate"]), prob(d["se"]), interval(d["ci95_low"], d["ci95_high"]),
-               f"{d['hits']:,}", "value per share >= price")
+               f"{d['hits']:,}", "value per share >= price" if s["per_share"] else "equity value >= market cap")
     pj.add_row("market", prob(m["estimate"]), prob(m["se"]), interval(m["ci95_low"], m["ci95_high"]),
                f"{m['hits']:,}", "return >= cost of equity")
     c.print(pj)
@@ -169,24 +247,34 @@ def render_sensitivity(res: dict, console=None, top: int = 15, formats=None) -> 
     tor = res.get("tornado")
     if tor:
         unit = tor["value_unit"]
-        t = Table(title=(f"Tornado: median value per share [{unit}] and P(justified, DCF) with each input at its "
-                         f"{100 * tor['low']:g}th / {100 * tor['high']:g}th percentile ({tor['paths']:,} paths, "
-                         f"seed {tor['seed']}); base median {money(tor['base_median'])}, "
-                         f"base P {prob(tor['base_p_justified'])}, price {money(tor['price'])}"),
+        fs = tor.get("fixed_swing", 0.0)
+        t = Table(title=(f"Tornado: P(justified, DCF) and mean / median value per share [{unit}] with each input at "
+                         f"its {100 * tor['low']:g}th / {100 * tor['high']:g}th percentile"
+                         + (f" (fixed inputs -/+{100 * fs:g}%)" if fs else "")
+                         + f" ({tor['paths']:,} paths, seed {tor['seed']}); base P {prob(tor['base_p_justified'])}, "
+                         + (f"base mean {money(tor['base_mean'])}, " if "base_mean" in tor else "")
+                         + f"base median {money(tor['base_median'])}, price {money(tor['price'])}"),
                   title_justify="left")
-        for col, j in (("input", "left"), ("low value", "right"), ("high value", "right"), ("median @low", "right"),
-                       ("median @high", "right"), ("swing", "right"), ("P @low", "right"), ("P @high", "right")):
+        sp = lambda x: "n/a" if x is None or not math.isfinite(x) else f"{x:+.3f}"  # noqa: E731
+        for col, j in (("input", "left"), ("kind", "left"), ("low value", "right"), ("high value", "right"),
+                       ("P @low", "right"), ("P @high", "right"), ("mean @low", "right"), ("mean @high", "right"),
+                       ("median @low", "right"), ("median @high", "right"), ("Spearman", "right")):
             t.add_column(col, justify=j, no_wrap=(col == "input"))
         shown = tor["inputs"][:top]
         fm = formats or {}
-        med = money_cells([r[k] for r in shown for k in ("median_low", "median_high", "swing")])
+        med = money_cells([r.get(k, float("nan")) for r in shown
+                           for k in ("mean_low", "mean_high", "median_low", "median_high")])
         for i, r in enumerate(shown):
             kind = fm.get(r["key"], "number")
-            t.add_row(r["key"], by_kind(r["low_value"], kind), by_kind(r["high_value"], kind), *med[3 * i:3 * i + 3],
-                      prob(r["p_low"]), prob(r["p_high"]))
+            t.add_row(r["key"], r.get("kind", "drawn"), by_kind(r["low_value"], kind), by_kind(r["high_value"], kind),
+                      prob(r["p_low"]), prob(r["p_high"]),
+                      med[4 * i] if "mean_low" in r else "n/a", med[4 * i + 1] if "mean_high" in r else "n/a",
+                      med[4 * i + 2], med[4 * i + 3], sp(r.get("spearman_value")))
         c.print(t)
+        for k in tor.get("skipped", []):
+            c.print(f"[yellow]not swung: {k['key']} ({k['reason']})[/yellow]")
         if len(tor["inputs"]) > top:
-            c.print(f"the {top} largest swings of {len(tor['inputs'])} inputs; --top N for more, --json for all")
+            c.print(f"the first {top} of {len(tor['inputs'])} inputs; --top N for more, --json for all")
         c.print(f"[dim]{tor['method']}[/dim]")
     g = res["global"]
     t = Table(title=f"Global sensitivity from {g['paths']:,} saved draws ({g['bins']} quantile bins)",
@@ -327,8 +415,8 @@ def render_batch(rows: list, console=None) -> None:
     c = console or Console(soft_wrap=False, width=None if sys.stdout.isatty() else 150)
     t = Table(title="Companies: value per share in each company's value unit; P(justified) with Wilson 95% CI",
               title_justify="left")
-    for col in ("company", "config", "paths", "unit", "mean", "p50", "price", "P(DCF)", "95% CI", "P(market)",
-                "failed"):
+    for col in ("company", "config", "paths", "unit", "mean", "p50", "price", r"E\[value]/price", "EV/Sales today",
+                "P(DCF)", "95% CI", "P(market)", "failed"):
         t.add_column(col, justify="left" if col in ("company", "config", "unit") else "right")
     # file names, unless two configs share one (a/co.toml, b/co.toml): then the paths as given
     base_names = [Path(s["config"]).name for s in rows]
@@ -337,7 +425,10 @@ def render_batch(rows: list, console=None) -> None:
                                                     s["price"])])
     for i, s in enumerate(rows):
         d, m = s["p_justified"]["dcf"], s["p_justified"]["market"]
+        fv, ev = s.get("fair_value_ratio"), s.get("ev_sales_today") or {}
         t.add_row(s["company"], names[s["config"]], f"{s['paths']:,}", s["value_unit"], *cells[3 * i:3 * i + 3],
+                  "n/a" if not fv else f"{fv['estimate']:.3f}x",
+                  "n/a" if ev.get("reported") is None else f"{ev['reported']:,.1f}x",
                   prob(d["estimate"]), interval(d["ci95_low"], d["ci95_high"]),
                   prob(m["estimate"]), pct(s["failed_share"], 1))
     c.print(t)
