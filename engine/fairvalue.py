@@ -75,6 +75,8 @@ def fair_value_ratio(ds) -> dict:
     v = np.asarray(ds["value_per_share"].values, dtype=float)
     price = float(ds.attrs["price"])
     mean, sd = mean_sd(v)
+    if v.size < 2:
+        sd = float("nan")  # one path has no spread: the standard error is undefined, not 0
     return {"estimate": mean / price, "se": sd / math.sqrt(v.size) / price, "mean_value": mean, "price": price}
 
 
@@ -106,6 +108,8 @@ def expected_irr(ds) -> dict:
     price = float(ds.attrs["price"])
     h = int(ds.attrs["horizon_years"])
     m, sd = mean_sd(ph)
+    if ph.size < 2:
+        sd = float("nan")  # undefined for one path
     out = {"estimate": None, "se": None, "mean_price_horizon": m, "horizon_years": h,
            "median_return": float(np.median(ds["horizon_return"].values)), "note": None}
     if not m > 0:

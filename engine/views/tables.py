@@ -32,7 +32,8 @@ def fair_value_rows(s: dict) -> list:
     noun = s.get("value_label", "value per share")
     fv = s.get("fair_value_ratio")
     if fv:
-        rows.append((f"E[{noun}] / price", f"{fv['estimate']:.3f}x  (standard error {fv['se']:.3f})"))
+        rows.append((f"E[{noun}] / price", f"{fv['estimate']:.3f}x  (standard error "
+                     f"{'n/a' if not math.isfinite(fv['se']) else format(fv['se'], '.3f')})"))
     icc = s.get("implied_cost_of_capital")
     if icc and (icc.get("rate") is not None or icc.get("bracket") is not None):
         if icc.get("rate") is not None:
@@ -43,7 +44,8 @@ def fair_value_rows(s: dict) -> list:
         rows.append(("implied cost of capital (mean value = price)", txt))
     irr = s.get("expected_irr")
     if irr:
-        est = "none" if irr["estimate"] is None else f"{pct(irr['estimate'], 2)} a year (standard error {pct(irr['se'], 2)})"
+        est = "none" if irr["estimate"] is None else (f"{pct(irr['estimate'], 2)} a year (standard error "
+                                                     f"{'n/a' if not math.isfinite(irr['se']) else pct(irr['se'], 2)})")
         rows.append(("expected holder IRR at today's price (from E[price at horizon])",
                      f"{est}; median {pct(irr['median_return'])}"))
     ev, rev = s.get("ev_sales_today"), s.get("reported_revenue")
@@ -417,7 +419,9 @@ def render_batch(rows: list, console=None) -> None:
               title_justify="left")
     for col in ("company", "config", "paths", "unit", "mean", "p50", "price", r"E\[value]/price", "EV/Sales today",
                 "P(DCF)", "95% CI", "P(market)", "failed"):
-        t.add_column(col, justify="left" if col in ("company", "config", "unit") else "right")
+        left = col in ("company", "config", "unit")  # text columns wrap; numbers never do
+        t.add_column(col, justify="left" if left else "right", no_wrap=not left,
+                     min_width=12 if col == "company" else None)
     # file names, unless two configs share one (a/co.toml, b/co.toml): then the paths as given
     base_names = [Path(s["config"]).name for s in rows]
     names = {s["config"]: (n if base_names.count(n) == 1 else s["config"]) for s, n in zip(rows, base_names)}
