@@ -283,6 +283,7 @@ FLOAT_OPTIONS = [
     Slot("F_PRICE", "{price}", "today's price"),
     Slot("F_MCAP", "{money}", "today's market cap in the reporting currency"),
     Slot("F_HORIZON", "year", "horizon"),
+    Slot("F_ELAPSED", "year", "years from the base year's end to the valuation date (f; the first year's stub is 1 - f)"),
 ]
 
 
