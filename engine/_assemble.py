@@ -142,6 +142,10 @@ def assemble(cfg, table, out, flags, draws, keep_out, keep_seg, elapsed, command
         "history": f"{now} pricedin {version}: {command or 'simulate()'}",
         "ticker": cfg.company.ticker,
         "mid_year": cfg.cost_of_capital.mid_year,
+        "valuation_date": cfg.company.valuation_date.isoformat(),
+        "base_year": int(cfg.company.base_year),
+        "rate_currency": cfg.rate_currency,
+        "discount_rates": cfg.discount_rates,
         "limited_liability": cfg.failure.limited_liability,
     }
     ds.attrs = encode_attrs(ds.attrs)

@@ -25,7 +25,7 @@ from .model import layout as L
 from .sampling import block_seed, check_correlation, sample_parameters
 from .variables import GLOBAL_INPUTS, SEGMENT_INPUTS
 
-__all__ = ["ParameterTable", "parameter_table", "keep_paths_bytes", "kernel_options", "base_shock", "Plan",
+__all__ = ["ParameterTable", "parameter_table", "PARITY_RATES", "to_cash_flow_currency", "keep_paths_bytes", "kernel_options", "base_shock", "Plan",
            "cached_plan", "run_config", "as_config", "MemoryLimitError", "DEFAULT_MEMORY_LIMIT"]
 
 #: Refuse ``keep_paths`` runs whose (path, time) arrays would exceed this many bytes.
@@ -108,6 +108,43 @@ class ParameterTable:
         return self.keys.index(key)
 
 
+#: The rates given in ``cost_of_capital.currency``: each discounts the cash flows or is a hurdle, so each is
+#: converted to the cash flows' currency (the reporting currency) by interest-rate parity. ``terminal.growth``
+#: and ``terminal.return_on_capital`` describe the cash flows and are in their currency already.
+PARITY_RATES = ("cost_of_capital.initial", "cost_of_capital.mature", "cost_of_capital.cost_of_equity",
+                "terminal.wacc")
+
+
+def to_cash_flow_currency(cfg: Config, table: "ParameterTable", theta: np.ndarray) -> None:
+    """Convert the discount rates in ``theta`` to the cash flows' currency, in place, draw by draw.
+
+    Each path's value of the :data:`PARITY_RATES` columns becomes
+    ``(1 + r)(1 + rf_cf) / (1 + rf_r) - 1``
+    (:func:`engine.model.discounting.interest_rate_parity`), after the draws and any override, so a drawn
+    rate's distribution is transformed exactly (a monotone map of each draw). Absent inputs (NaN) stay NaN.
+    Nothing changes when ``cost_of_capital.currency`` is the reporting currency.
+
+    Parameters
+    ----------
+    cfg : Config
+        The run's config (its ``rate_parity``).
+    table : ParameterTable
+        ``theta``'s column layout.
+    theta : ndarray(float64), (path, n_columns)
+        The block's parameters; rates in ``cost_of_capital.currency`` on entry, in the reporting currency
+        on return [1/year].
+    """
+    parity = cfg.rate_parity
+    if parity is None:
+        return
+    from .model.discounting import interest_rate_parity
+
+    for key in PARITY_RATES:
+        if key in table.keys:
+            col = table.column(key)
+            theta[:, col] = interest_rate_parity(theta[:, col], *parity)
+
+
 def parameter_table(cfg: Config) -> ParameterTable:
     """The ``theta`` column layout of ``cfg`` (see :class:`ParameterTable`)."""
     return ParameterTable(cfg)
@@ -146,6 +183,7 @@ def kernel_options(cfg: Config):
     fopt[L.F_PRICE] = cfg.price
     fopt[L.F_MCAP] = cfg.market_cap_reporting
     fopt[L.F_HORIZON] = float(cfg.simulation.horizon_years)
+    fopt[L.F_ELAPSED] = cfg.company.elapsed_years
     gm = np.array([0 if s.growth.method == GrowthMethod.OU else 1 for s in cfg.segments], dtype=np.int64)
     spy = cfg.simulation.steps_per_year
     closed = np.zeros(cfg.n_steps, dtype=np.int64)

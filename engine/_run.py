@@ -19,6 +19,7 @@ from typing import Callable, Iterator, Optional, Sequence
 
 import numpy as np
 
+from ._plan import to_cash_flow_currency
 from .errors import InputError
 from .model import layout as L
 from .model.kernel import simulate_block
@@ -69,6 +70,7 @@ def fill_block(plan, iopt, b: int, n: int, out, flags, draws_out, keep_out, keep
         if j >= 0:
             draws[:, j] = val
     draws_out[:] = draws.T
+    to_cash_flow_currency(plan.cfg, plan.table, theta)  # rates in another currency: by interest-rate parity
     rng = np.random.default_rng(block_seed(plan.cfg.simulation.seed, b, 1))
     simulate_block(theta, plan.gm, iopt, plan.fopt, plan.closed, plan.shock, rng, out, flags, keep_out, keep_seg)
 

@@ -170,6 +170,18 @@ def _fixed_only(v: Any, what: str) -> Any:
     return v
 
 
+def _iso_code(v: Any) -> Any:
+    """An ISO 4217 currency code, upper-cased (None passes)."""
+    if v is None:
+        return v
+    v2 = str(v).strip().upper()
+    if v2 == "RMB":
+        raise InputError("currency 'RMB' is not an ISO 4217 code; the renminbi is 'CNY'")
+    if not re.fullmatch(r"[A-Z]{3}", v2):
+        raise InputError(f"currency {v!r} is not an ISO 4217 code; write e.g. 'CNY', 'HKD', 'USD'")
+    return v2
+
+
 # --------------------------------------------------------------------------- sections
 
 
@@ -200,14 +212,7 @@ class Company(_Base):
     @field_validator("reporting_currency", "trading_currency")
     @classmethod
     def _iso(cls, v):
-        if v is None:
-            return v
-        v2 = str(v).strip().upper()
-        if v2 == "RMB":
-            raise InputError("currency 'RMB' is not an ISO 4217 code; the renminbi is 'CNY'")
-        if not re.fullmatch(r"[A-Z]{3}", v2):
-            raise InputError(f"currency {v!r} is not an ISO 4217 code; write e.g. 'CNY', 'HKD', 'USD'")
-        return v2
+        return _iso_code(v)
 
     @field_validator("valuation_date", mode="before")
     @classmethod
@@ -256,7 +261,23 @@ class Company(_Base):
                 f"base_year = {self.base_year} does not fit valuation_date = {d.isoformat()}: the base year is the "
                 f"last reported fiscal year, between {d.year - 2} and {d.year}"
             )
+        if d < _dt.date(self.base_year, 12, 31):
+            last = d.year if (d.month, d.day) == (12, 31) else d.year - 1
+            raise InputError(
+                f"base_year = {self.base_year} ends on {self.base_year}-12-31, after valuation_date = "
+                f"{d.isoformat()}: the base year is a fiscal year completed by the valuation date (discounting "
+                f"runs from the valuation date, with the base year's end before it); write base_year = {last}"
+            )
         return self
+
+    @property
+    def elapsed_years(self) -> float:
+        """Years from the end of the base fiscal year to the valuation date, f = days / 365 [year], >= 0.
+
+        The first forecast year's remaining fraction 1 - f is its stub (docs/model.md, section 0).
+        2026-09-30 after base year 2025 gives 273 / 365 = 0.747945.
+        """
+        return (self.valuation_date - _dt.date(self.base_year, 12, 31)).days / 365.0
 
 
 class Market(_Base):
@@ -512,10 +533,36 @@ class CostOfCapital(_Base):
     fade_end_year: float = 10.0
     cost_of_equity: Optional[WaccP] = None
     mid_year: StrictBool = False
+    currency: Optional[str] = None
+    risk_free: Optional[dict[str, float]] = None
 
     _n = field_validator("fade_start_year", "fade_end_year", mode="before")(
         lambda v: _num(_fixed_only(v, "cost_of_capital fade years"))
     )
+
+    @field_validator("currency")
+    @classmethod
+    def _cur(cls, v):
+        return _iso_code(v)
+
+    @field_validator("risk_free", mode="before")
+    @classmethod
+    def _rf(cls, v):
+        if v is None:
+            return v
+        if not isinstance(v, dict):
+            raise InputError(f"{_show(v)} is not a table of rates by currency; write e.g. "
+                             "risk_free = { CNY = 0.018, HKD = 0.04 }")
+        out = {}
+        for cur, rate in v.items():
+            code = _iso_code(cur)
+            if isinstance(rate, dict):
+                raise InputError(f"risk_free.{code} must be a fixed number, not a distribution")
+            r = _num(rate)
+            if not isinstance(r, (int, float)) or not math.isfinite(r) or not r > -1.0:
+                raise InputError(f"risk_free.{code} = {_show(rate)} must be a rate above -100% (> -1), e.g. 0.018")
+            out[code] = float(r)
+        return out
 
     @model_validator(mode="after")
     def _order(self):
@@ -734,7 +781,58 @@ class Config(_Base):
                         f"peers {p.name!r}: {k} = {c!r} is neither the reporting nor the trading currency "
                         f"({' nor '.join(sorted(known))}); convert the figure to one of them, or give ev_sales"
                     )
+        f = self.company.elapsed_years
+        if not f < h:
+            raise InputError(
+                f"company.valuation_date = {self.company.valuation_date.isoformat()} is {f:.4g} years after the end "
+                f"of base_year = {self.company.base_year}, at or past the horizon (simulation.horizon_years = {h}): "
+                "nothing is left to value; raise simulation.horizon_years or give a later base_year"
+            )
+        cc = self.cost_of_capital
+        cf_cur, r_cur = self.company.reporting_currency, self.rate_currency
+        if r_cur != cf_cur:
+            rf = cc.risk_free or {}
+            missing = [c for c in (r_cur, cf_cur) if c not in rf]
+            if missing:
+                raise InputError(
+                    f"cost_of_capital.currency = {r_cur!r} differs from company.reporting_currency = {cf_cur!r} "
+                    f"(the cash flows' currency), so the rates are converted by interest-rate parity, which needs "
+                    f"the risk-free rate of both; cost_of_capital.risk_free has none for {' and '.join(missing)}: "
+                    f"add cost_of_capital.risk_free = {{ {cf_cur} = <rate>, {r_cur} = <rate> }}"
+                )
         return self
+
+    @property
+    def rate_currency(self) -> str:
+        """Currency of the discount rates as given: ``cost_of_capital.currency``, default the reporting currency."""
+        return self.cost_of_capital.currency or self.company.reporting_currency
+
+    @property
+    def rate_parity(self) -> Optional[tuple[float, float]]:
+        """``(rf_cash_flow, rf_rate)``: the risk-free rates that convert the discount rates to the cash flows'
+        currency by interest-rate parity; None when the rates are given in the reporting currency."""
+        if self.rate_currency == self.company.reporting_currency:
+            return None
+        rf = self.cost_of_capital.risk_free
+        return rf[self.company.reporting_currency], rf[self.rate_currency]
+
+    @property
+    def discount_rates(self) -> str:
+        """The currency of the discount rates, as the report states it.
+
+        ``'CNY'``, or ``'HKD, converted to CNY by interest-rate parity (risk-free HKD 0.04, CNY 0.018)'``.
+        """
+        cf = self.company.reporting_currency
+        if self.rate_parity is None:
+            return cf
+        rf_cf, rf_r = self.rate_parity
+        return (f"{self.rate_currency}, converted to {cf} by interest-rate parity (risk-free {self.rate_currency} "
+                f"{_fmt(rf_r)}, {cf} {_fmt(rf_cf)})")
+
+    @property
+    def holding_years(self) -> float:
+        """The market lens's holding period, valuation date to horizon: ``horizon_years - elapsed_years`` [year]."""
+        return self.simulation.horizon_years - self.company.elapsed_years
 
     # ------------------------------------------------------------------ helpers
 
@@ -1010,8 +1108,8 @@ _FIELD_DOCS: dict[str, tuple[str, str, str]] = {
     'company.reporting_currency': ('ISO code', 'required', 'currency of the financials (`CNY`)'),
     'company.trading_currency': ('ISO code', 'reporting', 'currency of the share price (`HKD`)'),
     'company.fx_rate': ('number > 0', 'required if the currencies differ', 'trading-currency units per 1 reporting-currency unit on the valuation date (omit it, or give 1, when they are the same)'),
-    'company.valuation_date': ('date', 'required', '`2026-06-23`'),
-    'company.base_year': ('integer', 'last fiscal year completed', 'year 1 of the simulation is `base_year + 1`; within 2 years before the valuation date'),
+    'company.valuation_date': ('date', 'required', 'the date of the value (`2026-06-23`): flows are discounted to it; the first forecast year counts only its part after it, 1 - f with f = days since the base year\'s end / 365 (a stub); the balance sheet is as of this date'),
+    'company.base_year': ('integer', 'last fiscal year completed', 'year 1 of the simulation is `base_year + 1`; a fiscal year (ending 31 December) completed by the valuation date, within 2 years before it'),
     'company.money_unit': ('`unit`, `thousand`, `million`, `billion`', '`million`', 'unit of every amount'),
     'company.sector': ('`software`, `ai`, `internet`, `consumer`, `industrial`, `financial`, `healthcare`, `energy`, `other`', 'none', 'selects the base rates of the report: software base rates (Rule of 40, EV/Sales, retention) are shown for `software` and `ai` only; none: shown with a note that the sector is not given'),
     'company.usd_fx_rate': ('number > 0', 'none (1 for USD)', 'USD per 1 reporting-currency unit; lets the report check the small-company base rate (base revenue under USD 325M)'),
@@ -1069,7 +1167,9 @@ _FIELD_DOCS: dict[str, tuple[str, str, str]] = {
     'cost_of_capital.fade_start_year': ('numbers', '5, 10', 'WACC stays at `initial` until the start, reaches `mature` at the end'),
     'cost_of_capital.fade_end_year': ('numbers', '5, 10', 'WACC stays at `initial` until the start, reaches `mature` at the end'),
     'cost_of_capital.cost_of_equity': ('P, rate', '= initial', 'hurdle of the market lens'),
-    'cost_of_capital.mid_year': ('bool', 'false', 'mid-year discounting'),
+    'cost_of_capital.mid_year': ('bool', 'false', 'mid-year discounting: each step\'s flow at the middle of its part after the valuation date (the stub at (1 - f) / 2, later years at t - f - 0.5)'),
+    'cost_of_capital.currency': ('ISO code', '= company.reporting_currency', 'currency of initial, mature, cost_of_equity and terminal.wacc; when it differs from the reporting currency each (each draw) is converted to it by interest-rate parity, (1 + r)(1 + rf_reporting) / (1 + rf_currency) - 1 (terminal.growth and return_on_capital are in the reporting currency)'),
+    'cost_of_capital.risk_free': ('table of rates by currency', 'none', 'risk-free rates, e.g. `{ CNY = 0.018, HKD = 0.04 }`: both currencies are needed when `currency` differs from the reporting currency; the reporting currency\'s rate also checks terminal.growth (a warning above it); each > -1'),
     'terminal': ('', '', ''),
     'terminal.method': ('`gordon`, `exit_multiple`', '`gordon`', ''),
     'terminal.growth': ('P, in (-1, 0.25]', '0.03', 'stable growth after the horizon'),
@@ -1734,6 +1834,32 @@ def _check_multiple(cfg: Config) -> None:
         )
 
 
+def _stable_growth_warnings(cfg: Config) -> list[str]:
+    """A warning when terminal.growth exceeds the risk-free rate of the cash flows' currency (when it is given).
+
+    Stable growth above the risk-free rate makes the company outgrow the economy for ever (Damodaran,
+    *Investment Valuation*, 3rd ed., ch. 12: the stable growth rate cannot exceed the nominal growth of the
+    economy, for which the risk-free rate is the proxy). A warning, not an error: the proxy is approximate.
+    """
+    cur = cfg.company.reporting_currency
+    rf = (cfg.cost_of_capital.risk_free or {}).get(cur)
+    if rf is None or cfg.terminal.method != TerminalMethod.GORDON:
+        return []
+    g = cfg.terminal.growth
+    if g.is_fixed:
+        if not g.median() > rf:
+            return []
+        what = f"terminal.growth = {_fmt(g.median())}"
+    else:
+        share = 1.0 - float(g.dist().cdf(rf))
+        if not share > 0.0:
+            return []
+        what = f"terminal.growth = {_spec_text(g)} (above it on {share:.1%} of paths, median {_fmt(g.median())})"
+    return [f"{what} is above the {cur} risk-free rate {_fmt(rf)} (cost_of_capital.risk_free.{cur}): stable growth "
+            f"above the risk-free rate of the cash flows' currency outgrows the economy for ever; lower "
+            f"terminal.growth to at most {_fmt(rf)}"]
+
+
 def config_warnings(cfg: Config) -> list[str]:
     """Valid but probably unintended settings, as messages (the CLI prints them on stderr).
 
@@ -1744,7 +1870,7 @@ def config_warnings(cfg: Config) -> list[str]:
     Growth above 100% a year is not a warning: it is refused (naming the key and
     the fix) unless ``simulation.allow_extreme_growth = true`` says it is meant.
     """
-    out = []
+    out = _stable_growth_warnings(cfg)
     for s in cfg.segments:
         g, c = s.growth.long_run.median(), s.churn.rate.median()
         net = (1.0 + g) * (1.0 - c) - 1.0

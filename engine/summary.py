@@ -269,6 +269,8 @@ def report_header(attrs: dict, paths: int) -> dict:
         "block_size": int(attrs["block_size"]),
         "sampling": attrs.get("sampling", "random"),
         "horizon_years": int(attrs["horizon_years"]),
+        "valuation_date": attrs.get("valuation_date", ""),
+        "discount_rates": attrs.get("discount_rates", attrs.get("reporting_currency", "")),
     }
 
 

@@ -1002,14 +1002,19 @@ def _hurdle(ds, cfg) -> np.ndarray:
         return np.asarray(ds[name].values, dtype=np.float64)
 
     ke = column("cost_of_capital.cost_of_equity")
-    return ke if ke is not None else column("cost_of_capital.initial")
+    ke = ke if ke is not None else column("cost_of_capital.initial")
+    if cfg.rate_parity is not None:  # as the kernel: the hurdle in the cash flows' currency
+        from .model.discounting import interest_rate_parity
+
+        ke = interest_rate_parity(ke, *cfg.rate_parity)
+    return ke
 
 
 def reprice(ds, price: float) -> dict:
     """Both lenses, the percentile of the price and E[value]/price at another price, from stored values.
 
     DCF lens: ``value_per_share >= price``. Market lens: the holder return
-    ``(price_horizon / price)^(1 / horizon_years) - 1 >= cost of equity`` from the stored simulated
+    ``(price_horizon / price)^(1 / (horizon_years - f)) - 1 >= cost of equity`` from the stored simulated
     horizon price (``price_horizon``) and each path's cost of equity (drawn input, fixed value, or
     ``cost_of_capital.initial`` when ``cost_of_equity`` is absent), as the kernel does. A file with a
     ``weight`` variable (``pricedin update``) is evaluated with its weights.
@@ -1060,7 +1065,7 @@ def reprice(ds, price: float) -> dict:
     n = v.size
     ph = np.ascontiguousarray(ds["price_horizon"].values, dtype=np.float64)
     ret = np.empty(n)
-    _horizon_return(ph, price, float(ds.attrs["horizon_years"]), ret)
+    _horizon_return(ph, price, cfg.holding_years, ret)  # valuation date to horizon, as the kernel
     jd = v >= price
     jm = ret >= _hurdle(ds, cfg)
     weighted = "weight" in ds

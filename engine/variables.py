@@ -123,7 +123,8 @@ PATH_VARIABLES = [
              "(EV/Sales x revenue + cash - debt - minorities + non-operating assets) / diluted shares x FX, "
              "floored at 0; 0 on failed paths", "O_PRICE_H"),
     Variable("horizon_return", _P, "f8", "1/year", "annualised holder return to the horizon",
-             "(price_horizon / today's price)^(1 / horizon_years) - 1; -1 on failed paths", "O_RET_H"),
+             "(price_horizon / today's price)^(1 / (horizon_years - f)) - 1, held from the valuation date, f years "
+             "after the base year's end; -1 on failed paths", "O_RET_H"),
     Variable("justified_dcf", _P, "bool", "1", "price justified, DCF lens",
              "value_per_share >= today's price", "L_JUST_DCF"),
     Variable("justified_market", _P, "bool", "1", "price justified, market lens",
@@ -199,7 +200,8 @@ GLOBAL_INPUTS = [
     Input("tax.rate", "P_TAX", "1", "marginal tax rate", "tax on EBIT after the NOL"),
     Input("reinvestment.sales_to_capital", "P_S2C", "1", "sales-to-capital ratio",
           "reinvestment = change in revenue / sales-to-capital"),
-    Input("cost_of_capital.initial", "P_W0", "1/year", "initial WACC", "cost of capital until the fade starts"),
+    Input("cost_of_capital.initial", "P_W0", "1/year", "initial WACC",
+          "cost of capital until the fade starts (in cost_of_capital.currency; the kernel converts it)"),
     Input("cost_of_capital.mature", "P_WM", "1/year", "mature WACC", "cost of capital after the fade"),
     Input("cost_of_capital.cost_of_equity", "P_KE", "1/year", "cost of equity",
           "the market lens's hurdle; default (absent): the initial WACC"),
@@ -283,6 +285,7 @@ FLOAT_OPTIONS = [
     Slot("F_PRICE", "{price}", "today's price"),
     Slot("F_MCAP", "{money}", "today's market cap in the reporting currency"),
     Slot("F_HORIZON", "year", "horizon"),
+    Slot("F_ELAPSED", "year", "years from the base year's end to the valuation date (f; the first year's stub is 1 - f)"),
 ]
 
 

@@ -28,10 +28,10 @@ import numpy as np
 from .._jit import jit
 from .cashflow import fcff as _fcff
 from .cashflow import reinvestment, tax_with_nol
-from .discounting import discount_step, step_growth, wacc_at
+from .discounting import discount_step, step_growth, stub_length, wacc_at
 from .financing import (compound_factor, failure_step_probability, finance_or_fail, grow_cash, market_equity,
                         recovery_pv)
-from .layout import (F_DT, F_FADE_END, F_FADE_START, F_HORIZON, F_MCAP, F_MIN_SPREAD, F_PRICE, F_TO_PRICE,
+from .layout import (F_DT, F_ELAPSED, F_FADE_END, F_FADE_START, F_HORIZON, F_MCAP, F_MIN_SPREAD, F_PRICE, F_TO_PRICE,
                      I_KEEP, I_LIMITED, I_MARGIN_METHOD, I_MID_YEAR, I_N, I_NSEG, I_TV_METHOD, K_CASH, K_CHURN,
                      K_EBIT, K_FCFF, K_GROWTH, K_MARGIN, K_MULTIPLE, K_PRICE, K_REVENUE, K_SHARES, L_FAILED,
                      L_FLOORED, L_JUST_DCF, L_JUST_MKT, L_TV_CLIPPED, NG, NK, NS, NSH, NSS, O_CAGR, O_CASH_N,
@@ -104,6 +104,8 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, fl
     price0 = fopt[F_PRICE]
     mcap0 = fopt[F_MCAP]
     horizon = fopt[F_HORIZON]
+    elapsed = fopt[F_ELAPSED]  # base year's end -> valuation date [year]
+    hold = horizon - elapsed  # the market lens's holding period [year]
     sqdt = math.sqrt(dt)
     annual = dt == 1.0
 
@@ -269,18 +271,23 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, fl
                 mmethod, tau, r_tot, u_m, shock[t - 1, SH_MARGIN_ADD], m0, mt, inv_mconv, m_gap, m_dec, mmax,
                 vcs, fixed, fixed_step)
 
+            # ---- 5a. the step's part after the valuation date (dt, or the stub, or 0)
+            h = stub_length(tau, dt, elapsed)
+            full = h == dt
+
             # ---- 3. taxes with a loss carry-forward
-            ebit_flow = ebit * dt
+            ebit_flow = ebit * h
             tax, nol = tax_with_nol(ebit_flow, nol, tax_rate)
 
             # ---- 4. reinvestment and FCFF
             reinv = reinvestment(r_tot, r_prev, inv_s2c)
+            reinv *= h / dt
             ic += reinv
             fcff = _fcff(ebit_flow, tax, reinv)
 
             # ---- 5. discounting
             r_t = wacc_at(tau, w0, wm, fade_s, fade_e) + shock[t - 1, SH_WACC_ADD]
-            pv_step, df_end = discount_step(fcff, df, step_growth(r_t, dt, annual), mid)
+            pv_step, df_end = discount_step(fcff, df, step_growth(r_t, h, annual and full), mid)
             pv += pv_step
             df = df_end
 
@@ -288,14 +295,14 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, fl
             # only needed to raise equity, keep paths or exit
             prem = premium_step(prem, mu_decay, mu_vol, e_mu)
             # ---- 8. cash, dilution, financing, failure
-            cash = grow_cash(cash, cash_grow, fcff)
+            cash = grow_cash(cash, cash_grow if full else compound_factor(th[P_CASH_RATE], h), fcff)
             if keep or t == N or cash < floor:
                 g_tot = annualised_growth(r_tot, r_prev, dt, annual)
                 mult = ev_sales(mu_mat, beta, g_tot, tg, prem, shock[t - 1, SH_MULT_LOG])
-            shares *= sbc_step
+            shares *= sbc_step if full else compound_factor(th[P_SBC], h)
             failed, shares, cash, need = finance_or_fail(
-                u_fail, fail_step, cash, floor, closed[t - 1] != 0, mult, r_tot, claims, fcff, dt, buffer,
-                shares, disc)
+                u_fail, fail_step if full else failure_step_probability(th[P_FAIL], h), cash, floor,
+                closed[t - 1] != 0, mult, r_tot, claims, fcff, h if h > 0.0 else dt, buffer, shares, disc)
             raised += need
             if failed:
                 fail_year = tau
@@ -347,7 +354,7 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, fl
             price_h = 0.0
         else:
             price_h = price_per_share(market_equity(mult, r_tot, cash, claims), shares, to_price)
-        ret = holder_return(price_h, price0, horizon)
+        ret = holder_return(price_h, price0, hold)
         out[O_VPS, p] = vps
         out[O_EQUITY, p] = equity
         out[O_PV_EXPL, p] = pv

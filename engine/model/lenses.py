@@ -43,7 +43,10 @@ def price_per_share(equity, shares, to_price):
 
 @jit
 def holder_return(price_horizon, price_today, horizon):
-    """Annualised holder return ``(price_horizon / price_today)^(1 / horizon) - 1`` [1/year]; -1 for a price of 0."""
+    """Annualised holder return ``(price_horizon / price_today)^(1 / horizon) - 1`` [1/year]; -1 for a price of 0.
+
+    ``horizon`` is the holding period from the valuation date, ``H - f`` years (docs/model.md, (9.7)).
+    """
     return (price_horizon / price_today) ** (1.0 / horizon) - 1.0
 
 

@@ -113,6 +113,8 @@ def render_report(s: dict, console=None) -> None:
         f"[bold]{s['company']}[/bold]: {s['paths']:,} paths, seed {s['seed']}, horizon {s['horizon_years']} years, "
         f"{s['sampling']} sampling"
     )
+    if s.get("valuation_date"):
+        c.print(f"valued at {s['valuation_date']}; discount rates in {s.get('discount_rates', '')}")
     if not s["per_share"]:
         whole = unit.replace(" (whole equity)", "")
         c.print(f"[yellow]No share count in the config: 'per share' means the whole equity, in {whole}.[/yellow]")
