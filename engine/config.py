@@ -28,7 +28,7 @@ import re
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Iterator, Literal, NamedTuple, Optional
+from typing import Annotated, Any, Iterator, Literal, NamedTuple, Optional, Union
 
 import numpy as np
 from pydantic import (
@@ -399,8 +399,35 @@ class RevenueShock(_Base):
     market_price_of_risk: Signed = 0.0
 
 
+class SegmentMarket(_Base):
+    """A market-share segment's market: gross billings ``size`` today growing at ``growth`` a year.
+
+    The log market is a geometric Brownian motion with drift ln(1 + growth) and
+    ``volatility`` per sqrt(year), mean-preserving: E[market_t] = size (1 + growth)^t.
+    """
+
+    size: Positive
+    growth: GrowthP
+    volatility: NonNeg = 0.0
+
+
+class Share(_Base):
+    """A market-share segment's share: ``today`` moving linearly to ``target`` by ``convergence_year``."""
+
+    today: Rate
+    target: Rate
+    convergence_year: Years = 10.0
+
+
 class Segment(_Base):
-    """A revenue segment: base-year ``revenue`` or a ``run_rate`` (e.g. ARR), growth and churn."""
+    """A revenue segment: base-year ``revenue`` or a ``run_rate`` (e.g. ARR), growth and churn.
+
+    ``revenue_model = "growth"`` (default): revenue compounds with gross growth,
+    churn and the revenue shock. ``revenue_model = "market_share"``: revenue is
+    ``take_rate x market size x share`` (Damodaran's Uber, 2014), with the market
+    and share tables; ``growth`` and ``churn`` are not used (refused) and the
+    revenue shock multiplies the share.
+    """
 
     name: str
     revenue: Optional[Amount] = None
@@ -408,9 +435,45 @@ class Segment(_Base):
     #: The segment's reported revenue of the base year when the base is a ``run_rate`` (report only: revenue
     #: CAGR and EV/Sales from reported revenue); the simulation starts from ``run_rate``.
     reported_revenue: Optional[float] = None
-    growth: Growth
+    revenue_model: Literal["growth", "market_share"] = "growth"
+    growth: Optional[Growth] = None
     churn: Churn = Churn()
     revenue_shock: RevenueShock = RevenueShock()
+    market: Optional[SegmentMarket] = None
+    share: Optional[Share] = None
+    take_rate: Optional[Annotated[Param, Bounds(0.0, 1.0, lo_open=True, rate=True,
+                                                what="a take rate (fraction of gross billings, in (0, 1])")]] = None
+
+    def unused_fields(self) -> set:
+        """Tables the segment's revenue model does not use (not written to the normalised config)."""
+        return {"churn", "growth"} if self.revenue_model == "market_share" else {"market", "share", "take_rate"}
+
+    @model_validator(mode="after")
+    def _revenue_model(self):
+        ms = ("market", "share", "take_rate")
+        if self.revenue_model == "growth":
+            given = [k for k in ms if k in self.model_fields_set]
+            if given:
+                raise InputError(
+                    f"segment {self.name!r}: {', '.join(given)} not used by revenue_model = 'growth'; remove "
+                    "them, or set revenue_model = \"market_share\" (revenue = take_rate x market.size x share)")
+            if self.growth is None:
+                raise InputError(f"segment {self.name!r}: growth is missing; add a [segments.growth] table with "
+                                 "today and long_run (or set revenue_model = \"market_share\")")
+            return self
+        unused = [k for k in ("growth", "churn") if k in self.model_fields_set]
+        if unused:
+            raise InputError(
+                f"segment {self.name!r}: {', '.join(unused)} not used by revenue_model = 'market_share' (revenue is "
+                "take_rate x market.size x share; the market's growth is market.growth, noise on the share is "
+                "revenue_shock); remove " + ("it" if len(unused) == 1 else "them"))
+        missing = [k for k in ms if getattr(self, k) is None]
+        if missing:
+            raise InputError(
+                f"segment {self.name!r}: revenue_model = 'market_share' needs {', '.join(missing)}; e.g. market = "
+                "{ size = 100000, growth = 0.0623 }, share = { today = 0.015, target = 0.10, convergence_year = 10 }, "
+                "take_rate = 0.20")
+        return self
 
     _rr = field_validator("reported_revenue", mode="before")(
         lambda v: _num(_fixed_only(v, "segments.NAME.reported_revenue")) if v is not None else v)
@@ -509,15 +572,60 @@ class Margin(_Base):
 
 
 class Tax(_Base):
-    """Marginal tax rate; losses feed a carry-forward (NOL, balance_sheet.nol) used before tax is paid."""
+    """Marginal tax rate; losses feed a carry-forward (NOL, balance_sheet.nol) used before tax is paid.
+
+    With ``effective``, the rate is ``effective`` until ``convergence_start_year``,
+    then moves linearly to ``rate`` (marginal) by ``convergence_year``; the
+    terminal year is taxed at ``rate`` (Damodaran's ginzu spreadsheets).
+    """
 
     rate: Rate
+    effective: Optional[Rate] = None
+    convergence_start_year: float = 5.0
+    convergence_year: float = 10.0
+
+    _n = field_validator("convergence_start_year", "convergence_year", mode="before")(
+        lambda v: _num(_fixed_only(v, "tax convergence years"))
+    )
+
+    def unused_fields(self) -> set:
+        """The convergence years without an effective rate (not written to the normalised config)."""
+        return {"convergence_start_year", "convergence_year"} if self.effective is None else set()
+
+    @model_validator(mode="after")
+    def _path(self):
+        given = sorted({"convergence_start_year", "convergence_year"} & self.model_fields_set)
+        if self.effective is None and given:
+            raise InputError(f"{', '.join('tax.' + k for k in given)} given without tax.effective; add "
+                             "tax.effective (the effective rate today) or remove "
+                             + ("it" if len(given) == 1 else "them"))
+        if not 0 <= self.convergence_start_year <= self.convergence_year:
+            raise InputError(
+                f"tax.convergence_start_year = {_fmt(self.convergence_start_year)} must be >= 0 and <= "
+                f"tax.convergence_year = {_fmt(self.convergence_year)}")
+        return self
+
+
+def _none_word(v: Any) -> Any:
+    """Before-validator: the text ``"none"`` (any case) is the literal ``"none"``."""
+    if isinstance(v, str) and v.strip().lower() == "none":
+        return "none"
+    return v
 
 
 class Reinvestment(_Base):
-    """Reinvestment = change in revenue / sales-to-capital (Damodaran)."""
+    """Reinvestment = change in revenue / sales-to-capital (Damodaran).
 
-    sales_to_capital: Annotated[Param, S2C]
+    ``sales_to_capital = "none"``: no reinvestment; invested capital stays at its
+    starting value (balance_sheet.invested_capital, else 0).
+    """
+
+    sales_to_capital: Annotated[Union[Literal["none"], Annotated[Param, S2C]], BeforeValidator(_none_word)]
+
+    @property
+    def none(self) -> bool:
+        """True for ``sales_to_capital = "none"`` (no reinvestment)."""
+        return isinstance(self.sales_to_capital, str)
 
 
 class CostOfCapital(_Base):
@@ -598,18 +706,23 @@ class Terminal(_Base):
     return_on_capital: Optional[Positive] = None
     min_spread: float = 0.01
     exit_multiple: Optional[Positive] = None
+    exit_basis: Literal["revenue", "ebit"] = "revenue"
 
     _n = field_validator("min_spread", mode="before")(lambda v: _num(_fixed_only(v, "terminal.min_spread")))
 
     def unused_fields(self) -> set:
         """Keys the chosen terminal method does not use."""
         if self.method == TerminalMethod.GORDON:
-            return {"exit_multiple"}
+            return {"exit_multiple", "exit_basis"}
         return {"wacc", "return_on_capital", "min_spread"}
 
     @model_validator(mode="after")
     def _unused(self):
-        return self._reject_unused("terminal")
+        self._reject_unused("terminal")
+        if self.method == TerminalMethod.EXIT_MULTIPLE and self.exit_basis == "ebit" and self.exit_multiple is None:
+            raise InputError("terminal.exit_basis = 'ebit' needs terminal.exit_multiple (EV/EBIT, e.g. 10): the "
+                             "simulated multiple is an EV/Sales multiple")
+        return self
 
     @field_validator("min_spread")
     @classmethod
@@ -668,6 +781,16 @@ class Failure(_Base):
     annual_probability: RateBelow1 = 0.0
     recovery: Rate = 0.0
     limited_liability: StrictBool = False
+    probability: Optional[RateBelow1] = None
+
+    @model_validator(mode="after")
+    def _one_kind(self):
+        a = self.annual_probability
+        if self.probability is not None and not (a.is_fixed and a.median() == 0.0):
+            raise InputError(
+                "failure.probability (one-shot, applied as a weight) and failure.annual_probability (a yearly "
+                "hazard on each path) are both given; they are two models of the same risk: keep one")
+        return self
 
 
 class Simulation(_Base):
@@ -766,6 +889,12 @@ class Config(_Base):
         dup = {n for n in names if names.count(n) > 1}
         if dup:
             raise InputError(f"segment names must be unique; repeated: {sorted(dup)}")
+        rec = self.failure.recovery
+        if self.reinvestment.none and self.balance_sheet.invested_capital is None and not (
+                rec.is_fixed and rec.median() == 0.0):
+            raise InputError(
+                "failure.recovery is a share of invested capital, but with reinvestment.sales_to_capital = 'none' "
+                "there is no base revenue / sales-to-capital to start it from; give balance_sheet.invested_capital")
         h = self.simulation.horizon_years
         bad = [y for y in self.financing.closed_years if not 1 <= y <= h]
         if bad:
@@ -1027,6 +1156,10 @@ def _walk(model: BaseModel, prefix: str) -> Iterator[ParamInfo]:
                 yield from _walk(seg, f"{key}.{seg.name}.")
 
 
+#: (field, default) of opt-in settings left out of the normalised config when at their default.
+_OPT_IN_DEFAULTS = {("allow_extreme_growth", False), ("revenue_model", "growth"), ("exit_basis", "revenue")}
+
+
 def _plain(obj):
     if isinstance(obj, BaseModel) and hasattr(obj, "to_dict"):
         d = obj.to_dict()
@@ -1038,7 +1171,7 @@ def _plain(obj):
         skip = obj.unused_fields() if isinstance(obj, _Base) else set()
         for name in type(obj).model_fields:
             v = getattr(obj, name)
-            if v is None or name in skip or (name == "allow_extreme_growth" and v is False) or (
+            if v is None or name in skip or (isinstance(v, (bool, str)) and (name, v) in _OPT_IN_DEFAULTS) or (
                     name == "peers" and not v):
                 continue  # (an unset opt-in is left out, so configs that do not use it keep their sha256)
             out[name] = _plain(v)
@@ -1130,6 +1263,14 @@ _FIELD_DOCS: dict[str, tuple[str, str, str]] = {
     'segments.revenue': ('P, >= 0', 'one required', 'base-year revenue, or an annualised run-rate (e.g. ARR) used as the base'),
     'segments.run_rate': ('P, >= 0', 'one required', 'base-year revenue, or an annualised run-rate (e.g. ARR) used as the base'),
     'segments.reported_revenue': ('number >= 0', 'none', 'with `run_rate`: the segment\'s reported revenue in the base year; the report measures revenue CAGR and EV/Sales from reported revenue (the simulation still starts from `run_rate`)'),
+    'segments.revenue_model': ('`growth`, `market_share`', '`growth`', 'growth: revenue compounds with gross growth and churn; market_share: revenue = take_rate x market.size x share (Damodaran, Uber 2014); growth and churn are then refused'),
+    'segments.market.size': ('P, > 0', 'required for market_share', 'gross billings of the whole market in the base year (money/year)'),
+    'segments.market.growth': ('P, in (-1, 100]', 'required for market_share', 'annual market growth: market_t = size (1 + growth)^t'),
+    'segments.market.volatility': ('P, >= 0', '0', 'sd of the log market size per sqrt(year); mean-preserving (E[market_t] = size (1 + growth)^t); uses the segment growth draw, no extra variate'),
+    'segments.share.today': ('P, rate', 'required for market_share', 'market share in the base year'),
+    'segments.share.target': ('P, rate', 'required for market_share', 'market share at the convergence year'),
+    'segments.share.convergence_year': ('P, years', '10', 'share moves linearly from today to target by this year, constant after'),
+    'segments.take_rate': ('P, in (0, 1]', 'required for market_share', 'fraction of gross billings the company keeps as revenue (Uber: 0.20)'),
     'segments.growth.method': ('`ou`, `linear_fade`', '`ou`', "mean-reverting process, or Damodaran's linear fade"),
     'segments.growth.today': ('P, in (-1, 100]', 'required', 'gross growth rate next year (may exceed 1: 2.926 is +292.6%)'),
     'segments.growth.long_run': ('P, in (-1, 1]', 'required', 'long-run gross growth (net long-run growth is about (1 + long_run)(1 - churn) - 1)'),
@@ -1158,9 +1299,12 @@ _FIELD_DOCS: dict[str, tuple[str, str, str]] = {
     'margin.noise_persistence': ('P, [0, 1)', '0.5', 'AR(1) coefficient per year'),
     'margin.maximum': ('P, <= 1', '1', 'cap on the margin'),
     'tax': ('P, rate', 'required', 'marginal tax rate'),
-    'tax.rate': ('P, rate', 'required', 'marginal tax rate'),
+    'tax.rate': ('P, rate', 'required', 'marginal tax rate (the terminal year is always taxed at it)'),
+    'tax.effective': ('P, rate', '= rate', 'effective tax rate today; it applies until convergence_start_year, then moves linearly to rate by convergence_year (Damodaran ginzu)'),
+    'tax.convergence_start_year': ('number', '5', 'last year taxed at the effective rate (needs effective)'),
+    'tax.convergence_year': ('number', '10', 'first year taxed at the marginal rate (needs effective)'),
     'reinvestment': ('P, >= 0.01', 'required', 'revenue per unit of capital invested'),
-    'reinvestment.sales_to_capital': ('P, >= 0.01', 'required', 'revenue per unit of capital invested'),
+    'reinvestment.sales_to_capital': ('P, >= 0.01, or `"none"`', 'required', 'revenue per unit of capital invested: reinvestment = change in revenue / sales_to_capital; "none": no reinvestment, invested capital stays at its starting value'),
     'cost_of_capital': ('', '', ''),
     'cost_of_capital.initial': ('P, rate > 0', 'required', 'WACC today and at maturity'),
     'cost_of_capital.mature': ('P, rate > 0', 'required', 'WACC today and at maturity'),
@@ -1176,7 +1320,8 @@ _FIELD_DOCS: dict[str, tuple[str, str, str]] = {
     'terminal.wacc': ('P, rate', '= cost_of_capital.mature', 'stable cost of capital'),
     'terminal.return_on_capital': ('P, > 0', '= stable WACC', 'stable ROC: reinvestment rate g / ROC'),
     'terminal.min_spread': ('number in (0, 1)', '0.01', 'minimum stable WACC - growth'),
-    'terminal.exit_multiple': ('P, > 0', 'the simulated multiple', 'EV/Sales for `exit_multiple`'),
+    'terminal.exit_multiple': ('P, > 0', 'the simulated multiple (revenue basis); required for the ebit basis', 'the exit multiple of `exit_multiple`: EV/Sales, or EV/EBIT with exit_basis = ebit'),
+    'terminal.exit_basis': ('`revenue`, `ebit`', '`revenue`', 'exit_multiple: TV = multiple x revenue, or multiple x EBIT of the last year (the model has no D&A, so EBIT stands for EBITDA); a horizon EBIT <= 0 is valued at liquidation: recovery x invested capital'),
     'multiple': ('', '', 'EV/Sales path (market lens; exit multiple)'),
     'multiple.today': ('P, > 0', 'market EV / base revenue', "today's EV/Sales"),
     'multiple.mature': ('P, > 0', 'required', 'anchor at stable growth'),
@@ -1195,6 +1340,7 @@ _FIELD_DOCS: dict[str, tuple[str, str, str]] = {
     'failure': ('', '', ''),
     'failure.annual_probability': ('P, [0, 1)', '0', 'exogenous failure hazard per year'),
     'failure.recovery': ('P, rate', '0', 'share of invested capital recovered on failure'),
+    'failure.probability': ('P, [0, 1)', 'none', 'one-shot probability of failure applied as a weight: value = (1 - p) x going-concern value + p x recovery x invested capital today (Damodaran); not with annual_probability'),
     'failure.limited_liability': ('bool', 'false', "floor each path's equity at 0 (the report counts floored paths)"),
     'simulation': ('', '', ''),
     'simulation.paths': ('integer', '100,000', 'overridden by `--paths`'),
@@ -1236,8 +1382,8 @@ def _field_paths() -> Iterator[tuple[str, type, str]]:
     """(doc key, model class, field name) of every config field, in file order."""
     for section, model in _section_models().items():
         for name, finfo in model.model_fields.items():
-            sub = {"growth": Growth, "churn": Churn, "revenue_shock": RevenueShock}.get(name) \
-                if model is Segment else None
+            sub = {"growth": Growth, "churn": Churn, "revenue_shock": RevenueShock, "market": SegmentMarket,
+                   "share": Share}.get(name) if model is Segment else None
             if sub is not None:
                 for n2 in sub.model_fields:
                     yield f"segments.{name}.{n2}", sub, n2
@@ -1264,7 +1410,7 @@ def _attach_descriptions() -> None:
     for section, model in _section_models().items():
         if section in _FIELD_DOCS and _FIELD_DOCS[section][2]:
             Config.model_fields[section].description = _FIELD_DOCS[section][2]
-    for m in (Growth, Churn, RevenueShock, *_section_models().values(), Config):
+    for m in (Growth, Churn, RevenueShock, SegmentMarket, Share, *_section_models().values(), Config):
         m.model_rebuild(force=True)
 
 
@@ -1699,7 +1845,7 @@ def _check_bounds(cfg: Config) -> None:
 #: is 500% a year.
 EXTREME_GROWTH = 1.0
 #: Key suffixes of the growth-type inputs (fractions per year).
-GROWTH_KEYS = ("growth.today", "growth.long_run", "margin.fixed_cost_growth")
+GROWTH_KEYS = ("growth.today", "growth.long_run", "margin.fixed_cost_growth", "market.growth")
 
 
 def _is_growth_key(key: str) -> bool:
@@ -1872,6 +2018,8 @@ def config_warnings(cfg: Config) -> list[str]:
     """
     out = _stable_growth_warnings(cfg)
     for s in cfg.segments:
+        if s.growth is None:
+            continue  # a market-share segment: no churn
         g, c = s.growth.long_run.median(), s.churn.rate.median()
         net = (1.0 + g) * (1.0 - c) - 1.0
         if net < 0.0:

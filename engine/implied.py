@@ -30,7 +30,7 @@ __all__ = ["base_case_overrides", "base_value", "implied"]
 _NOISE_SUFFIXES = (
     "growth.volatility", "growth.volatility_long_run", "churn.dispersion", "revenue_shock.volatility",
     "revenue_shock.volatility_long_run", "revenue_shock.market_price_of_risk", "margin.noise_sd",
-    "multiple.volatility", "failure.annual_probability",
+    "multiple.volatility", "failure.annual_probability", "market.volatility",
 )
 
 
@@ -61,7 +61,7 @@ def _with(cfg, horizon: Optional[int] = None, linear_fade: bool = False):
             upd["financing.closed_years"] = [y for y in closed if y <= horizon]
     if linear_fade:
         for s in cfg.segments:
-            if s.growth.method != GrowthMethod.LINEAR_FADE:
+            if s.growth is not None and s.growth.method != GrowthMethod.LINEAR_FADE:
                 upd[f"segments.{s.name}.growth.method"] = GrowthMethod.LINEAR_FADE.value
     return cfg.with_inputs(upd) if upd else cfg
 
@@ -160,7 +160,10 @@ def implied(cfg, ds=None, max_horizon: int = 50) -> dict:
         over = {}
         for s in cfg.segments:
             p = f"segments.{s.name}."
-            over.update({p + "growth.today": g, p + "growth.long_run": g, p + "churn.rate": 0.0})
+            if s.revenue_model == "market_share":  # constant share: revenue grows with the market
+                over.update({p + "market.growth": g, p + "share.target": s.share.today.median()})
+            else:
+                over.update({p + "growth.today": g, p + "growth.long_run": g, p + "churn.rate": 0.0})
         # the search runs to 5,000% a year, beyond growth.long_run's range: a solver's what-if, not an input
         return base_value(fade, SolverOverrides(over))
 

@@ -665,7 +665,10 @@ def _check_growth_shock(cfg: Config, scen: str, i: int, s: "Shock", segs: list) 
     """
     for k in segs:
         seg = cfg.segments[k]
-        g_lo = min(seg.growth.today.bounds(1e-9)[0], seg.growth.long_run.bounds(1e-9)[0])
+        if seg.growth is None:  # a market-share segment: the shock moves the market's growth
+            g_lo = seg.market.growth.bounds(1e-9)[0]
+        else:
+            g_lo = min(seg.growth.today.bounds(1e-9)[0], seg.growth.long_run.bounds(1e-9)[0])
         if g_lo + s.add <= -1.0:
             raise StressError(
                 f"scenario {scen!r}: shock {i} ({s.label()}): add = {s.add:g} takes segments.{seg.name}'s gross "

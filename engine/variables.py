@@ -226,6 +226,11 @@ GLOBAL_INPUTS = [
     Input("financing.cash_rate", "P_CASH_RATE", "1/year", "interest on cash", "annual yield on the cash balance"),
     Input("failure.annual_probability", "P_FAIL", "1/year", "annual failure probability", "exogenous hazard"),
     Input("failure.recovery", "P_RECOV", "1", "recovery", "value at failure / invested capital"),
+    Input("tax.effective", "P_TAX_EFF", "1", "effective tax rate today",
+          "moves to tax.rate between tax.convergence_start_year and tax.convergence_year; "
+          "default (absent): tax.rate throughout"),
+    Input("failure.probability", "P_FAIL_ONCE", "1", "one-shot failure probability",
+          "value = (1 - p) going-concern value + p distress value; default (absent): 0"),
 ]
 
 SEGMENT_INPUTS = [
@@ -250,7 +255,17 @@ SEGMENT_INPUTS = [
     Input("revenue_shock.correlation", "S_RCORR", "1", "revenue shock correlation",
           "correlation of the revenue shock with the growth innovation"),
     Input("revenue_shock.market_price_of_risk", "S_MPR", "1", "market price of risk",
-          "risk-neutral drift adjustment of the revenue shock (Schwartz and Moon 2000)"),
+          "risk-neutral drift adjustment of the revenue shock (Schwartz and Moon 2000)"),    Input("market.size", "S_MKT0", "{money}/year", "market size today",
+          "market-share segments: gross billings of the whole market in the base year"),
+    Input("market.growth", "S_MKT_G", "1/year", "market growth", "market-share segments: annual growth of the market"),
+    Input("market.volatility", "S_MKT_VOL", "1", "market volatility",
+          "market-share segments: sd of the log market size per sqrt(year)"),
+    Input("share.today", "S_SH0", "1", "market share today", "market-share segments: share of the market today"),
+    Input("share.target", "S_SHT", "1", "target market share", "market-share segments: share at the convergence year"),
+    Input("share.convergence_year", "S_SHCONV", "year", "share convergence year",
+          "market-share segments: the year the target share is reached (linear)"),
+    Input("take_rate", "S_TAKE", "1", "take rate",
+          "market-share segments: fraction of gross billings the company keeps as revenue"),
 ]
 
 INPUTS = {i.key: i for i in GLOBAL_INPUTS} | {f"segments.*.{i.key}": i for i in SEGMENT_INPUTS if i.key}
@@ -274,7 +289,7 @@ INT_OPTIONS = [
     Slot("I_TV_METHOD", "1", "0 Gordon growth, 1 exit multiple"),
     Slot("I_MID_YEAR", "1", "1: mid-year discounting"),
     Slot("I_LIMITED", "1", "1: limited liability (equity floored at 0)"),
-    Slot("I_KEEP", "1", "1: write the (path, time) variables"),
+    Slot("I_KEEP", "1", "1: write the (path, time) variables"),    Slot("I_EXIT_BASIS", "1", "exit multiple on 0 revenue (EV/Sales), 1 EBIT (EV/EBIT)"),
 ]
 FLOAT_OPTIONS = [
     Slot("F_DT", "year", "step length"),
@@ -286,6 +301,8 @@ FLOAT_OPTIONS = [
     Slot("F_MCAP", "{money}", "today's market cap in the reporting currency"),
     Slot("F_HORIZON", "year", "horizon"),
     Slot("F_ELAPSED", "year", "years from the base year's end to the valuation date (f; the first year's stub is 1 - f)"),
+    Slot("F_TAX_START", "year", "tax path: last year at the effective rate"),
+    Slot("F_TAX_END", "year", "tax path: first year at the marginal rate"),
 ]
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from .._jit import jit
 
 __all__ = ["compound_factor", "failure_step_probability", "grow_cash", "market_equity", "equity_need",
-           "shares_after_raise", "finance_or_fail", "recovery_pv"]
+           "shares_after_raise", "finance_or_fail", "recovery_pv", "failure_weighted"]
 
 
 @jit
@@ -106,3 +106,17 @@ def recovery_pv(recovery, invested_capital, df):
     """Present value of the recovery at failure: ``max(recovery x invested capital, 0) x df`` [money] (section 8)."""
     val = recovery * invested_capital
     return (val if val > 0.0 else 0.0) * df
+
+
+@jit
+def failure_weighted(going_concern, probability, distress):
+    """A value weighted by a one-shot failure probability: ``(1 - p) x going_concern + p x distress``.
+
+    ``going_concern`` and ``distress`` in the same unit (money, or price per share),
+    ``probability`` [1] (``failure.probability``). Not a path event: every path is
+    valued as the expectation over failing or not (Damodaran, *The Dark Side of
+    Valuation*, 2nd ed., on distressed firms, and his ginzu spreadsheets: value of operating
+    assets = (1 - p) DCF value + p distress proceeds; docs/model.md, section 8).
+    A DCF value of 100 with p = 10% and nothing recovered gives 90.
+    """
+    return (1.0 - probability) * going_concern + probability * distress

@@ -27,10 +27,10 @@ import numpy as np
 
 from .._jit import jit
 from .cashflow import fcff as _fcff
-from .cashflow import reinvestment, tax_with_nol
+from .cashflow import inverse_sales_to_capital, reinvestment, starting_invested_capital, tax_rate_at, tax_with_nol
 from .discounting import discount_step, step_growth, stub_length, wacc_at
-from .financing import (compound_factor, failure_step_probability, finance_or_fail, grow_cash, market_equity,
-                        recovery_pv)
+from .financing import (compound_factor, failure_step_probability, failure_weighted, finance_or_fail, grow_cash,
+                        market_equity, recovery_pv)
 from .layout import (F_DT, F_ELAPSED, F_FADE_END, F_FADE_START, F_HORIZON, F_MCAP, F_MIN_SPREAD, F_PRICE, F_TO_PRICE,
                      I_KEEP, I_LIMITED, I_MARGIN_METHOD, I_MID_YEAR, I_N, I_NSEG, I_TV_METHOD, K_CASH, K_CHURN,
                      K_EBIT, K_FCFF, K_GROWTH, K_MARGIN, K_MULTIPLE, K_PRICE, K_REVENUE, K_SHARES, L_FAILED,
@@ -49,7 +49,10 @@ from .margin import ar1_step, ar1_step_scale, operating_margin
 from .multiple import annualised_growth, ev_sales, initial_multiple, initial_premium, log_anchor, premium_step
 from .revenue import (churn_logit, decaying_volatility, growth_retention_factor, linear_fade_growth,
                       logit_normal_churn, ou_coefficients, ou_log_growth_step, revenue_shock_factor)
-from .terminal import exit_multiple_pv, gordon_pv
+from .terminal import exit_ebit_pv, exit_multiple_pv, gordon_pv, liquidation_value
+from .revenue import market_log_step, market_share_at, market_share_revenue
+from .layout import (F_TAX_END, F_TAX_START, I_EXIT_BASIS, P_FAIL_ONCE, P_TAX_EFF, S_MKT0, S_MKT_G, S_MKT_VOL,
+                     S_SH0, S_SHCONV, S_SHT, S_TAKE)
 
 __all__ = ["simulate_block", "draw_normals"]
 
@@ -64,7 +67,7 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, fl
         Each path's parameters; columns ``P_*`` then ``S_*`` per segment. Money in
         money units of the reporting currency, rates as fractions per year.
     growth_method : ndarray(int64, ndim=1), (segment,)
-        0: Ornstein-Uhlenbeck on ln(1 + g); 1: linear fade.
+        0: Ornstein-Uhlenbeck on ln(1 + g); 1: linear fade; 2: market size x share.
     iopt : ndarray(int64, ndim=1), (NI,)
         ``I_*`` options.
     fopt : ndarray(float64, ndim=1), (NF,)
@@ -106,6 +109,9 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, fl
     horizon = fopt[F_HORIZON]
     elapsed = fopt[F_ELAPSED]  # base year's end -> valuation date [year]
     hold = horizon - elapsed  # the market lens's holding period [year]
+    tax_s = fopt[F_TAX_START]
+    tax_e = fopt[F_TAX_END]
+    exit_ebit = iopt[I_EXIT_BASIS] == 1
     sqdt = math.sqrt(dt)
     annual = dt == 1.0
 
@@ -130,6 +136,8 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, fl
     eg = np.empty(K)
     er = np.empty(K)
     ec = np.empty(K)
+    lmkt = np.empty(K)  # market-share segments: log market size, accumulated log share noise
+    lsh = np.empty(K)
 
     for p in range(n_paths):
         th = theta[p]
@@ -153,17 +161,27 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, fl
             rho_c[k] = math.sqrt(1.0 - rho[k] * rho[k])
             mpr[k] = th[base + S_MPR]
             r_tot += R[k]
-            g0_num += R[k] * math.exp(x[k]) * (1.0 - c_med[k])
+            if growth_method[k] == 2:
+                # market x share: today's growth is the deterministic first year's
+                lmkt[k] = math.log(th[base + S_MKT0])
+                lsh[k] = 0.0
+                g0_num += th[base + S_TAKE] * th[base + S_MKT0] * (1.0 + th[base + S_MKT_G]) * market_share_at(
+                    1.0, th[base + S_SH0], th[base + S_SHT], th[base + S_SHCONV])
+            else:
+                g0_num += R[k] * math.exp(x[k]) * (1.0 - c_med[k])
         rev0 = r_tot
         cash0 = th[P_CASH]
         claims = -th[P_DEBT] - th[P_MI] + th[P_NONOP]
         nol = th[P_NOL]
         s2c = th[P_S2C]
-        inv_s2c = 1.0 / s2c
-        ic = th[P_IC]
-        if math.isnan(ic):
-            ic = rev0 / s2c
+        inv_s2c = inverse_sales_to_capital(s2c)
+        ic = starting_invested_capital(th[P_IC], rev0, s2c)
+        ic0 = ic
         tax_rate = th[P_TAX]
+        tax_eff = th[P_TAX_EFF]
+        if math.isnan(tax_eff):
+            tax_eff = tax_rate
+        p_once = th[P_FAIL_ONCE]
         w0 = th[P_W0]
         wm = th[P_WM]
         ke = th[P_KE]
@@ -241,6 +259,25 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, fl
             churn_w = 0.0
             for k in range(K):
                 base = NG + k * NS
+                sb = NSH + k * NSS
+                if growth_method[k] == 2:
+                    # revenue = take rate x market x share; the scenario growth shift moves the market's
+                    # growth, a scenario churn takes that share of revenue; the revenue shock moves the share
+                    lmkt[k] = market_log_step(lmkt[k], 1.0 + th[base + S_MKT_G] + shock[t - 1, sb + SS_GROWTH_ADD],
+                                              th[base + S_MKT_VOL], eg[k], dt, sqdt, annual)
+                    c = shock[t - 1, sb + SS_CHURN_SET]
+                    if not math.isnan(c):
+                        churn_w += R[k] * c
+                        lsh[k] += dt * math.log1p(-c) if c < 1.0 else -math.inf
+                    sig = sig_inf[k] + sig_gap[k]
+                    sig_gap[k] *= sig_dec[k]
+                    if sig != 0.0:
+                        lsh[k] += math.log(revenue_shock_factor(sig, rho[k], rho_c[k], eg[k], er[k], mpr[k], sqdt,
+                                                                dt))
+                    R[k] = market_share_revenue(th[base + S_TAKE], lmkt[k], market_share_at(
+                        tau, th[base + S_SH0], th[base + S_SHT], th[base + S_SHCONV]), lsh[k])
+                    r_tot += R[k]
+                    continue
                 if growth_method[k] == 0:
                     eta = eta_inf[k] + eta_gap[k]
                     eta_gap[k] *= eta_dec[k]
@@ -249,7 +286,6 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, fl
                 else:
                     gfac = linear_fade_growth(tau, dt, th[base + S_G0], th[base + S_GINF], th[base + S_FADE])
                     x[k] = math.log(gfac)
-                sb = NSH + k * NSS
                 gfac += shock[t - 1, sb + SS_GROWTH_ADD]
                 if gfac < 0.0:
                     gfac = 0.0
@@ -277,7 +313,7 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, fl
 
             # ---- 3. taxes with a loss carry-forward
             ebit_flow = ebit * h
-            tax, nol = tax_with_nol(ebit_flow, nol, tax_rate)
+            tax, nol = tax_with_nol(ebit_flow, nol, tax_rate_at(tau, tax_eff, tax_rate, tax_s, tax_e))
 
             # ---- 4. reinvestment and FCFF
             reinv = reinvestment(r_tot, r_prev, inv_s2c)
@@ -341,6 +377,9 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, fl
             if math.isnan(roc):
                 roc = tw
             pv_tv, clipped = gordon_pv(ebit, tg, tw, roc, tax_rate, min_spread, df, mid, r_t)
+        elif exit_ebit:
+            # EV/EBIT exit; a horizon EBIT <= 0 is valued at liquidation (recovery x invested capital)
+            pv_tv, _liq = exit_ebit_pv(th[P_EXIT], ebit, liquidation_value(recov, ic), df)
         else:
             m_exit = th[P_EXIT]
             if math.isnan(m_exit):
@@ -348,12 +387,21 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, fl
             pv_tv = exit_multiple_pv(m_exit, r_tot, df)
 
         # ---- 9. the equity bridge and the two lenses
-        equity, floored = equity_bridge(pv + pv_tv + rec_pv, cash0, claims, limited)
+        ev = pv + pv_tv + rec_pv
+        if not math.isnan(p_once):
+            # one-shot failure applied as a weight: distress value = recovery x invested capital today
+            ev = failure_weighted(ev, p_once, liquidation_value(recov, ic0))
+        equity, floored = equity_bridge(ev, cash0, claims, limited)
         vps = equity * to_price
         if failed:
             price_h = 0.0
         else:
             price_h = price_per_share(market_equity(mult, r_tot, cash, claims), shares, to_price)
+        if not math.isnan(p_once):
+            # the market lens takes the same expectation at the horizon: failure pays the holder
+            # the equity of the liquidation value (recovery x invested capital + cash + claims)
+            price_h = failure_weighted(price_h, p_once, price_per_share(
+                liquidation_value(recov, ic) + cash + claims, shares, to_price))
         ret = holder_return(price_h, price0, hold)
         out[O_VPS, p] = vps
         out[O_EQUITY, p] = equity

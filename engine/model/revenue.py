@@ -195,3 +195,72 @@ def revenue_shock_factor(vol, rho, rho_c, eps_growth, eps_rev, mpr, sqdt, dt):
     """
     z = rho * eps_growth + rho_c * eps_rev
     return math.exp(vol * (sqdt * z - (0.5 * vol + mpr) * dt))
+
+
+# ----------------------------------------------------------------------- revenue as market size x share
+
+__all__ += ["market_share_at", "market_log_step", "market_share_revenue"]
+
+
+@jit
+def market_share_at(tau, share_today, share_target, convergence_year):
+    """Deterministic market share at ``tau`` years [1].
+
+    ``share_today + (share_target - share_today) min(1, tau / convergence_year)``:
+    linear from today's share to the target share by ``convergence_year`` [year],
+    constant after (Damodaran's Uber valuation, 2014; docs/model.md, section 1).
+    1.5% today, 10% by year 10: 1.5% + 0.85% t, 5.75% in year 5.
+    """
+    f = tau / convergence_year
+    if f > 1.0:
+        f = 1.0
+    return share_today + (share_target - share_today) * f
+
+
+@jit
+def market_log_step(log_market, growth_factor, vol, eps, dt, sqdt, annual):
+    """One step of the log market size: a geometric Brownian motion with drift ``ln(1 + g)``.
+
+    Parameters
+    ----------
+    log_market : float
+        ``ln`` of the market size (gross billings) at the step's start [ln money/year].
+    growth_factor : float
+        ``1 + g`` of the market [1] (``market.growth`` plus any scenario shift);
+        0 or less makes the market vanish (``-inf``).
+    vol : float
+        ``market.volatility``, sd of the log market per sqrt(year) [1].
+    eps : float
+        Standard normal draw (the segment's growth draw: no extra variate).
+    dt, sqdt : float
+        Step [year] and its square root; ``annual`` skips the power for ``dt = 1``.
+
+    Returns
+    -------
+    float
+        ``log_market + dt ln(1 + g) + vol (sqrt(dt) eps - vol dt / 2)``: the exact
+        discretisation of ``dM / M = ln(1 + g) dt + vol dW`` with the Ito term taken
+        out, so ``E[M_t] = M_0 (1 + g)^t`` whatever the volatility and the step
+        (docs/model.md, section 1).
+    """
+    if growth_factor <= 0.0:
+        return -math.inf
+    drift = math.log(growth_factor)
+    if not annual:
+        drift *= dt
+    if vol != 0.0:
+        drift += vol * (sqdt * eps - 0.5 * vol * dt)
+    return log_market + drift
+
+
+@jit
+def market_share_revenue(take_rate, log_market, share, log_share_noise):
+    """Revenue of a market-share segment: ``take_rate x market x share x exp(noise)`` [money/year].
+
+    ``take_rate`` [1] is the fraction of gross billings the company keeps,
+    ``log_market`` the log market size [ln money/year], ``share`` the
+    deterministic share [1] and ``log_share_noise`` the accumulated log revenue
+    shock and churn overrides [1]. Uber (Damodaran 2014): 0.20 x 100,000 x
+    1.0623^t x (0.015 + 0.0085 t), 300 today and 1,555.73 in year 5.
+    """
+    return take_rate * math.exp(log_market + log_share_noise) * share

@@ -6,7 +6,8 @@ import math
 
 from .._jit import jit
 
-__all__ = ["gordon_terminal_value", "terminal_spread", "stable_fcff", "gordon_pv", "exit_multiple_pv"]
+__all__ = ["gordon_terminal_value", "terminal_spread", "stable_fcff", "gordon_pv", "exit_multiple_pv",
+           "liquidation_value", "exit_ebit_pv"]
 
 
 @jit
@@ -78,3 +79,45 @@ def gordon_pv(ebit, growth, stable_wacc, roc, tax_rate, min_spread, df, mid_year
 def exit_multiple_pv(multiple, revenue, df):
     """Present value of an exit at EV/Sales ``multiple`` [1] on ``revenue`` [money/year]: ``multiple revenue df`` [money]."""
     return multiple * revenue * df
+
+
+@jit
+def liquidation_value(recovery, invested_capital):
+    """Liquidation value of the operations: ``max(recovery x invested capital, 0)`` [money].
+
+    ``recovery`` is ``failure.recovery`` [1], ``invested_capital`` [money]. The
+    value a going concern is worth when its owners stop (docs/model.md, section 6);
+    the same payoff as a failure's recovery (section 8).
+    """
+    val = recovery * invested_capital
+    return val if val > 0.0 else 0.0
+
+
+@jit
+def exit_ebit_pv(multiple, ebit, liquidation, df):
+    """Present value of an exit at an EV/EBIT multiple; returns ``(pv [money], liquidated 0/1)``.
+
+    Parameters
+    ----------
+    multiple : float
+        EV/EBIT at the horizon [1] (``terminal.exit_multiple`` with
+        ``terminal.exit_basis = "ebit"``).
+    ebit : float
+        EBIT in the horizon's last step [money/year] (the model has no D&A line, so
+        the multiple is on EBIT, not EBITDA).
+    liquidation : float
+        The liquidation value [money] (:func:`liquidation_value`).
+    df : float
+        Discount factor at the horizon [1].
+
+    Returns
+    -------
+    (pv, liquidated) : float, int
+        ``multiple x EBIT x df`` when EBIT > 0; otherwise a multiple of operating
+        income means nothing and the operations are valued at their liquidation
+        value, ``liquidation x df``, flagged 1 (docs/model.md, section 6). 10 x an
+        EBIT of 50 discounted by 0.5 gives 250.
+    """
+    if ebit > 0.0:
+        return multiple * ebit * df, 0
+    return liquidation * df, 1
