@@ -137,6 +137,7 @@ def kernel_options(cfg: Config):
     iopt[L.I_TV_METHOD] = 0 if cfg.terminal.method == TerminalMethod.GORDON else 1
     iopt[L.I_MID_YEAR] = int(cfg.cost_of_capital.mid_year)
     iopt[L.I_LIMITED] = int(cfg.failure.limited_liability)
+    iopt[L.I_ON_LOSS] = 0 if cfg.terminal.on_loss == "liquidate" else 1
     fopt = np.zeros(L.NF)
     fopt[L.F_DT] = 1.0 / cfg.simulation.steps_per_year
     fopt[L.F_FADE_START] = cfg.cost_of_capital.fade_start_year
@@ -146,6 +147,7 @@ def kernel_options(cfg: Config):
     fopt[L.F_PRICE] = cfg.price
     fopt[L.F_MCAP] = cfg.market_cap_reporting
     fopt[L.F_HORIZON] = float(cfg.simulation.horizon_years)
+    fopt[L.F_FIXED_FADE] = float(cfg.margin.fixed_cost_fade_year)
     gm = np.array([0 if s.growth.method == GrowthMethod.OU else 1 for s in cfg.segments], dtype=np.int64)
     spy = cfg.simulation.steps_per_year
     closed = np.zeros(cfg.n_steps, dtype=np.int64)

@@ -66,7 +66,11 @@ def summary_dict(ds) -> dict:
         ``p_justified`` {dcf, market: {estimate, se, ci95_low, ci95_high, hits}},
         ``price_percentile`` [%], ``failed_share``, ``tv_clipped`` [paths],
         ``floored`` [paths], ``median_horizon_return`` [1/year],
-        ``median_terminal_share``, ``hurdle`` note, ``elapsed_s``,
+        ``median_terminal_share``, ``median_revenue_cagr`` and ``median_dilution``
+        (over surviving paths: a failed path's horizon values are NaN),
+        ``liquidated_share`` (share of surviving paths valued at liquidation under
+        ``terminal.on_loss = "liquidate"``), ``not_steady_share`` (share of surviving
+        paths not in steady state at the horizon), ``hurdle`` note, ``elapsed_s``,
         ``must_believe`` (see :func:`must_believe`).
     """
     a = ds.attrs
@@ -82,6 +86,13 @@ def summary_dict(ds) -> dict:
     jm = int(np.count_nonzero(ds["justified_market"].values))
     failed = np.asarray(ds["failed"].values)
     ts = np.asarray(ds["terminal_share"].values)[~failed]
+    alive = int(np.count_nonzero(~failed))
+
+    def surviving_share(name):
+        if name not in ds or not alive:
+            return float("nan")
+        return float(np.count_nonzero(np.asarray(ds[name].values)[~failed]) / alive)
+
     return {
         **report_header(a, n),
         "value_per_share": vps,
@@ -93,7 +104,9 @@ def summary_dict(ds) -> dict:
         "median_horizon_return": float(np.median(ds["horizon_return"].values)),
         "median_terminal_share": float(np.median(ts)) if ts.size else float("nan"),
         "median_revenue_cagr": float(np.nanmedian(ds["revenue_cagr"].values)),
-        "median_dilution": float(np.median(ds["dilution"].values)),
+        "median_dilution": _median(ds["dilution"].values),
+        "liquidated_share": surviving_share("liquidated_at_horizon"),
+        "not_steady_share": surviving_share("not_steady"),
         "config_sha256": a.get("config_sha256", ""),
         "elapsed_s": float(a.get("elapsed_s", float("nan"))),
         "must_believe": must_believe(ds),
