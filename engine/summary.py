@@ -103,7 +103,7 @@ def summary_dict(ds) -> dict:
         "floored": int(np.count_nonzero(ds["floored"].values)),
         "median_horizon_return": float(np.median(ds["horizon_return"].values)),
         "median_terminal_share": float(np.median(ts)) if ts.size else float("nan"),
-        "median_revenue_cagr": float(np.nanmedian(ds["revenue_cagr"].values)),
+        "median_revenue_cagr": _median(ds["revenue_cagr"].values),
         "median_dilution": _median(ds["dilution"].values),
         "liquidated_share": surviving_share("liquidated_at_horizon"),
         "not_steady_share": surviving_share("not_steady"),
