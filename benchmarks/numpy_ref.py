@@ -111,6 +111,7 @@ def simulate_numpy(cfg, paths: int, seed: int = 0) -> dict:
     mu_hl = par("multiple.half_life")
     mu_vol = par("multiple.volatility")
     sbc = par("dilution.sbc_rate")
+    sbc = 0.0 if sbc is None else sbc  # dilution.sbc = "expense": no share-count growth from SBC
     floor = par("financing.cash_floor")
     buffer = par("financing.buffer_years")
     disc = par("financing.issue_discount")
@@ -152,7 +153,9 @@ def simulate_numpy(cfg, paths: int, seed: int = 0) -> dict:
     df = np.ones(P)
     pv = np.zeros(P)
     failed = np.zeros(P, dtype=bool)
-    recovery_pv = np.zeros(P)
+    payoff_pv = np.zeros(P)  # the failure payoff discounted at the WACC from failure
+    payoff_ps = np.zeros(P)  # the failure payoff per share outstanding at failure
+    fail_tau = np.zeros(P)
     closed = np.zeros(N, dtype=bool)
     if cfg.financing.closed:
         closed[:] = True
@@ -255,7 +258,10 @@ def simulate_numpy(cfg, paths: int, seed: int = 0) -> dict:
         margin = np.where(alive, new_margin, margin)
         ebit = np.where(alive, new_ebit, ebit)
         if fail_now.any():
-            recovery_pv = np.where(fail_now, np.maximum(recov * ic, 0.0) * df, recovery_pv)
+            pay = np.maximum(cash + np.maximum(recov * ic, 0.0) + claims, 0.0)
+            payoff_pv = np.where(fail_now, pay * df / shares, payoff_pv)
+            payoff_ps = np.where(fail_now, pay / shares, payoff_ps)
+            fail_tau = np.where(fail_now, tau, fail_tau)
             failed |= fail_now
         r_t = w
         r_prev = R
@@ -265,25 +271,31 @@ def simulate_numpy(cfg, paths: int, seed: int = 0) -> dict:
     roc = tw if roc is None else roc
     spread = np.maximum(np.zeros(P) + tw - tg, cfg.terminal.min_spread)
     ebit_next = ebit * (1.0 + tg)
-    nopat = np.where(ebit_next > 0.0, ebit_next * (1.0 - tax_rate), ebit_next)
-    tv = nopat * (1.0 - tg / roc) / spread
+    # a terminal loss releases no capital; with on_loss = "liquidate" it is valued at recovery x IC instead
+    fcff_next = np.where(ebit_next > 0.0, ebit_next * (1.0 - tax_rate) * (1.0 - tg / roc), ebit_next)
+    tv = fcff_next / spread
     pv_tv = tv * df
     if mid:
         pv_tv = pv_tv * math.sqrt(1.0 + r_t) if np.isscalar(r_t) else pv_tv * np.sqrt(1.0 + r_t)
+    if cfg.terminal.on_loss == "liquidate":
+        pv_tv = np.where(ebit_next < 0.0, np.maximum(recov * ic, 0.0) * df, pv_tv)
     pv_tv = np.where(failed, 0.0, pv_tv)
 
-    # 9. the DCF lens and the horizon price
-    equity = pv + pv_tv + recovery_pv + cash0 + claims
+    # 9. the DCF lens and the horizon price; a failed path: its failure payoff in both lenses
+    H = float(cfg.simulation.horizon_years)
+    equity = pv + pv_tv + cash0 + claims
     if cfg.failure.limited_liability:
         equity = np.maximum(equity, 0.0)
+    equity = np.where(failed, payoff_pv, equity / (1.0 + sbc) ** H)
     e_h = np.maximum(mult * R + cash + claims, 0.0)
+    price_failed = payoff_ps * (1.0 + cash_rate) ** (H - fail_tau) * cfg.to_price
     return {
         "value_per_share": equity * cfg.to_price,
         "equity_value": equity,
         "pv_explicit": pv,
         "pv_terminal": pv_tv,
-        "revenue_horizon": R,
-        "price_horizon": np.where(failed, 0.0, e_h / shares * cfg.to_price),
+        "revenue_horizon": np.where(failed, np.nan, R),
+        "price_horizon": np.where(failed, price_failed, e_h / shares * cfg.to_price),
         "failed": failed,
     }
 

@@ -174,6 +174,7 @@ def kernel_options(cfg: Config):
     iopt[L.I_TV_METHOD] = 0 if cfg.terminal.method == TerminalMethod.GORDON else 1
     iopt[L.I_MID_YEAR] = int(cfg.cost_of_capital.mid_year)
     iopt[L.I_LIMITED] = int(cfg.failure.limited_liability)
+    iopt[L.I_ON_LOSS] = 0 if cfg.terminal.on_loss == "liquidate" else 1
     fopt = np.zeros(L.NF)
     fopt[L.F_DT] = 1.0 / cfg.simulation.steps_per_year
     fopt[L.F_FADE_START] = cfg.cost_of_capital.fade_start_year
@@ -189,6 +190,7 @@ def kernel_options(cfg: Config):
     iopt[L.I_EXIT_BASIS] = 1 if cfg.terminal.exit_basis == "ebit" else 0
     fopt[L.F_TAX_START] = cfg.tax.convergence_start_year
     fopt[L.F_TAX_END] = cfg.tax.convergence_year
+    fopt[L.F_FIXED_FADE] = float(cfg.margin.fixed_cost_fade_year)
     spy = cfg.simulation.steps_per_year
     closed = np.zeros(cfg.n_steps, dtype=np.int64)
     if cfg.financing.closed:

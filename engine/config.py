@@ -529,7 +529,9 @@ class Margin(_Base):
     ``linear``: from ``today`` to ``target`` by ``convergence_year`` (Damodaran);
     ``exponential``: the gap halves every ``half_life`` years; ``cost_structure``:
     EBIT = revenue x (1 - ``variable_cost_share``) - ``fixed_costs`` growing at
-    ``fixed_cost_growth`` (Schwartz & Moon 2000). All methods add AR(1) noise
+    ``fixed_cost_growth`` today, fading linearly to ``terminal.growth`` by
+    ``fixed_cost_fade_year`` (or the horizon, if earlier) so the cost base is in steady
+    state when the terminal value is taken (Schwartz & Moon 2000). All methods add AR(1) noise
     (annual innovation sd ``noise_sd``, persistence ``noise_persistence`` per year; steps shorter
     than a year use the exact AR(1) discretisation, so the spread does not depend on
     ``steps_per_year``) and cap
@@ -547,12 +549,24 @@ class Margin(_Base):
     variable_cost_share: Optional[NonNeg] = None
     fixed_costs: Optional[Amount] = None
     fixed_cost_growth: GrowthP = 0.0
+    fixed_cost_fade_year: float = 10.0
+
+    _fade = field_validator("fixed_cost_fade_year", mode="before")(
+        lambda v: _num(_fixed_only(v, "margin.fixed_cost_fade_year"))
+    )
+
+    @field_validator("fixed_cost_fade_year")
+    @classmethod
+    def _fade_pos(cls, v):
+        if not (math.isfinite(v) and v > 0):
+            raise InputError(f"margin.fixed_cost_fade_year = {v} must be a number of years > 0, e.g. 10")
+        return v
 
     def unused_fields(self) -> set:
         """Keys the chosen margin method does not use."""
         if self.method == MarginMethod.COST_STRUCTURE:
             return {"today", "target", "convergence_year", "half_life"}
-        cost = {"variable_cost_share", "fixed_costs", "fixed_cost_growth"}
+        cost = {"variable_cost_share", "fixed_costs", "fixed_cost_growth", "fixed_cost_fade_year"}
         return cost | ({"half_life"} if self.method == MarginMethod.LINEAR else {"convergence_year"})
 
     @model_validator(mode="after")
@@ -698,6 +712,11 @@ class Terminal(_Base):
     A drawn spread below ``min_spread`` is clipped to it and counted.
     ``exit_multiple``: TV = EV/Sales x revenue(N); the multiple is ``exit_multiple``
     when given, else the path's simulated multiple at the horizon.
+    A negative terminal NOPAT releases no capital (FCFF = NOPAT). ``on_loss``:
+    ``liquidate`` (default) values a surviving path whose terminal NOPAT is negative
+    (Gordon) or whose exit value is negative at ``failure.recovery`` x invested
+    capital at the horizon, and counts it; ``perpetuity`` keeps the negative Gordon
+    value. An EV/Sales exit value is never negative, so no path is liquidated on it.
     """
 
     method: TerminalMethod = TerminalMethod.GORDON
@@ -707,6 +726,7 @@ class Terminal(_Base):
     min_spread: float = 0.01
     exit_multiple: Optional[Positive] = None
     exit_basis: Literal["revenue", "ebit"] = "revenue"
+    on_loss: Literal["liquidate", "perpetuity"] = "liquidate"
 
     _n = field_validator("min_spread", mode="before")(lambda v: _num(_fixed_only(v, "terminal.min_spread")))
 
@@ -749,9 +769,42 @@ class Multiple(_Base):
 
 
 class Dilution(_Base):
-    """Stock-based compensation: annual growth of the share count (market lens)."""
+    """Stock-based compensation (SBC), counted once.
 
-    sbc_rate: Rate = 0.0
+    ``sbc = "expense"`` (default; Damodaran's treatment): SBC is a cost inside the
+    margin / cost base, so the share count grows only with equity raised, and
+    ``sbc_rate`` must not be given. ``sbc = "dilution"``: the margin / cost base
+    excludes SBC, and the share count grows at ``sbc_rate`` a year in both lenses
+    (the DCF lens divides by today's shares grown at ``sbc_rate`` to the horizon).
+    An old config with ``sbc_rate`` and no ``sbc`` is refused with the choice to make.
+    """
+
+    sbc: Literal["expense", "dilution"] = "expense"
+    sbc_rate: Optional[Rate] = None
+
+    @model_validator(mode="after")
+    def _once(self):
+        given = self.model_fields_set
+        if self.sbc_rate is not None and "sbc" not in given:
+            if self.sbc_rate.is_fixed and self.sbc_rate.median() == 0.0:
+                return self
+            raise InputError(
+                "dilution.sbc_rate is given without dilution.sbc: stock-based compensation is now counted once "
+                "(until now the market lens diluted the shares at sbc_rate while the margin also bore SBC). "
+                "If your margins or costs include SBC (reported EBIT), write dilution.sbc = \"expense\" and remove "
+                "sbc_rate; if they exclude it (adjusted EBIT), write dilution.sbc = \"dilution\" and keep sbc_rate "
+                "(shares then grow at sbc_rate in both lenses)")
+        if self.sbc == "expense" and self.sbc_rate is not None and not (
+                self.sbc_rate.is_fixed and self.sbc_rate.median() == 0.0):
+            raise InputError(
+                "dilution.sbc_rate is given with dilution.sbc = \"expense\": SBC is then a cost inside the margin "
+                "and does not also dilute the shares; remove sbc_rate, or write dilution.sbc = \"dilution\" if "
+                "your margins exclude SBC")
+        if self.sbc == "dilution" and self.sbc_rate is None:
+            raise InputError(
+                "dilution.sbc = \"dilution\" needs dilution.sbc_rate, the annual growth of the share count "
+                "from SBC (e.g. 0.02)")
+        return self
 
 
 class Financing(_Base):
@@ -1294,7 +1347,8 @@ _FIELD_DOCS: dict[str, tuple[str, str, str]] = {
     'margin.half_life': ('P, years', '3', 'exponential: half-life of the gap'),
     'margin.variable_cost_share': ('P, >= 0', 'required for cost_structure', 'costs that scale with revenue'),
     'margin.fixed_costs': ('P, >= 0', 'required for cost_structure', 'fixed costs per year today'),
-    'margin.fixed_cost_growth': ('P, in (-1, 100]', '0', 'annual growth of fixed costs'),
+    'margin.fixed_cost_growth': ('P, in (-1, 100]', '0', 'annual growth of fixed costs today; fades linearly to terminal.growth by fixed_cost_fade_year (or the horizon, if earlier)'),
+    'margin.fixed_cost_fade_year': ('number > 0, years', '10', 'cost_structure: year by which fixed-cost growth has faded to terminal.growth (so the cost base is in steady state at the horizon)'),
     'margin.noise_sd': ('P, >= 0', '0', 'annual innovation sd of the AR(1) margin noise (stationary sd noise_sd / sqrt(1 - persistence^2), whatever `steps_per_year`)'),
     'margin.noise_persistence': ('P, [0, 1)', '0.5', 'AR(1) coefficient per year'),
     'margin.maximum': ('P, <= 1', '1', 'cap on the margin'),
@@ -1322,14 +1376,16 @@ _FIELD_DOCS: dict[str, tuple[str, str, str]] = {
     'terminal.min_spread': ('number in (0, 1)', '0.01', 'minimum stable WACC - growth'),
     'terminal.exit_multiple': ('P, > 0', 'the simulated multiple (revenue basis); required for the ebit basis', 'the exit multiple of `exit_multiple`: EV/Sales, or EV/EBIT with exit_basis = ebit'),
     'terminal.exit_basis': ('`revenue`, `ebit`', '`revenue`', 'exit_multiple: TV = multiple x revenue, or multiple x EBIT of the last year (the model has no D&A, so EBIT stands for EBITDA); a horizon EBIT <= 0 is valued at liquidation: recovery x invested capital'),
+    'terminal.on_loss': ('`liquidate`, `perpetuity`', '`liquidate`', 'a surviving path whose terminal NOPAT (Gordon) or exit value is negative: valued at failure.recovery x invested capital at the horizon and counted (`liquidate`), or at its negative Gordon value (`perpetuity`); a negative NOPAT never releases capital'),
     'multiple': ('', '', 'EV/Sales path (market lens; exit multiple)'),
     'multiple.today': ('P, > 0', 'market EV / base revenue', "today's EV/Sales"),
     'multiple.mature': ('P, > 0', 'required', 'anchor at stable growth'),
     'multiple.growth_beta': ('P', '0', 'anchor = mature x exp(beta (g_t - g_stable))'),
     'multiple.half_life': ('P, years', '2', 'half-life of the premium over the anchor'),
     'multiple.volatility': ('P, >= 0', '0', 'annual sd of the shock to the log premium over the anchor (scaled exactly for shorter steps)'),
-    'dilution': ('P, rate', '0', 'annual share-count growth from stock-based compensation'),
-    'dilution.sbc_rate': ('P, rate', '0', 'annual share-count growth from stock-based compensation'),
+    'dilution': ('', '', 'stock-based compensation (SBC), counted once'),
+    'dilution.sbc': ('`expense`, `dilution`', '`expense`', 'SBC is a cost inside the margin (`expense`: shares grow only with equity raised) or excluded from it and diluting the shares at sbc_rate in both lenses (`dilution`)'),
+    'dilution.sbc_rate': ('P, rate', 'required for `dilution`, refused for `expense`', 'annual share-count growth from SBC; an old config giving it without dilution.sbc is refused with the choice to make'),
     'financing': ('', '', ''),
     'financing.cash_floor': ('P, >= 0', '0', 'raise equity when cash falls below it'),
     'financing.buffer_years': ('P, >= 0', '1', 'each raise also funds this many years of the current burn'),

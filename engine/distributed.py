@@ -809,7 +809,7 @@ def _streamed_summary(ds, max_bytes: int, bins: int = 1 << 16) -> dict:
     median_of("horizon_return", col("horizon_return"))
     median_of("terminal_share", surviving_ts)
     median_of("revenue_cagr", finite_cagr)
-    median_of("dilution", col("dilution"))
+    median_of("dilution", lambda s: (lambda x: x[~np.isnan(x)])(col("dilution")(s)))  # NaN: failed paths
     exact = all(b == 0.0 for b in bound.values())
     return {
         **report_header(a, P),

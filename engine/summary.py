@@ -107,7 +107,11 @@ def summary_dict(ds, implied: bool = False, implied_paths: Optional[int] = None,
         ``price_percentile`` [%], ``failed_share``, ``tv_clipped`` [paths],
         ``floored`` [paths], ``median_horizon_return`` [1/year] (over the paths
         where it is finite; NaN, with ``median_horizon_return_note``, when none is),
-        ``median_terminal_share``, ``hurdle`` note, ``elapsed_s``,
+        ``median_terminal_share``, ``median_revenue_cagr`` and ``median_dilution``
+        (over surviving paths: a failed path's horizon values are NaN),
+        ``liquidated_share`` (share of surviving paths valued at liquidation under
+        ``terminal.on_loss = "liquidate"``), ``not_steady_share`` (share of surviving
+        paths not in steady state at the horizon), ``hurdle`` note, ``elapsed_s``,
         ``must_believe`` (see :func:`must_believe`). First after the header, the
         fair-value keys of :func:`engine.fairvalue.fair_value`: ``value_label``
         ('value per share', or 'equity value' without a share count),
@@ -144,6 +148,13 @@ def summary_dict(ds, implied: bool = False, implied_paths: Optional[int] = None,
         hr_note = (f"the horizon return is not finite on {n - hr_ok:,} of {n:,} paths (e.g. a path with no equity "
                    "value at the horizon); the median is over the others" if hr_ok else
                    f"the horizon return is not finite on any of the {n:,} paths, so it has no median")
+    alive = int(np.count_nonzero(~failed))
+
+    def surviving_share(name):
+        if name not in ds or not alive:
+            return float("nan")
+        return float(np.count_nonzero(np.asarray(ds[name].values)[~failed]) / alive)
+
     head = report_header(a, n)
     out = {
         **head,
@@ -158,8 +169,10 @@ def summary_dict(ds, implied: bool = False, implied_paths: Optional[int] = None,
         "floored": int(np.count_nonzero(ds["floored"].values)),
         "median_horizon_return": _median(hr),
         "median_terminal_share": float(np.median(ts)) if ts.size else float("nan"),
-        "median_revenue_cagr": float(np.nanmedian(ds["revenue_cagr"].values)),
-        "median_dilution": float(np.median(ds["dilution"].values)),
+        "median_revenue_cagr": _median(ds["revenue_cagr"].values),
+        "median_dilution": _median(ds["dilution"].values),
+        "liquidated_share": surviving_share("liquidated_at_horizon"),
+        "not_steady_share": surviving_share("not_steady"),
         "config_sha256": a.get("config_sha256", ""),
         "elapsed_s": float(a.get("elapsed_s", float("nan"))),
         "must_believe": must_believe(ds),

@@ -104,10 +104,12 @@ _PT = ("path", "time")
 # numbered in this order among the float / flag variables.
 PATH_VARIABLES = [
     Variable("value_per_share", _P, "f8", "{price}", "DCF value per share",
-             "DCF-lens equity value in the price unit: (PV(FCFF) + PV(terminal value) or PV(recovery) "
-             "+ cash - debt - minority interests + non-operating assets) x FX / today's diluted shares", "O_VPS"),
+             "DCF-lens equity value in the price unit: (PV(FCFF) + PV(terminal value) + cash - debt - minority "
+             "interests + non-operating assets) x FX / diluted shares (today's, grown by dilution.sbc_rate to the "
+             "horizon); on a failed path, the failure payoff max(0, cash + recovery - claims) at failure, "
+             "discounted at the WACC, per share outstanding at failure", "O_VPS"),
     Variable("equity_value", _P, "f8", "{money}", "DCF equity value",
-             "DCF-lens equity value in the reporting currency, money units", "O_EQUITY"),
+             "DCF-lens equity value in the reporting currency, money units, for today's holders", "O_EQUITY"),
     Variable("pv_explicit", _P, "f8", "{money}", "PV of explicit-period FCFF",
              "present value of free cash flow to the firm over the horizon (to failure on failed paths)",
              "O_PV_EXPL"),
@@ -121,10 +123,11 @@ PATH_VARIABLES = [
              "years from the base fiscal year to failure; NaN on surviving paths", "O_FAIL_YEAR"),
     Variable("price_horizon", _P, "f8", "{price}", "simulated share price at the horizon",
              "(EV/Sales x revenue + cash - debt - minorities + non-operating assets) / diluted shares x FX, "
-             "floored at 0; 0 on failed paths", "O_PRICE_H"),
+             "floored at 0; on failed paths the failure payoff per share, grown at financing.cash_rate to "
+             "the horizon", "O_PRICE_H"),
     Variable("horizon_return", _P, "f8", "1/year", "annualised holder return to the horizon",
              "(price_horizon / today's price)^(1 / (horizon_years - f)) - 1, held from the valuation date, f years "
-             "after the base year's end; -1 on failed paths", "O_RET_H"),
+             "after the base year's end (-1 for a price of 0)", "O_RET_H"),
     Variable("justified_dcf", _P, "bool", "1", "price justified, DCF lens",
              "value_per_share >= today's price", "L_JUST_DCF"),
     Variable("justified_market", _P, "bool", "1", "price justified, market lens",
@@ -135,18 +138,26 @@ PATH_VARIABLES = [
     Variable("floored", _P, "bool", "1", "equity floored at zero",
              "true when limited liability floored a negative DCF equity value at 0", "L_FLOORED"),
     Variable("revenue_horizon", _P, "f8", "{money}/year", "revenue at the horizon",
-             "total revenue (annual rate) in the last step, or at failure", "O_REV_N"),
+             "total revenue (annual rate) in the last step; NaN on failed paths", "O_REV_N"),
     Variable("revenue_cagr", _P, "f8", "1/year", "revenue CAGR over the horizon",
-             "(revenue_horizon / base revenue)^(1 / horizon_years) - 1", "O_CAGR"),
-    Variable("margin_horizon", _P, "f8", "1", "operating margin at the horizon", "EBIT / revenue in the last step",
+             "(revenue_horizon / base revenue)^(1 / horizon_years) - 1; NaN on failed paths", "O_CAGR"),
+    Variable("margin_horizon", _P, "f8", "1", "operating margin at the horizon", "EBIT / revenue in the last step; NaN on failed paths",
              "O_MARGIN_N"),
     Variable("multiple_horizon", _P, "f8", "1", "EV/Sales at the horizon",
              "simulated EV/Sales multiple; NaN on failed paths", "O_MULT_N"),
     Variable("dilution", _P, "f8", "1", "share count at the horizon over today's",
-             "diluted shares at the horizon / today's diluted shares (SBC and equity raised)", "O_DILUTION"),
+             "diluted shares at the horizon / today's diluted shares (SBC and equity raised); NaN on failed paths", "O_DILUTION"),
     Variable("equity_raised", _P, "f8", "{money}", "equity raised", "total new equity raised over the horizon",
              "O_RAISED"),
-    Variable("cash_horizon", _P, "f8", "{money}", "cash at the horizon", "cash balance in the last step", "O_CASH_N"),
+    Variable("cash_horizon", _P, "f8", "{money}", "cash at the horizon", "cash balance in the last step; NaN on failed paths", "O_CASH_N"),
+    Variable("liquidated_at_horizon", _P, "bool", "1", "valued at liquidation at the horizon",
+             "true when a surviving path's terminal NOPAT (Gordon) or exit value was negative and "
+             "terminal.on_loss = 'liquidate' valued it at failure.recovery x invested capital instead",
+             "L_LIQUIDATED"),
+    Variable("not_steady", _P, "bool", "1", "not in steady state at the horizon",
+             "true when a surviving path's last-year revenue growth exceeds terminal.growth by more than 5 points, "
+             "or its deterministic margin is more than 5 points from margin.target (linear, exponential) or still "
+             "moving by more than 1 point a year (cost structure)", "L_NOT_STEADY"),
 ]
 
 # ----------------------------------------------------------------------- kept (path, time) results
@@ -219,7 +230,8 @@ GLOBAL_INPUTS = [
     Input("multiple.half_life", "P_MU_HL", "year", "premium half-life", "half-life of the log premium"),
     Input("multiple.volatility", "P_MU_VOL", "1", "premium volatility",
           "stationary-innovation sd of the annual log premium"),
-    Input("dilution.sbc_rate", "P_SBC", "1/year", "SBC dilution rate", "annual growth of the share count from SBC"),
+    Input("dilution.sbc_rate", "P_SBC", "1/year", "SBC dilution rate",
+          "dilution.sbc = 'dilution': annual growth of the share count from SBC; absent: 0"),
     Input("financing.cash_floor", "P_FLOOR", _M, "cash floor", "equity is raised when cash falls below it"),
     Input("financing.buffer_years", "P_BUFFER", "year", "financing buffer", "years of burn raised above the floor"),
     Input("financing.issue_discount", "P_DISC", "1", "issue discount", "new shares are sold at this discount"),
@@ -289,7 +301,9 @@ INT_OPTIONS = [
     Slot("I_TV_METHOD", "1", "0 Gordon growth, 1 exit multiple"),
     Slot("I_MID_YEAR", "1", "1: mid-year discounting"),
     Slot("I_LIMITED", "1", "1: limited liability (equity floored at 0)"),
-    Slot("I_KEEP", "1", "1: write the (path, time) variables"),    Slot("I_EXIT_BASIS", "1", "exit multiple on 0 revenue (EV/Sales), 1 EBIT (EV/EBIT)"),
+    Slot("I_KEEP", "1", "1: write the (path, time) variables"),
+    Slot("I_EXIT_BASIS", "1", "exit multiple on 0 revenue (EV/Sales), 1 EBIT (EV/EBIT)"),
+    Slot("I_ON_LOSS", "1", "terminal.on_loss: 0 liquidate, 1 perpetuity"),
 ]
 FLOAT_OPTIONS = [
     Slot("F_DT", "year", "step length"),
@@ -303,6 +317,7 @@ FLOAT_OPTIONS = [
     Slot("F_ELAPSED", "year", "years from the base year's end to the valuation date (f; the first year's stub is 1 - f)"),
     Slot("F_TAX_START", "year", "tax path: last year at the effective rate"),
     Slot("F_TAX_END", "year", "tax path: first year at the marginal rate"),
+    Slot("F_FIXED_FADE", "year", "year by which fixed-cost growth has faded to terminal.growth"),
 ]
 
 

@@ -140,7 +140,7 @@ def test_gordon_and_exit():
     assert terminal.gordon_terminal_value(1.03, 0.15, 0.03) == pytest.approx(8.583333, abs=1e-6)
     # EBIT 100 -> 103 next year, taxed 25%, reinvestment g / ROC = 0.2: FCFF 61.8
     assert terminal.stable_fcff(100.0, 0.03, 0.25, 0.15) == pytest.approx(61.8)
-    assert terminal.stable_fcff(-100.0, 0.03, 0.25, 0.15) == pytest.approx(-103 * 0.8)  # losses untaxed
+    assert terminal.stable_fcff(-100.0, 0.03, 0.25, 0.15) == pytest.approx(-103.0)  # losses untaxed, no release
     assert terminal.gordon_pv(100.0, 0.03, 0.12, 0.15, 0.25, 0.01, 0.5, False, 0.1) == pytest.approx(
         (61.8 / 0.09 * 0.5, 0))
     pv, clipped = terminal.gordon_pv(100.0, 0.03, 0.035, 0.15, 0.25, 0.01, 1.0, True, 0.21)
@@ -213,10 +213,12 @@ def test_equity_bridge_and_lenses():
 
 
 def test_kernel_sbc_dilutes_every_year(base):
-    base["dilution"] = {"sbc_rate": 0.05}
+    base["dilution"] = {"sbc": "dilution", "sbc_rate": 0.05}
     ds = run(base)
     assert not ds["equity_raised"].values.any()
     np.testing.assert_allclose(ds["dilution"].values, 1.05**5, rtol=1e-12)
+    # both lenses divide by the diluted count: the DCF lens by today's shares x 1.05^5
+    np.testing.assert_allclose(ds["value_per_share"].values, 16.01875726 / 1.05**5, rtol=1e-8)
     base["simulation"]["steps_per_year"] = 4
     np.testing.assert_allclose(run(base)["dilution"].values, 1.05**5, rtol=1e-12)
 

@@ -56,6 +56,7 @@ def test_textbook_dcf_mid_year(base):
 
 def test_negative_fcf_path_value_kept(base):
     base["margin"] = {"today": -0.10, "target": -0.10}
+    base["terminal"]["on_loss"] = "perpetuity"
     ds = run(base)
     ev = (ds["pv_explicit"] + ds["pv_terminal"]).values
     np.testing.assert_allclose(ev, -1601.88, atol=0.005)
@@ -64,6 +65,7 @@ def test_negative_fcf_path_value_kept(base):
 
 def test_limited_liability_floor_is_counted(base):
     base["margin"] = {"today": -0.10, "target": -0.10}
+    base["terminal"]["on_loss"] = "perpetuity"
     base["failure"] = {"limited_liability": True}
     ds = run(base)
     assert (ds["value_per_share"].values == 0).all()
@@ -192,6 +194,7 @@ def test_margin_converges_linearly(base):
 def test_cost_structure_operating_leverage(base):
     base["margin"] = {"method": "cost_structure", "variable_cost_share": 0.5, "fixed_costs": 400.0,
                       "fixed_cost_growth": 0.0}
+    base["terminal"]["growth"] = 0.0  # fixed-cost growth fades to stable growth: 0 -> 0 keeps them at 400
     ds = run(base, keep_paths=True)
     rev = 1000 * 1.05 ** np.arange(1, 6)
     np.testing.assert_allclose(ds["ebit"].values[0], rev * 0.5 - 400.0, rtol=1e-12)
@@ -206,9 +209,11 @@ def test_certain_failure_gives_recovery(base):
     ds = run(base)
     assert ds["failed"].values.all()
     # fails in year 1: PV(FCFF year 1) + PV(0.5 x invested capital) = (105 + 400) / 1.1
+    # (the failure payoff max(0, cash 105 + recovery 400 - claims 0), discounted from year 1)
     np.testing.assert_allclose(ds["equity_value"].values, (105 + 400) / 1.1, rtol=1e-12)
-    assert (ds["price_horizon"].values == 0).all()
-    np.testing.assert_allclose(ds["horizon_return"].values, -1.0)
+    # the market lens gets the same payoff: 505 / 100M shares = USD 5.05, held at a 0% cash rate to year 5
+    np.testing.assert_allclose(ds["price_horizon"].values, 5.05, rtol=1e-12)
+    np.testing.assert_allclose(ds["horizon_return"].values, 0.505 ** 0.2 - 1.0, rtol=1e-12)
 
 
 def test_closed_financing_fails_a_burning_company(base):
@@ -251,8 +256,9 @@ def textbook_dcf(rev0, g, m, tax, nol, s2c, r, tg, roc, years, mid):
         pv += fcff / (1 + r) ** (t - 0.5 if mid else t)
         rev_prev = rev
     ebit_next = m * rev_prev * (1 + tg)
-    nopat = ebit_next * (1 - tax) if ebit_next > 0 else ebit_next
-    tv = nopat * (1 - tg / roc) / (r - tg)
+    if ebit_next < 0:  # terminal.on_loss = "liquidate" at recovery 0: worth nothing (no negative perpetuity)
+        return pv, 0.0
+    tv = ebit_next * (1 - tax) * (1 - tg / roc) / (r - tg)
     pv_tv = tv / (1 + r) ** (years - 0.5 if mid else years)
     return pv, pv_tv
 

@@ -6,8 +6,9 @@ docs/model.md, section "8 Cash, dilution, financing and failure". Cash earns
 sells new shares at the simulated market price less ``financing.issue_discount``,
 enough to restore the floor plus ``financing.buffer_years`` of burn, or fails when
 the market is closed or its equity is worthless. An exogenous hazard
-(``failure.annual_probability``) can end a path in any step; a failed company's
-holders recover ``failure.recovery`` of invested capital.
+(``failure.annual_probability``) can end a path in any step. At failure the equity
+receives one payoff in both lenses, ``max(0, cash + failure.recovery x invested
+capital - debt - minorities + non-operating assets)`` (:func:`failure_payoff`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 from .._jit import jit
 
 __all__ = ["compound_factor", "failure_step_probability", "grow_cash", "market_equity", "equity_need",
-           "shares_after_raise", "finance_or_fail", "recovery_pv", "failure_weighted"]
+           "shares_after_raise", "finance_or_fail", "recovery_pv", "failure_weighted", "failure_payoff"]
 
 
 @jit
@@ -120,3 +121,33 @@ def failure_weighted(going_concern, probability, distress):
     A DCF value of 100 with p = 10% and nothing recovered gives 90.
     """
     return (1.0 - probability) * going_concern + probability * distress
+
+
+@jit
+def failure_payoff(cash, recovery, invested_capital, claims):
+    """What the equity receives at failure: ``max(0, cash + max(recovery x IC, 0) + claims)`` [money].
+
+    Parameters
+    ----------
+    cash : float
+        Cash at failure, after the step's FCFF (negative when the burn exceeded it:
+        unpaid bills, a claim senior to equity) [money].
+    recovery : float
+        ``failure.recovery``: value realised on the operating assets / invested capital [1].
+    invested_capital : float
+        Invested capital at failure [money].
+    claims : float
+        ``-debt - minorities + non-operating assets`` [money].
+
+    Returns
+    -------
+    float
+        The liquidation residual to the whole equity [money], never negative: the
+        holders of a bankrupt company owe nothing (absolute priority; limited
+        liability applies at failure whatever ``failure.limited_liability`` says).
+        Both lenses use it (docs/model.md, section 8). Cash 105, recovery 0.5 x 800,
+        no claims: 505.
+    """
+    rec = recovery * invested_capital
+    val = cash + (rec if rec > 0.0 else 0.0) + claims
+    return val if val > 0.0 else 0.0

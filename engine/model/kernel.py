@@ -29,8 +29,9 @@ from .._jit import jit
 from .cashflow import fcff as _fcff
 from .cashflow import inverse_sales_to_capital, reinvestment, starting_invested_capital, tax_rate_at, tax_with_nol
 from .discounting import discount_step, step_growth, stub_length, wacc_at
-from .financing import (compound_factor, failure_step_probability, failure_weighted, finance_or_fail, grow_cash,
-                        market_equity, recovery_pv)
+from .financing import (compound_factor, failure_payoff, failure_step_probability, failure_weighted, finance_or_fail,
+                        grow_cash, market_equity)
+from .layout import (F_FIXED_FADE, I_ON_LOSS, L_LIQUIDATED, L_NOT_STEADY)
 from .layout import (F_DT, F_ELAPSED, F_FADE_END, F_FADE_START, F_HORIZON, F_MCAP, F_MIN_SPREAD, F_PRICE, F_TO_PRICE,
                      I_KEEP, I_LIMITED, I_MARGIN_METHOD, I_MID_YEAR, I_N, I_NSEG, I_TV_METHOD, K_CASH, K_CHURN,
                      K_EBIT, K_FCFF, K_GROWTH, K_MARGIN, K_MULTIPLE, K_PRICE, K_REVENUE, K_SHARES, L_FAILED,
@@ -45,11 +46,12 @@ from .layout import (F_DT, F_ELAPSED, F_FADE_END, F_FADE_START, F_HORIZON, F_MCA
                      SS_GROWTH_ADD)
 from .lenses import (equity_bridge, holder_return, justified_dcf, justified_market, price_per_share,
                      terminal_share)
-from .margin import ar1_step, ar1_step_scale, operating_margin
+from .margin import COST_STRUCTURE, LINEAR, ar1_step, ar1_step_scale, fixed_cost_step, operating_margin
 from .multiple import annualised_growth, ev_sales, initial_multiple, initial_premium, log_anchor, premium_step
 from .revenue import (churn_logit, decaying_volatility, growth_retention_factor, linear_fade_growth,
                       logit_normal_churn, ou_coefficients, ou_log_growth_step, revenue_shock_factor)
-from .terminal import exit_ebit_pv, exit_multiple_pv, gordon_pv, liquidation_value
+from .terminal import (exit_ebit_pv, exit_multiple_pv, gordon_pv, liquidate_at_horizon, liquidation_pv,
+                       liquidation_value, not_in_steady_state)
 from .revenue import market_log_step, market_share_at, market_share_revenue
 from .layout import (F_TAX_END, F_TAX_START, I_EXIT_BASIS, P_FAIL_ONCE, P_TAX_EFF, S_MKT0, S_MKT_G, S_MKT_VOL,
                      S_SH0, S_SHCONV, S_SHT, S_TAKE)
@@ -112,6 +114,9 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, fl
     tax_s = fopt[F_TAX_START]
     tax_e = fopt[F_TAX_END]
     exit_ebit = iopt[I_EXIT_BASIS] == 1
+    on_loss = iopt[I_ON_LOSS]
+    fixed_fade_end = min(fopt[F_FIXED_FADE], horizon)
+    n_year = N - int(round(1.0 / dt))  # the step that ends a year before the horizon (0: today)
     sqdt = math.sqrt(dt)
     annual = dt == 1.0
 
@@ -199,13 +204,17 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, fl
         mmax = th[P_M_MAX]
         vcs = th[P_VCS]
         fixed = th[P_FIXED]
-        fixed_step = compound_factor(th[P_FIXED_G], dt)
+        fixed_g0 = th[P_FIXED_G]
+        fixed_step = 1.0
         mu_mat = th[P_MU_MAT]
         beta = th[P_MU_BETA]
         mu_year = 2.0 ** (-1.0 / th[P_MU_HL])  # annual decay of the log premium
         mu_decay = mu_year**dt
         mu_vol = th[P_MU_VOL] * ar1_step_scale(mu_year, dt)
-        sbc_step = compound_factor(th[P_SBC], dt)
+        sbc = th[P_SBC]
+        if math.isnan(sbc):
+            sbc = 0.0  # dilution.sbc = "expense": SBC is a cost in the margin, not a share-count driver
+        sbc_step = compound_factor(sbc, dt)
         floor = th[P_FLOOR]
         buffer = th[P_BUFFER]
         disc = th[P_DISC]
@@ -227,8 +236,12 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, fl
         raised = 0.0
         failed = False
         fail_year = np.nan
-        rec_pv = 0.0
+        payoff = 0.0
+        df_f = 1.0
+        shares_f = 1.0
         r_prev = r_tot
+        r_year_ago = rev0
+        mdet_year_ago = 1.0 - vcs - fixed / rev0 if rev0 > 0.0 else 0.0
         margin = m0
         ebit = 0.0
         r_t = w0
@@ -303,6 +316,8 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, fl
 
             # ---- 2. operating margin and EBIT (annual rate)
             u_m = ar1_step(u_m, mpers_dt, mnoise, e_m)
+            if mmethod == COST_STRUCTURE:
+                fixed_step = fixed_cost_step(tau, dt, fixed_g0, tg, fixed_fade_end)
             margin, ebit, m_gap, fixed = operating_margin(
                 mmethod, tau, r_tot, u_m, shock[t - 1, SH_MARGIN_ADD], m0, mt, inv_mconv, m_gap, m_dec, mmax,
                 vcs, fixed, fixed_step)
@@ -341,8 +356,11 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, fl
                 closed[t - 1] != 0, mult, r_tot, claims, fcff, h if h > 0.0 else dt, buffer, shares, disc)
             raised += need
             if failed:
+                # one failure payoff for both lenses (docs/model.md, section 8)
                 fail_year = tau
-                rec_pv = recovery_pv(recov, ic, df)
+                shares_f = shares
+                payoff = failure_payoff(cash, recov, ic, claims)
+                df_f = df
 
             if keep:
                 kp = keep_out
@@ -362,11 +380,16 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, fl
                                                             to_price)
                 for k in range(K):
                     keep_seg[p, t - 1, k] = R[k]
+            if t == n_year:
+                r_year_ago = r_tot
+                mdet_year_ago = 1.0 - vcs - fixed / r_tot if r_tot > 0.0 else 0.0
             r_prev = r_tot
 
-        # ---- 6. terminal value (going concern only)
+        # ---- 6. terminal value (going concern only); a perpetual loss is liquidated (terminal.on_loss)
         clipped = 0
         pv_tv = 0.0
+        liquidated = False
+        not_steady = False
         if failed:
             pv_tv = 0.0
         elif tv_method == 0:
@@ -379,29 +402,50 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, fl
             pv_tv, clipped = gordon_pv(ebit, tg, tw, roc, tax_rate, min_spread, df, mid, r_t)
         elif exit_ebit:
             # EV/EBIT exit; a horizon EBIT <= 0 is valued at liquidation (recovery x invested capital)
-            pv_tv, _liq = exit_ebit_pv(th[P_EXIT], ebit, liquidation_value(recov, ic), df)
+            pv_tv, liq = exit_ebit_pv(th[P_EXIT], ebit, liquidation_value(recov, ic), df)
+            liquidated = liq == 1
         else:
             m_exit = th[P_EXIT]
             if math.isnan(m_exit):
                 m_exit = mult
             pv_tv = exit_multiple_pv(m_exit, r_tot, df)
+        if not failed:
+            if liquidate_at_horizon(on_loss, tv_method, ebit, tg, pv_tv):
+                liquidated = True
+                clipped = 0
+                pv_tv = liquidation_pv(recov, ic, df)
+            if mmethod == COST_STRUCTURE:
+                m_gap_n = 0.0
+            elif mmethod == LINEAR:
+                m_gap_n = (m0 - mt) * max(0.0, 1.0 - horizon * inv_mconv)
+            else:
+                m_gap_n = m_gap
+            mdet_n = 1.0 - vcs - fixed / r_tot if r_tot > 0.0 else 0.0
+            g_year = r_tot / r_year_ago - 1.0 if r_year_ago > 0.0 else -1.0
+            not_steady = not_in_steady_state(g_year, tg, m_gap_n, mdet_n - mdet_year_ago,
+                                             mmethod == COST_STRUCTURE)
 
-        # ---- 9. the equity bridge and the two lenses
-        ev = pv + pv_tv + rec_pv
-        if not math.isnan(p_once):
-            # one-shot failure applied as a weight: distress value = recovery x invested capital today
-            ev = failure_weighted(ev, p_once, liquidation_value(recov, ic0))
-        equity, floored = equity_bridge(ev, cash0, claims, limited)
-        vps = equity * to_price
+        # ---- 9. the equity bridge and the two lenses: a failed path's equity is the failure payoff
+        # (discounted at the WACC in the DCF lens, grown at the cash rate to the horizon in the market
+        # lens), per share outstanding at failure
         if failed:
-            price_h = 0.0
+            equity = payoff * df_f / shares_f
+            floored = 0
+            price_h = price_per_share(payoff, shares_f, to_price) * compound_factor(
+                th[P_CASH_RATE], horizon - fail_year)
         else:
+            ev = pv + pv_tv
             price_h = price_per_share(market_equity(mult, r_tot, cash, claims), shares, to_price)
-        if not math.isnan(p_once):
-            # the market lens takes the same expectation at the horizon: failure pays the holder
-            # the equity of the liquidation value (recovery x invested capital + cash + claims)
-            price_h = failure_weighted(price_h, p_once, price_per_share(
-                liquidation_value(recov, ic) + cash + claims, shares, to_price))
+            if not math.isnan(p_once):
+                # a one-shot failure probability is a weight, not a path event (failure.probability): the
+                # DCF lens weighs the going concern against the distress value today (recovery x invested
+                # capital), the market lens the horizon price against the failure payoff at the horizon
+                ev = failure_weighted(ev, p_once, liquidation_value(recov, ic0))
+                price_h = failure_weighted(price_h, p_once, price_per_share(
+                    failure_payoff(cash, recov, ic, claims), shares, to_price))
+            equity, floored = equity_bridge(ev, cash0, claims, limited)
+            equity /= compound_factor(sbc, hold)  # dilution.sbc = "dilution": per share diluted to the horizon
+        vps = equity * to_price
         ret = holder_return(price_h, price0, hold)
         out[O_VPS, p] = vps
         out[O_EQUITY, p] = equity
@@ -411,18 +455,28 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, fl
         out[O_FAIL_YEAR, p] = fail_year
         out[O_PRICE_H, p] = price_h
         out[O_RET_H, p] = ret
-        out[O_REV_N, p] = r_tot
-        out[O_MARGIN_N, p] = margin
-        out[O_MULT_N, p] = mult if not failed else np.nan
-        out[O_DILUTION, p] = shares
-        out[O_CAGR, p] = (r_tot / rev0) ** (1.0 / horizon) - 1.0 if rev0 > 0.0 else np.nan
         out[O_RAISED, p] = raised
-        out[O_CASH_N, p] = cash
+        if failed:  # horizon values of a failed path are missing, not frozen at failure
+            out[O_REV_N, p] = np.nan
+            out[O_MARGIN_N, p] = np.nan
+            out[O_MULT_N, p] = np.nan
+            out[O_DILUTION, p] = np.nan
+            out[O_CAGR, p] = np.nan
+            out[O_CASH_N, p] = np.nan
+        else:
+            out[O_REV_N, p] = r_tot
+            out[O_MARGIN_N, p] = margin
+            out[O_MULT_N, p] = mult
+            out[O_DILUTION, p] = shares
+            out[O_CAGR, p] = (r_tot / rev0) ** (1.0 / horizon) - 1.0 if rev0 > 0.0 else np.nan
+            out[O_CASH_N, p] = cash
         flags[L_FAILED, p] = 1 if failed else 0
         flags[L_JUST_DCF, p] = justified_dcf(vps, price0)
         flags[L_JUST_MKT, p] = justified_market(ret, ke)
         flags[L_TV_CLIPPED, p] = clipped
         flags[L_FLOORED, p] = floored
+        flags[L_LIQUIDATED, p] = 1 if liquidated else 0
+        flags[L_NOT_STEADY, p] = 1 if not_steady else 0
 
 
 @jit

@@ -3,8 +3,9 @@
 Three deterministic paths, chosen by ``margin.method``: ``linear`` (today's margin
 to the target by the convergence year), ``exponential`` (the gap to the target
 halves every half-life) and ``cost_structure`` (variable costs as a share of
-revenue plus fixed costs growing at their own rate, so the margin shows operating
-leverage). An AR(1) noise is added to each, and the margin is capped at
+revenue plus fixed costs growing at their own rate, fading linearly to the stable
+growth rate by ``margin.fixed_cost_fade_year`` or the horizon, so the margin shows
+operating leverage and is in steady state at the horizon). An AR(1) noise is added to each, and the margin is capped at
 ``margin.maximum``.
 """
 
@@ -15,7 +16,8 @@ import math
 from .._jit import jit
 
 __all__ = ["ar1_step_scale", "ar1_step", "linear_margin", "exponential_margin", "capped_margin",
-           "cost_structure_ebit", "operating_margin", "LINEAR", "EXPONENTIAL", "COST_STRUCTURE"]
+           "cost_structure_ebit", "operating_margin", "fixed_cost_step", "LINEAR", "EXPONENTIAL",
+           "COST_STRUCTURE"]
 
 #: ``margin.method`` codes (option ``I_MARGIN_METHOD``).
 LINEAR, EXPONENTIAL, COST_STRUCTURE = 0, 1, 2
@@ -160,3 +162,24 @@ def operating_margin(method, tau, revenue, noise, add, m0, m_target, inv_converg
         m_det, gap = exponential_margin(gap, decay, m_target)
     margin = capped_margin(m_det, noise, add, m_max)
     return margin, margin * revenue, gap, fixed
+
+
+@jit
+def fixed_cost_step(tau, dt, g0, g_stable, fade_end):
+    """Growth factor of fixed costs over the step ending at ``tau`` years.
+
+    The annual growth rate fades linearly from ``g0`` (``margin.fixed_cost_growth``,
+    today) to ``g_stable`` (``terminal.growth``) at ``fade_end`` years (the earlier of
+    ``margin.fixed_cost_fade_year`` and the horizon) and stays there, like the WACC
+    fade (docs/model.md, sections 2 and 5): a cost line that compounds faster than
+    revenue forever has no steady state. The step applies the rate at its midpoint,
+    ``(1 + g(tau - dt / 2))^dt`` [1]: with annual steps, 10% fading to 3% over 10 years
+    grows year 1 by 9.65% and year 10 by 3.35%; from ``fade_end`` on, by ``g_stable``.
+    ``tau``, ``dt``, ``fade_end`` [year]; ``g0``, ``g_stable`` [1/year].
+    """
+    mid = tau - 0.5 * dt
+    if fade_end <= 0.0 or mid >= fade_end:
+        g = g_stable
+    else:
+        g = g0 + (g_stable - g0) * mid / fade_end
+    return (1.0 + g) ** dt

@@ -7,7 +7,19 @@ import math
 from .._jit import jit
 
 __all__ = ["gordon_terminal_value", "terminal_spread", "stable_fcff", "gordon_pv", "exit_multiple_pv",
-           "liquidation_value", "exit_ebit_pv"]
+           "liquidation_value", "exit_ebit_pv",
+           "liquidate_at_horizon", "liquidation_pv", "not_in_steady_state", "LIQUIDATE", "PERPETUITY",
+           "STEADY_GROWTH_GAP", "STEADY_MARGIN_GAP", "STEADY_MARGIN_DRIFT"]
+
+#: ``terminal.on_loss`` codes (option ``I_ON_LOSS``).
+LIQUIDATE, PERPETUITY = 0, 1
+
+#: Steady-state diagnostic thresholds (docs/model.md, section 6): last-year growth above
+#: stable growth [1/year], deterministic margin gap to ``margin.target`` [1] (linear,
+#: exponential) and deterministic margin change over the last year [1] (cost structure).
+STEADY_GROWTH_GAP = 0.05
+STEADY_MARGIN_GAP = 0.05
+STEADY_MARGIN_DRIFT = 0.01
 
 
 @jit
@@ -50,12 +62,16 @@ def stable_fcff(ebit, growth, tax_rate, roc):
     ``EBIT_{N+1} = EBIT_N (1 + g)``, taxed when positive (no NOL in steady state),
     then ``FCFF = NOPAT (1 - g / ROC)``: the reinvestment rate that sustains growth
     ``g`` at return on capital ``ROC`` (Damodaran, *Investment Valuation*, 3rd ed.,
-    ch. 12; docs/model.md, section 6). ``ebit`` [money/year], ``growth`` and
-    ``roc`` [1/year], ``tax_rate`` [1].
+    ch. 12; docs/model.md, section 6). A negative NOPAT releases no capital: the
+    reinvestment rate ``g / ROC`` is a share of a profit, so a loss is kept whole
+    (``FCFF = NOPAT``); otherwise a perpetual loss would shrink by ``g / ROC``.
+    ``ebit`` [money/year], ``growth`` and ``roc`` [1/year], ``tax_rate`` [1].
+    EBIT -169.69, g 3%, ROC 12%: FCFF = -174.78 (not -131.09).
     """
     ebit_next = ebit * (1.0 + growth)
-    nopat = ebit_next * (1.0 - tax_rate) if ebit_next > 0.0 else ebit_next
-    return nopat * (1.0 - growth / roc)
+    if ebit_next <= 0.0:
+        return ebit_next
+    return ebit_next * (1.0 - tax_rate) * (1.0 - growth / roc)
 
 
 @jit
@@ -121,3 +137,55 @@ def exit_ebit_pv(multiple, ebit, liquidation, df):
     if ebit > 0.0:
         return multiple * ebit * df, 0
     return liquidation * df, 1
+
+
+@jit
+def liquidate_at_horizon(on_loss, tv_method, ebit, growth, pv_tv):
+    """Whether a surviving path is valued at liquidation instead of its terminal value.
+
+    Under ``terminal.on_loss = "liquidate"`` (``on_loss`` = :data:`LIQUIDATE`) a going
+    concern whose perpetuity is a loss is worth its liquidation value: its owners
+    would stop. The rule: Gordon method (``tv_method`` 0), terminal NOPAT
+    ``EBIT_N (1 + g) < 0``; exit-multiple method, a negative terminal value
+    ``pv_tv`` (an EV/Sales exit value is never negative, so no path is liquidated
+    on revenue; the rule covers any exit multiple that can be). ``ebit``
+    [money/year], ``growth`` [1/year], ``pv_tv`` [money]. docs/model.md, section 6.
+    """
+    if on_loss != LIQUIDATE:
+        return False
+    if tv_method == 0:
+        return ebit * (1.0 + growth) < 0.0
+    return pv_tv < 0.0
+
+
+@jit
+def liquidation_pv(recovery, invested_capital, df):
+    """Present value of liquidating at the horizon: ``max(recovery x invested capital, 0) x df`` [money].
+
+    ``recovery`` = ``failure.recovery`` [1], ``invested_capital`` at the horizon
+    [money], ``df`` the horizon's discount factor [1]: the sale happens at the
+    horizon date, so there is no mid-year shift (docs/model.md, section 6).
+    """
+    val = recovery * invested_capital
+    return (val if val > 0.0 else 0.0) * df
+
+
+@jit
+def not_in_steady_state(growth_last_year, stable_growth, margin_gap, margin_drift, cost_structure):
+    """Whether a surviving path is not yet in steady state at the horizon (a diagnostic; docs/model.md, section 6).
+
+    True when last-year revenue growth ``growth_last_year`` exceeds ``stable_growth``
+    by more than :data:`STEADY_GROWTH_GAP` (5 points) [1/year], or, for the linear and
+    exponential margins, the deterministic margin is more than
+    :data:`STEADY_MARGIN_GAP` (5 points) from ``margin.target`` (``margin_gap`` [1]),
+    or, for the cost structure (``cost_structure`` true), the deterministic margin
+    moved by more than :data:`STEADY_MARGIN_DRIFT` (1 point) over the last year
+    (``margin_drift`` [1]). The Gordon value assumes constant growth and margin
+    from year N + 1; a path that fails this test leans on an assumption it has not
+    reached.
+    """
+    if growth_last_year - stable_growth > STEADY_GROWTH_GAP:
+        return True
+    if cost_structure:
+        return abs(margin_drift) > STEADY_MARGIN_DRIFT
+    return abs(margin_gap) > STEADY_MARGIN_GAP

@@ -202,11 +202,14 @@ def _report(s: dict) -> str:
         ["failed paths (share)", pct(s["failed_share"], 2)],
         ["median annual holder return to the horizon", pct(s["median_horizon_return"])
          + (f" ({s['median_horizon_return_note']})" if s.get("median_horizon_return_note") else "")],
-        ["median revenue CAGR over the horizon", pct(s["median_revenue_cagr"])],
-        ["median share count at horizon / today", f"{s['median_dilution']:.2f}x"],
+        ["median revenue CAGR over the horizon (surviving paths)", pct(s["median_revenue_cagr"])],
+        ["median share count at horizon / today (surviving paths)", f"{s['median_dilution']:.2f}x"],
         ["median terminal-value share of value (surviving paths)", pct(s["median_terminal_share"])],
         ["paths with terminal spread clipped to the minimum", f"{s['tv_clipped']:,}"],
     ]
+    if s.get("liquidated_share") is not None:
+        rows.append(["surviving paths valued at liquidation (terminal loss)", pct(s["liquidated_share"], 2)])
+        rows.append(["surviving paths not in steady state at the horizon", pct(s["not_steady_share"], 2)])
     if s["floored"]:
         rows.append(["paths with equity floored at 0 (limited liability)", f"{s['floored']:,}"])
     if math.isfinite(s["elapsed_s"]):

@@ -156,10 +156,13 @@ def render_report(s: dict, console=None) -> None:
     o.add_row("failed paths (share)", pct(s["failed_share"], 2))
     o.add_row("median annual holder return to the horizon", pct(s["median_horizon_return"])
               + (" (see note)" if s.get("median_horizon_return_note") else ""))
-    o.add_row("median revenue CAGR over the horizon", pct(s["median_revenue_cagr"]))
-    o.add_row("median share count at horizon / today", f"{s['median_dilution']:.2f}x")
+    o.add_row("median revenue CAGR over the horizon (surviving paths)", pct(s["median_revenue_cagr"]))
+    o.add_row("median share count at horizon / today (surviving paths)", f"{s['median_dilution']:.2f}x")
     o.add_row("median terminal-value share of value (surviving paths)", pct(s["median_terminal_share"]))
     o.add_row("paths with terminal spread clipped to the minimum", f"{s['tv_clipped']:,}")
+    if s.get("liquidated_share") is not None:
+        o.add_row("surviving paths valued at liquidation (terminal loss)", pct(s["liquidated_share"], 2))
+        o.add_row("surviving paths not in steady state at the horizon", pct(s["not_steady_share"], 2))
     if s["floored"]:
         o.add_row("paths with equity floored at 0 (limited liability)", f"{s['floored']:,}")
     o.add_row("elapsed", f"{s['elapsed_s']:.2f} s")
