@@ -79,7 +79,7 @@ def test_valuation_at_base_year_end_is_bit_for_bit_today():
         b["margin"]["noise_sd"] = 0.05
         b["financing"] = {"cash_rate": 0.03}
         b["balance_sheet"]["cash"] = 50
-        b["dilution"] = {"sbc_rate": 0.02}
+        b["dilution"] = {"sbc": "dilution", "sbc_rate": 0.02}
         b["failure"] = {"annual_probability": 0.05}
         ds = simulate(config_from_dict(b), paths=64)
         got = (float(ds.value_per_share.sum()), float(ds.horizon_return.sum()), float(ds.cash_horizon.sum()),
@@ -177,11 +177,12 @@ def test_balance_sheet_is_as_of_the_valuation_date():
     d["margin"] = {"today": 0.0, "target": 0.0}
     d["terminal"] = {"method": "exit_multiple", "exit_multiple": 2.0}
     d["financing"] = {"cash_rate": 0.05}
-    d["dilution"] = {"sbc_rate": 0.04}
+    d["dilution"] = {"sbc": "dilution", "sbc_rate": 0.04}
     d["balance_sheet"] = {"cash": 300.0, "debt": 100.0}
     ds = _vps(config_from_dict(d))
     ev = 2 * 1000 * 1.05**5 / 1.1 ** (5 - f)
-    assert float(ds.value_per_share[0]) == pytest.approx((ev + 300 - 100) / 100, rel=1e-12)
+    # per share diluted by SBC from the valuation date to the horizon (dilution.sbc = "dilution")
+    assert float(ds.value_per_share[0]) == pytest.approx((ev + 300 - 100) / 100 / 1.04 ** (5 - f), rel=1e-12)
     assert float(ds.cash_horizon[0]) == pytest.approx(300 * 1.05 ** (5 - f), rel=1e-12)
     assert float(ds.dilution[0]) == pytest.approx(1.04 ** (5 - f), rel=1e-12)  # no SBC before the valuation date
 

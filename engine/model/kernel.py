@@ -350,7 +350,7 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, fl
             if keep or t == N or cash < floor:
                 g_tot = annualised_growth(r_tot, r_prev, dt, annual)
                 mult = ev_sales(mu_mat, beta, g_tot, tg, prem, shock[t - 1, SH_MULT_LOG])
-            shares *= sbc_step if full else compound_factor(th[P_SBC], h)
+            shares *= sbc_step if full else compound_factor(sbc, h)
             failed, shares, cash, need = finance_or_fail(
                 u_fail, fail_step if full else failure_step_probability(th[P_FAIL], h), cash, floor,
                 closed[t - 1] != 0, mult, r_tot, claims, fcff, h if h > 0.0 else dt, buffer, shares, disc)
