@@ -124,7 +124,7 @@ def kernel_options(cfg: Config):
     Returns
     -------
     (growth_method, iopt, fopt, closed)
-        ``growth_method`` int64 (segment,): 0 OU, 1 linear fade; ``iopt`` int64
+        ``growth_method`` int64 (segment,): 0 OU, 1 linear fade, 2 OU mean-preserving; ``iopt`` int64
         (NI,) and ``fopt`` float64 (NF,): the ``I_*`` / ``F_*`` options
         (``I_KEEP`` 0); ``closed`` int64 (time,): 1 where no equity can be raised.
     """
@@ -146,7 +146,8 @@ def kernel_options(cfg: Config):
     fopt[L.F_PRICE] = cfg.price
     fopt[L.F_MCAP] = cfg.market_cap_reporting
     fopt[L.F_HORIZON] = float(cfg.simulation.horizon_years)
-    gm = np.array([0 if s.growth.method == GrowthMethod.OU else 1 for s in cfg.segments], dtype=np.int64)
+    gm = np.array([1 if s.growth.method == GrowthMethod.LINEAR_FADE else (2 if s.growth.mean_preserving else 0)
+                   for s in cfg.segments], dtype=np.int64)
     spy = cfg.simulation.steps_per_year
     closed = np.zeros(cfg.n_steps, dtype=np.int64)
     if cfg.financing.closed:
