@@ -162,7 +162,7 @@ def ou_moments(half_life, dt):
     v1 = -math.expm1(-2.0 * u) / (2.0 * kap)
     c12 = one_a * one_a / (2.0 * kap * kap)
     if u < _SERIES_BELOW:
-        # f(u) = u - 2(1 - e^-u) + (1 - e^-2u)/2 = sum_{n>=3} (-1)^n (2^(n-1) - 2) u^n / n!  (negated terms)
+        # f(u) = u - 2(1 - e^-u) + (1 - e^-2u)/2 = sum_{n>=3} (-1)^n (2 - 2^(n-1)) u^n / n!
         # g(u) = u - (1 - e^-u) = sum_{n>=2} (-1)^n u^n / n!
         f = 0.0
         g = 0.0
@@ -172,7 +172,7 @@ def ou_moments(half_life, dt):
             sgn = 1.0 if n % 2 == 0 else -1.0
             g += sgn * term
             if n >= 3:
-                f -= sgn * (2.0 - 2.0 ** (n - 1)) * term
+                f += sgn * (2.0 - 2.0 ** (n - 1)) * term
     else:
         f = u - 2.0 * one_a - 0.5 * math.expm1(-2.0 * u)
         g = u - one_a
