@@ -6,8 +6,9 @@ time steps, fresh (P,) temporaries at every step. It draws its own parameters an
 shocks from one ``numpy.random.Generator``, so it matches the engine in distribution,
 not bit for bit (``tests/test_benchmarks.py`` checks that).
 
-Covered: one segment; Ornstein-Uhlenbeck growth on ln(1 + g) (with decaying
-volatility) or a linear fade; logit-normal churn; the optional direct revenue shock;
+Covered: one segment; Ornstein-Uhlenbeck growth on ln(1 + g) in continuous time,
+exact over each step (with decaying volatility and the mean-preserving compensator)
+or a linear fade by fiscal year; logit-normal churn drawn once per fiscal year; the optional direct revenue shock;
 linear or exponential margin convergence with AR(1) noise and a cap; taxes with a loss
 carry-forward; reinvestment = change in revenue / sales-to-capital; year-end or
 mid-year discounting along the WACC fade; Gordon terminal value with stable
@@ -138,12 +139,28 @@ def simulate_numpy(cfg, paths: int, seed: int = 0) -> dict:
 
     # ---- initial state
     R = np.zeros(P) + rev0
-    x = np.zeros(P) + np.log1p(g0)
     kap = LN2 / ghl
-    ou_sd = np.sqrt((1.0 - np.exp(-2.0 * kap * dt)) / (2.0 * kap))
     x_inf = np.log1p(ginf_rate)
+    # x0 makes the first year's integral of x equal ln(1 + today) (docs/model.md (1.1))
+    x = np.zeros(P) + x_inf + (np.log1p(g0) - x_inf) * kap / (1.0 - np.exp(-kap))
+    # exact one-step moments of (x', integral of x) per unit volatility (docs/model.md (1.3))
+    a_ou = np.exp(-kap * dt)
+    b_ou = (1.0 - a_ou) / kap
+    v1 = (1.0 - a_ou**2) / (2.0 * kap)
+    c12 = (1.0 - a_ou) ** 2 / (2.0 * kap**2)
+    v2 = (dt - 2.0 * (1.0 - a_ou) / kap + (1.0 - a_ou**2) / (2.0 * kap)) / kap**2
+    cw2 = (dt - b_ou) / kap
+    p11 = np.sqrt(v1)
+    p21 = c12 / p11
+    p22 = np.sqrt(np.maximum(v2 - p21**2, 0.0))
+    q1 = b_ou / (sqdt * p11)
+    q2 = np.where(p22 > 0, (cw2 / sqdt - q1 * p21) / np.where(p22 > 0, p22, 1.0), 0.0)
+    if not ou:
+        q1, q2 = 1.0, 0.0
+    mean_preserving = ou and seg.growth.mean_preserving
+    vx = cxi = cxs = 0.0
     ic = R / s2c if ic0 is None else np.zeros(P) + ic0
-    g0_tot = np.exp(x) * (1.0 - churn) - 1.0
+    g0_tot = (1.0 + g0) * (1.0 - churn) - 1.0
     mu0 = (cfg.market_cap_reporting - cash0 - claims) / rev0 if mu_today is None else mu_today
     prem = np.zeros(P) + np.log(mu0 / (mu_mat * np.exp(beta * (g0_tot - tg))))
     mu_decay = 2.0 ** (-dt / mu_hl)
@@ -170,23 +187,38 @@ def simulate_numpy(cfg, paths: int, seed: int = 0) -> dict:
     for t in range(1, N + 1):
         tau = t * dt
         alive = ~failed
-        # 1. revenue: OU on ln(1 + g), logit-normal churn, optional direct revenue shock
+        # 1. revenue: OU integral of ln(1 + g), churn drawn per fiscal year, optional direct revenue shock
         eg = rng.standard_normal(P)
+        ex = rng.standard_normal(P)
+
+        def rms_mean(v0, vinf, hl):  # a decaying volatility's root mean square and mean over the step
+            u = LN2 * dt / hl
+            gap = (v0 - vinf) * 2.0 ** (-(tau - dt) / hl)
+            w1, w2 = (1.0 - np.exp(-u)) / u, (1.0 - np.exp(-2.0 * u)) / (2.0 * u)
+            return np.sqrt(np.maximum(vinf**2 + 2 * vinf * gap * w1 + gap**2 * w2, 0.0)), vinf + gap * w1
+
+        sig, sig_mean = rms_mean(rvol0, rvol_inf, rhl) if rev_shock else (0.0, 0.0)
         if ou:
-            eta = gvol_inf + (gvol0 - gvol_inf) * 2.0 ** (-(tau - dt) / gvol_hl)
-            x = x_inf + (x - x_inf) * np.exp(-kap * dt) + eta * ou_sd * eg
+            eta, _ = rms_mean(gvol0, gvol_inf, gvol_hl)
+            integral = x_inf * dt + (x - x_inf) * b_ou + eta * (p21 * eg + p22 * ex)
+            if mean_preserving:  # Var(I) / 2 + Cov(I, S), step by step (docs/model.md (1.4))
+                esr = eta * sig * rcorr
+                integral = integral - (b_ou * cxi + 0.5 * b_ou**2 * vx + 0.5 * eta**2 * v2 + b_ou * cxs + esr * cw2)
+                vx, cxi, cxs = a_ou**2 * vx + eta**2 * v1, a_ou * cxi + a_ou * b_ou * vx + eta**2 * c12, \
+                    a_ou * cxs + esr * b_ou
+            x = x_inf + (x - x_inf) * a_ou + eta * p11 * eg
         else:
-            f = np.minimum(np.where(fade_year > dt, (tau - dt) / (fade_year - dt), 1.0), 1.0)
-            x = np.zeros(P) + np.log1p(g0 + (ginf_rate - g0) * f)
-        if logit_c is not None:
-            c = 1.0 / (1.0 + np.exp(-(logit_c + cdisp * rng.standard_normal(P))))
-        else:
-            c = np.zeros(P) + churn
-        growth_factor = np.exp(x * dt) * (1.0 - c) ** dt
+            year = (t - 1) // spy + 1
+            f = np.minimum(np.where(fade_year > 1.0, (year - 1.0) / (fade_year - 1.0), 1.0), 1.0)
+            integral = np.zeros(P) + np.log1p(g0 + (ginf_rate - g0) * f) * dt
+        e_c = rng.standard_normal(P) if logit_c is not None else None
+        if (t - 1) % spy == 0:
+            c = 1.0 / (1.0 + np.exp(-(logit_c + cdisp * e_c))) if logit_c is not None else np.zeros(P) + churn
+        growth_factor = np.exp(integral) * (1.0 - c) ** dt
         if rev_shock:
-            sig = rvol_inf + (rvol0 - rvol_inf) * 2.0 ** (-(tau - dt) / rhl)
-            z = rcorr * eg + np.sqrt(1.0 - rcorr * rcorr) * rng.standard_normal(P)
-            growth_factor = growth_factor * np.exp(-(0.5 * sig * sig + mpr * sig) * dt + sig * sqdt * z)
+            s2 = rcorr * rcorr * (q1 * q1 + q2 * q2)
+            z = rcorr * (q1 * eg + q2 * ex) + np.sqrt(np.maximum(1.0 - s2, 0.0)) * rng.standard_normal(P)
+            growth_factor = growth_factor * np.exp(-(0.5 * sig * sig + mpr * sig_mean) * dt + sig * sqdt * z)
         R_new = np.where(alive, R * growth_factor, R)
         g_tot = R_new / r_prev - 1.0 if spy == 1 else (R_new / r_prev) ** spy - 1.0
 
@@ -303,6 +335,6 @@ def simulate_numpy(cfg, paths: int, seed: int = 0) -> dict:
 def draws_per_step(cfg) -> int:
     """Standard normals (and uniforms) the reference draws per path and step."""
     seg = cfg.segments[0]
-    n = 3  # growth, margin, multiple
+    n = 4  # growth (two), margin, multiple
     n += 1 if 0.0 < seg.churn.rate.median() < 1.0 else 0
     return n

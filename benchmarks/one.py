@@ -42,8 +42,8 @@ def load_model(model: str):
 
 
 def variates_per_step(cfg) -> int:
-    """Variates the engine draws per path and step: 3 per segment + margin, multiple, failure."""
-    return 3 * len(cfg.segments) + 3
+    """Variates the engine draws per path and step: 4 per segment + margin, multiple, failure."""
+    return 4 * len(cfg.segments) + 3
 
 
 def time_engine(cfg, paths: int, threads: int, keep: bool) -> float:

@@ -161,7 +161,7 @@ def kernel_options(cfg: Config):
     Returns
     -------
     (growth_method, iopt, fopt, closed)
-        ``growth_method`` int64 (segment,): 0 OU, 1 linear fade, 2 market x share; ``iopt`` int64
+        ``growth_method`` int64 (segment,): 0 OU, 1 linear fade, 2 OU mean-preserving, 3 market x share; ``iopt`` int64
         (NI,) and ``fopt`` float64 (NF,): the ``I_*`` / ``F_*`` options
         (``I_KEEP`` 0); ``closed`` int64 (time,): 1 where no equity can be raised.
     """
@@ -185,8 +185,8 @@ def kernel_options(cfg: Config):
     fopt[L.F_MCAP] = cfg.market_cap_reporting
     fopt[L.F_HORIZON] = float(cfg.simulation.horizon_years)
     fopt[L.F_ELAPSED] = cfg.company.elapsed_years
-    gm = np.array([2 if s.revenue_model == "market_share" else 0 if s.growth.method == GrowthMethod.OU else 1
-                   for s in cfg.segments], dtype=np.int64)
+    gm = np.array([3 if s.revenue_model == "market_share" else 1 if s.growth.method == GrowthMethod.LINEAR_FADE
+                   else (2 if s.growth.mean_preserving else 0) for s in cfg.segments], dtype=np.int64)
     iopt[L.I_EXIT_BASIS] = 1 if cfg.terminal.exit_basis == "ebit" else 0
     fopt[L.F_TAX_START] = cfg.tax.convergence_start_year
     fopt[L.F_TAX_END] = cfg.tax.convergence_year

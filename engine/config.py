@@ -344,12 +344,15 @@ class GrowthMethod(str, Enum):
 class Growth(_Base):
     """Gross revenue growth (new customers and expansion) of a segment.
 
-    ``method = "ou"``: ``x = ln(1 + g)`` mean-reverts from ``today`` to ``long_run``
-    with half-life ``half_life`` years (kappa = ln 2 / half_life), with shock
-    volatility ``volatility`` (sd of x per sqrt(year)) decaying to
-    ``volatility_long_run`` with half-life ``volatility_half_life``.
-    ``method = "linear_fade"``: growth falls linearly from ``today`` (year 1) to
-    ``long_run`` by ``fade_year`` (Damodaran), no growth shock.
+    ``method = "ou"``: the instantaneous ``x = ln(1 + g)`` mean-reverts in continuous
+    time to ``ln(1 + long_run)`` with half-life ``half_life`` years (kappa = ln 2 /
+    half_life), started so that the first year grows by exactly ``today``; revenue
+    grows by the integral of ``x``. Shock volatility ``volatility`` (sd of x per
+    sqrt(year)) decays to ``volatility_long_run`` with half-life
+    ``volatility_half_life``; ``mean_preserving`` makes expected revenue the
+    deterministic path. ``method = "linear_fade"``: fiscal year t grows by the fade's
+    rate for year t, from ``today`` (year 1) to ``long_run`` by ``fade_year``
+    (Damodaran), no growth shock. Both mean the same at any ``steps_per_year``.
     """
 
     method: GrowthMethod = GrowthMethod.OU
@@ -360,12 +363,13 @@ class Growth(_Base):
     volatility: NonNeg = 0.0
     volatility_long_run: Optional[NonNeg] = None
     volatility_half_life: Years = 5.0
+    mean_preserving: bool = True
 
     def unused_fields(self) -> set:
         """Keys the chosen growth method does not use."""
         if self.method == GrowthMethod.OU:
             return {"fade_year"}
-        return {"half_life", "volatility", "volatility_long_run", "volatility_half_life"}
+        return {"half_life", "volatility", "volatility_long_run", "volatility_half_life", "mean_preserving"}
 
     @model_validator(mode="after")
     def _unused(self):
@@ -375,8 +379,9 @@ class Growth(_Base):
 class Churn(_Base):
     """Annual churn: the share of last year's revenue lost (1 - gross revenue retention).
 
-    Each step's churn is logit-normal around the path's ``rate`` (its median), with
-    ``dispersion`` the sd of logit(churn); 0 keeps churn at ``rate``.
+    Each fiscal year's churn is logit-normal around the path's ``rate`` (its median),
+    with ``dispersion`` the sd of logit(churn); 0 keeps churn at ``rate``. It is drawn
+    once per year and applied as ``(1 - c)^dt`` in each of the year's steps.
     """
 
     rate: Rate = 0.0
@@ -1325,15 +1330,16 @@ _FIELD_DOCS: dict[str, tuple[str, str, str]] = {
     'segments.share.convergence_year': ('P, years', '10', 'share moves linearly from today to target by this year, constant after'),
     'segments.take_rate': ('P, in (0, 1]', 'required for market_share', 'fraction of gross billings the company keeps as revenue (Uber: 0.20)'),
     'segments.growth.method': ('`ou`, `linear_fade`', '`ou`', "mean-reverting process, or Damodaran's linear fade"),
-    'segments.growth.today': ('P, in (-1, 100]', 'required', 'gross growth rate next year (may exceed 1: 2.926 is +292.6%)'),
-    'segments.growth.long_run': ('P, in (-1, 1]', 'required', 'long-run gross growth (net long-run growth is about (1 + long_run)(1 - churn) - 1)'),
-    'segments.growth.half_life': ('P, years', '3', 'OU half-life of the growth gap (kappa = ln 2 / half_life)'),
+    'segments.growth.today': ('P, in (-1, 100]', 'required', 'gross growth of the first forecast year, whatever steps_per_year (may exceed 1: 2.926 is +292.6%); with volatility, the expected growth if mean_preserving, else the median'),
+    'segments.growth.long_run': ('P, in (-1, 1]', 'required', 'long-run gross growth that ln(1 + g) reverts (ou) or fades (linear_fade) to (net long-run growth is about (1 + long_run)(1 - churn) - 1)'),
+    'segments.growth.half_life': ('P, years', '3', 'ou: half-life of the gap of the instantaneous ln(1 + g) to ln(1 + long_run), in continuous time (kappa = ln 2 / half_life); revenue grows by the exact integral of ln(1 + g) over each step'),
     'segments.growth.fade_year': ('P, years', '10', 'linear fade: year by which growth reaches long_run'),
-    'segments.growth.volatility': ('P, >= 0', '0', 'sd of ln(1 + g) shocks per sqrt(year)'),
+    'segments.growth.volatility': ('P, >= 0', '0', 'ou: instantaneous volatility of ln(1 + g) per sqrt(year); each step samples the exact joint law of the growth and its integral, so the spread of revenue does not depend on steps_per_year'),
     'segments.growth.volatility_long_run': ('P, >= 0', '= volatility', 'level the volatility decays to'),
-    'segments.growth.volatility_half_life': ('P, years', '5', ''),
+    'segments.growth.volatility_half_life': ('P, years', '5', 'half-life of the volatility gap (each step uses its root-mean-square volatility)'),
+    'segments.growth.mean_preserving': ('bool', 'true', 'ou: subtract the convexity of the growth noise (and its covariance with the revenue shock) so that expected revenue is the deterministic path at every step; false: the deterministic path is the median and noise raises the mean'),
     'segments.churn.rate': ('P, rate', '0', 'annual churn (1 - gross revenue retention), median of the logit-normal'),
-    'segments.churn.dispersion': ('P, >= 0', '0', 'sd of logit(churn) per step'),
+    'segments.churn.dispersion': ('P, >= 0', '0', 'sd of logit(churn) across fiscal years: churn is drawn once per fiscal year and applied to each of its steps, so its law does not depend on steps_per_year'),
     'segments.revenue_shock.volatility': ('P, >= 0', '0', 'Schwartz-Moon sigma of log revenue per sqrt(year)'),
     'segments.revenue_shock.volatility_long_run': ('P, >= 0', '= volatility', ''),
     'segments.revenue_shock.half_life': ('P, years', '5', 'decay of sigma'),

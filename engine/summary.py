@@ -577,7 +577,9 @@ def must_believe(ds) -> dict:
             continue
         key = ds[name].attrs.get("key", str(name)[len("param_"):])
         inputs.append(row(key, key, "input", fmts.get(key, "number"), ds[name].values))
-    inputs.sort(key=lambda r: -abs((r["dcf_percentile"] if r["dcf_percentile"] is not None else 50.0) - 50.0))
+    # ties broken by key, so the order does not depend on the order of the variables (a Zarr store sorts them)
+    inputs.sort(key=lambda r: (-abs((r["dcf_percentile"] if r["dcf_percentile"] is not None else 50.0) - 50.0),
+                               r["key"]))
     rows += inputs
 
     base, not_applied = [], []

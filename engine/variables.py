@@ -247,9 +247,9 @@ GLOBAL_INPUTS = [
 
 SEGMENT_INPUTS = [
     Input(None, "S_REV0", "{money}/year", "base revenue", "segment revenue or run rate today"),
-    Input("growth.today", "S_G0", "1/year", "growth today", "gross revenue growth in the base year"),
+    Input("growth.today", "S_G0", "1/year", "growth today", "gross revenue growth in the first forecast year"),
     Input("growth.long_run", "S_GINF", "1/year", "long-run growth", "the level growth reverts or fades to"),
-    Input("growth.half_life", "S_GHL", "year", "growth half-life", "Ornstein-Uhlenbeck half-life of ln(1 + g)"),
+    Input("growth.half_life", "S_GHL", "year", "growth half-life", "continuous-time Ornstein-Uhlenbeck half-life of ln(1 + g)"),
     Input("growth.fade_year", "S_FADE", "year", "growth fade year", "linear method: the year long-run growth is reached"),
     Input("growth.volatility", "S_GVOL", "1", "growth volatility", "annualised sd of ln(1 + g) innovations"),
     Input("growth.volatility_long_run", "S_GVOL_INF", "1", "long-run growth volatility",
@@ -257,7 +257,7 @@ SEGMENT_INPUTS = [
     Input("growth.volatility_half_life", "S_GVOL_HL", "year", "growth volatility half-life",
           "half-life of the gap to the long-run volatility"),
     Input("churn.rate", "S_CHURN", "1/year", "churn", "median annual churn (1 - gross revenue retention)"),
-    Input("churn.dispersion", "S_CDISP", "1", "churn dispersion", "sd of logit(churn)"),
+    Input("churn.dispersion", "S_CDISP", "1", "churn dispersion", "sd of logit(churn) across fiscal years"),
     Input("revenue_shock.volatility", "S_RVOL", "1", "revenue shock volatility",
           "annualised volatility of the Schwartz-Moon revenue shock"),
     Input("revenue_shock.volatility_long_run", "S_RVOL_INF", "1", "long-run revenue shock volatility",

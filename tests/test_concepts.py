@@ -26,31 +26,80 @@ def run(d, **kw):
 # ------------------------------------------------------------------ 1 Revenue
 
 
-def test_ou_step_closes_the_gap_by_its_half_life():
-    decay, sd = revenue.ou_coefficients(2.0, 1.0)
-    assert decay == pytest.approx(2**-0.5, rel=1e-15)
-    # sd = sqrt((1 - exp(-2 kappa)) / (2 kappa)), kappa = ln2 / 2: sqrt(0.5 / ln 2)
-    assert sd == pytest.approx(math.sqrt(0.5 / LN2), rel=1e-14)
-    x0, xinf = math.log(1.30), math.log(1.05)
-    x = x0
-    for _ in range(2):  # two one-year steps = one half-life of 2 years
-        x = revenue.ou_log_growth_step(x, xinf, decay, sd, 0.0, 0.7)
-    assert x - xinf == pytest.approx((x0 - xinf) / 2, rel=1e-13)
-    # one noisy step: the innovation is vol x sd x eps
-    assert revenue.ou_log_growth_step(xinf, xinf, decay, sd, 0.1, 1.5) == pytest.approx(
-        xinf + 0.1 * math.sqrt(0.5 / LN2) * 1.5, rel=1e-14)
+def test_ou_start_makes_today_the_first_year_growth():
+    # today 100%, long run 0, half-life 1: x0 = ln 2 x ln 2 / (1 - 1/2) = 2 (ln 2)^2; integral over year 1 = ln 2
+    x0 = revenue.ou_start(1.0, 0.0, 1.0)
+    assert x0 == pytest.approx(2 * LN2**2, rel=1e-14)
+    a, b, *_ = revenue.ou_moments(1.0, 1.0)
+    assert (a, b) == pytest.approx((0.5, 0.5 / LN2), rel=1e-14)
+    x1, integral = revenue.ou_integral_step(x0, 0.0, a, b, 0.0, 0.0, 0.0, 0.0, 0.7, -0.3, 1.0)
+    assert integral == pytest.approx(LN2, rel=1e-14)  # revenue doubles in year 1
+    assert x1 == pytest.approx(LN2**2, rel=1e-14)  # the instantaneous gap has halved
 
 
-def test_decaying_volatility():
+@pytest.mark.parametrize("half_life, dt", [(3.0, 1.0), (3.0, 0.25), (1.0, 1 / 12), (200.0, 1 / 12), (0.05, 1.0)])
+def test_ou_moments_are_the_exact_joint_law(half_life, dt):
+    """Against the integrals of the kernels: e1 = int e^(-k(h-s)) dW, e2 = int (1 - e^(-k(h-s))) / k dW."""
+    from scipy.integrate import quad
+
+    k = LN2 / half_life
+    k1 = lambda s: math.exp(-k * (dt - s))  # noqa: E731
+    k2 = lambda s: -math.expm1(-k * (dt - s)) / k  # noqa: E731
+    ref = [quad(f, 0, dt, epsabs=0, epsrel=1e-13)[0] for f in (
+        lambda s: k1(s) ** 2, lambda s: k1(s) * k2(s), lambda s: k2(s) ** 2, k1, k2)]
+    a, b, v1, c12, v2, cw1, cw2 = revenue.ou_moments(half_life, dt)
+    assert a == pytest.approx(math.exp(-k * dt), rel=1e-14)
+    assert b == pytest.approx(-math.expm1(-k * dt) / k, rel=1e-14)
+    assert [v1, c12, v2, cw1, cw2] == pytest.approx(ref, rel=1e-10)
+    # the loadings reproduce the covariance of (e1, e2, W(h) / sqrt(h))
+    p11, p21, p22, q1, q2 = revenue.ou_loadings(v1, c12, v2, cw1, cw2, dt)
+    assert (p11**2, p11 * p21, p21**2 + p22**2) == pytest.approx((v1, c12, v2), rel=1e-9)
+    sq = math.sqrt(dt)
+    assert (sq * p11 * q1, sq * (p21 * q1 + p22 * q2)) == pytest.approx((cw1, cw2), rel=1e-9)
+    assert q1**2 + q2**2 <= 1.0 + 1e-12
+
+
+def test_mean_compensator_is_half_the_variance_of_the_integral():
+    # constant eta: the compensators of the steps add up to Var I(T) / 2 (docs/model.md (1.5)), for any step
+    half_life, eta, T = 3.0, 0.10, 10.0
+    k = LN2 / half_life
+    var_i = eta**2 / k**2 * (T - 2 * (1 - math.exp(-k * T)) / k + (1 - math.exp(-2 * k * T)) / (2 * k))
+    for dt in (1.0, 0.25, 1 / 12):
+        a, b, v1, c12, v2, cw1, cw2 = revenue.ou_moments(half_life, dt)
+        vx = cxi = cxs = total = 0.0
+        for _ in range(round(T / dt)):
+            comp, vx, cxi, cxs = revenue.mean_compensator_step(vx, cxi, cxs, a, b, v1, c12, v2, cw1, cw2, eta, 0.0)
+            total += comp
+        assert total == pytest.approx(var_i / 2, rel=1e-10)
+        assert vx == pytest.approx(eta**2 * (1 - math.exp(-2 * k * T)) / (2 * k), rel=1e-10)
+    # with a revenue shock correlated rho: + Cov(I, S) = eta sigma rho int_0^T (1 - e^(-k(T-s))) / k ds
+    a, b, v1, c12, v2, cw1, cw2 = revenue.ou_moments(half_life, 1.0)
+    vx = cxi = cxs = total = 0.0
+    for _ in range(10):
+        comp, vx, cxi, cxs = revenue.mean_compensator_step(vx, cxi, cxs, a, b, v1, c12, v2, cw1, cw2, 0.0, 0.06)
+        total += comp
+    assert total == pytest.approx(0.06 * (T - (1 - math.exp(-k * T)) / k) / k, rel=1e-10)
+
+
+def test_decaying_volatility_and_its_step_average():
     assert revenue.decaying_volatility(0.3, 0.1, 2.0, 1.0) == pytest.approx((0.1, 0.2, 2**-0.5))
     assert revenue.decaying_volatility(0.3, float("nan"), 2.0, 0.5) == pytest.approx((0.3, 0.0, 2**-0.25))
+    # sigma(s) = 0.1 + 0.2 x 2^(-s/2) over [0, 1]: mean 0.1 + 0.2 (1 - 2^-0.5) / (ln2 / 2),
+    # mean square 0.01 + 0.04 (1 - 2^-0.5) / (ln2 / 2) + 0.04 (1 - 2^-1) / ln2
+    w1, w2 = revenue.volatility_step_weights(2.0, 1.0)
+    rms, mean = revenue.step_volatility(0.1, 0.2, w1, w2)
+    u = LN2 / 2
+    assert mean == pytest.approx(0.1 + 0.2 * (1 - 2**-0.5) / u, rel=1e-14)
+    assert rms**2 == pytest.approx(0.01 + 0.04 * (1 - 2**-0.5) / u + 0.04 * 0.5 / LN2, rel=1e-14)
+    assert revenue.step_volatility(0.1, 0.0, w1, w2) == pytest.approx((0.1, 0.1), rel=1e-15)
 
 
-def test_linear_fade_growth():
-    assert revenue.linear_fade_growth(1.0, 1.0, 0.30, 0.05, 5.0) == pytest.approx(1.30)
-    assert revenue.linear_fade_growth(3.0, 1.0, 0.30, 0.05, 5.0) == pytest.approx(1.175)  # half-way
-    assert revenue.linear_fade_growth(5.0, 1.0, 0.30, 0.05, 5.0) == pytest.approx(1.05)
-    assert revenue.linear_fade_growth(9.0, 1.0, 0.30, 0.05, 5.0) == pytest.approx(1.05)
+def test_linear_fade_growth_by_fiscal_year():
+    assert revenue.linear_fade_growth(1, 0.30, 0.05, 5.0) == pytest.approx(1.30)
+    assert revenue.linear_fade_growth(3, 0.30, 0.05, 5.0) == pytest.approx(1.175)  # half-way
+    assert revenue.linear_fade_growth(5, 0.30, 0.05, 5.0) == pytest.approx(1.05)
+    assert revenue.linear_fade_growth(9, 0.30, 0.05, 5.0) == pytest.approx(1.05)
+    assert [revenue.fiscal_year(t, 4) for t in (1, 4, 5, 8, 9)] == [1, 1, 2, 2, 3]
 
 
 def test_logit_normal_churn_median_and_spread():
@@ -68,12 +117,14 @@ def test_logit_normal_churn_median_and_spread():
 def test_growth_retention_and_revenue_shock():
     assert revenue.growth_retention_factor(1.2, 0.1, 1.0, True) == pytest.approx(1.08)
     assert revenue.growth_retention_factor(1.2, 0.1, 0.25, False) == pytest.approx(1.08**0.25)
-    # Schwartz-Moon: z = 0 leaves the drift -(sigma/2 + lambda) sigma dt
-    assert revenue.revenue_shock_factor(0.2, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0, 1.0) == pytest.approx(math.exp(-0.02))
-    assert revenue.revenue_shock_factor(0.2, 0.0, 1.0, 0.0, 0.0, 0.5, 1.0, 1.0) == pytest.approx(math.exp(-0.12))
-    # z = rho eps_g + sqrt(1 - rho^2) eps_r
-    assert revenue.revenue_shock_factor(0.2, 0.6, 0.8, 1.0, 1.0, 0.0, 1.0, 1.0) == pytest.approx(
-        math.exp(0.2 * (1.4 - 0.1)))
+    # Schwartz-Moon: z = 0 leaves the drift -(sigma^2 / 2 + lambda sigma_mean) dt
+    assert revenue.revenue_shock_factor(0.2, 0.2, 0.0, 0.0, 1.0, 1.0) == pytest.approx(math.exp(-0.02))
+    assert revenue.revenue_shock_factor(0.2, 0.2, 0.0, 0.5, 1.0, 1.0) == pytest.approx(math.exp(-0.12))
+    assert revenue.revenue_shock_factor(0.2, 0.1, 1.3, 0.5, 0.5, 0.25) == pytest.approx(
+        math.exp(0.2 * 0.5 * 1.3 - (0.02 + 0.05) * 0.25))
+    # z = rho (q1 eg + q2 ex) + sqrt(1 - rho^2 (q1^2 + q2^2)) er; the linear fade's q = (1, 0)
+    assert revenue.revenue_shock_normal(0.6, 1.0, 0.0, 1.0, 5.0, 1.0) == pytest.approx(1.4)
+    assert revenue.revenue_shock_normal(0.5, 0.6, 0.8, 1.0, 1.0, 1.0) == pytest.approx(0.7 + math.sqrt(0.75))
 
 
 # ------------------------------------------------------------------ 2 Operating margin

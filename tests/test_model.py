@@ -157,15 +157,20 @@ def test_revenue_never_negative_under_wild_shocks(base):
     assert np.isfinite(ds["value_per_share"].values).all()
 
 
-def test_ou_growth_mean_reverts_to_long_run(base):
-    # no shocks: x_t = x_inf + (x_0 - x_inf) e^{-kappa t}, kappa = ln 2 / half-life
+@pytest.mark.parametrize("spy", [1, 4])
+def test_ou_growth_mean_reverts_to_long_run(base, spy):
+    # no shocks: year 1 grows by exactly today (100%); the annual log growth then closes half its gap to
+    # ln(1 + long_run) every half-life: ln(1 + g_t) = x_inf + (ln 2 - x_inf) 2^(-(t - 1) / 2)
     seg = base["segments"][0]
     seg["growth"] = {"today": 1.0, "long_run": 0.05, "half_life": 2.0}
+    base["simulation"]["steps_per_year"] = spy
     ds = run(base, keep_paths=True)
-    kappa = math.log(2) / 2.0
     t = np.arange(1, 6)
-    x = math.log(1.05) + (math.log(2.0) - math.log(1.05)) * np.exp(-kappa * t)
-    np.testing.assert_allclose(ds["growth"].values[0], np.exp(x) - 1, rtol=1e-10)
+    x = math.log(1.05) + (math.log(2.0) - math.log(1.05)) * 2.0 ** (-(t - 1) / 2.0)
+    np.testing.assert_allclose(ds["revenue"].values[0, spy - 1::spy], 1000 * np.exp(np.cumsum(x)), rtol=1e-10)
+    if spy == 1:
+        np.testing.assert_allclose(ds["growth"].values[0], np.exp(x) - 1, rtol=1e-10)
+        assert ds["growth"].values[0, 0] == pytest.approx(1.0, rel=1e-12)  # not 41.4% (2^(1/2) - 1)
 
 
 def test_linear_fade_growth(base):
@@ -241,11 +246,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 
-def textbook_dcf(rev0, g, m, tax, nol, s2c, r, tg, roc, years, mid):
-    """An independent, loop-by-loop DCF (Damodaran's ginzu, constant WACC)."""
-    pv, rev_prev = 0.0, rev0
+def textbook_dcf(rev0, g, g_inf, hl, m, tax, nol, s2c, r, tg, roc, years, mid):
+    """An independent, loop-by-loop DCF (Damodaran's ginzu, constant WACC).
+
+    Growth: year t grows by ln(1 + g_t) = x_inf + (ln(1 + g) - x_inf) 2^(-(t - 1) / hl), the year integral of
+    the Ornstein-Uhlenbeck mean path calibrated to grow by g in year 1 (docs/model.md (1.1)).
+    """
+    pv, rev_prev, rev = 0.0, rev0, rev0
     for t in range(1, years + 1):
-        rev = rev0 * (1 + g) ** t
+        x_inf = math.log1p(g_inf)
+        rev = rev * math.exp(x_inf + (math.log1p(g) - x_inf) * 2.0 ** (-(t - 1) / hl))
         ebit = m * rev
         if ebit < 0:
             nol, tx = nol - ebit, 0.0
@@ -266,6 +276,9 @@ def textbook_dcf(rev0, g, m, tax, nol, s2c, r, tg, roc, years, mid):
 @settings(max_examples=40, deadline=None)
 @given(
     g=st.floats(-0.3, 1.0),
+    g_inf=st.floats(-0.05, 0.1),
+    hl=st.floats(0.5, 8.0),
+    spy=st.sampled_from([1, 4, 12]),
     m=st.floats(-2.0, 0.6),
     tax=st.floats(0.0, 0.4),
     nol=st.floats(0.0, 3000.0),
@@ -276,11 +289,11 @@ def textbook_dcf(rev0, g, m, tax, nol, s2c, r, tg, roc, years, mid):
     years=st.integers(1, 12),
     mid=st.booleans(),
 )
-def test_kernel_equals_textbook_dcf(g, m, tax, nol, s2c, r, tg, roc, years, mid):
+def test_kernel_equals_textbook_dcf(g, g_inf, hl, spy, m, tax, nol, s2c, r, tg, roc, years, mid):
     from tests.conftest import base_dict
 
     d = base_dict()
-    d["segments"][0]["growth"] = {"today": g, "long_run": g}
+    d["segments"][0]["growth"] = {"today": g, "long_run": g_inf, "half_life": hl}
     d["margin"] = {"today": m, "target": m}
     d["tax"]["rate"] = tax
     d["balance_sheet"]["nol"] = nol
@@ -290,9 +303,14 @@ def test_kernel_equals_textbook_dcf(g, m, tax, nol, s2c, r, tg, roc, years, mid)
     d["terminal"] = {"growth": tg, "return_on_capital": roc, "min_spread": 0.005}
     d["simulation"].update(horizon_years=years, paths=2)
     ds = simulate(config_from_dict(d))
-    pv, pv_tv = textbook_dcf(1000.0, g, m, tax, nol, s2c, r, tg, roc, years, mid)
+    pv, pv_tv = textbook_dcf(1000.0, g, g_inf, hl, m, tax, nol, s2c, r, tg, roc, years, mid)
     np.testing.assert_allclose(ds["pv_explicit"].values, pv, rtol=1e-9, atol=1e-6)
     np.testing.assert_allclose(ds["pv_terminal"].values, pv_tv, rtol=1e-9, atol=1e-6)
+    # the year-end revenue, hence the terminal value, is the same with quarterly or monthly steps
+    d["simulation"]["steps_per_year"] = spy
+    q = simulate(config_from_dict(d))
+    np.testing.assert_allclose(q["revenue_horizon"].values, ds["revenue_horizon"].values, rtol=1e-9)
+    np.testing.assert_allclose(q["pv_terminal"].values, pv_tv, rtol=1e-9, atol=1e-6)
 
 
 @pytest.mark.parametrize("spy", [2, 4, 12])
@@ -320,7 +338,8 @@ def test_overflowing_inputs_are_refused_not_reported_as_nan(base):
     from engine.simulate import NonFiniteResultError
 
     seg = base["segments"][0]
-    seg["growth"] = {"today": 50.0, "long_run": 1.0, "volatility": 20.0, "half_life": 50}
+    # mean_preserving off: the compensator would otherwise take exp(I - Var I / 2) to 0 instead of overflowing
+    seg["growth"] = {"today": 50.0, "long_run": 1.0, "volatility": 20.0, "half_life": 50, "mean_preserving": False}
     base["simulation"]["allow_extreme_growth"] = True  # growth above 100% a year is opted into
     base["simulation"].update(horizon_years=50)
     with pytest.raises(NonFiniteResultError, match="non-finite"):

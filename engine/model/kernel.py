@@ -12,9 +12,9 @@ generated from the registry :mod:`engine.variables`.
 Units: money amounts are annual rates in money units of the reporting currency; a
 step's flow is ``rate * dt``. Rates are fractions per year.
 
-Randomness: each path consumes exactly ``3 * n_segments + 3`` variates per step
-(growth, revenue and churn normals per segment; margin and multiple normals; one
-uniform for failure), whatever happens on the path, so every path's shocks are the
+Randomness: each path consumes exactly ``4 * n_segments + 3`` variates per step
+(growth, revenue, churn and a second growth normal per segment; margin and
+multiple normals; one uniform for failure), whatever happens on the path, so every path's shocks are the
 same under any scenario (common random numbers) and a block's first m paths are
 the same in a run of any length.
 """
@@ -48,8 +48,10 @@ from .lenses import (equity_bridge, holder_return, justified_dcf, justified_mark
                      terminal_share)
 from .margin import COST_STRUCTURE, LINEAR, ar1_step, ar1_step_scale, fixed_cost_step, operating_margin
 from .multiple import annualised_growth, ev_sales, initial_multiple, initial_premium, log_anchor, premium_step
-from .revenue import (churn_logit, decaying_volatility, growth_retention_factor, linear_fade_growth,
-                      logit_normal_churn, ou_coefficients, ou_log_growth_step, revenue_shock_factor)
+from .revenue import (churn_logit, decaying_volatility, fiscal_year, growth_retention_factor, linear_fade_growth,
+                      logit_normal_churn, mean_compensator_step, ou_integral_step, ou_loadings, ou_moments,
+                      ou_start, revenue_shock_factor, revenue_shock_normal, step_volatility,
+                      volatility_step_weights)
 from .terminal import (exit_ebit_pv, exit_multiple_pv, gordon_pv, liquidate_at_horizon, liquidation_pv,
                        liquidation_value, not_in_steady_state)
 from .revenue import market_log_step, market_share_at, market_share_revenue
@@ -69,7 +71,8 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, fl
         Each path's parameters; columns ``P_*`` then ``S_*`` per segment. Money in
         money units of the reporting currency, rates as fractions per year.
     growth_method : ndarray(int64, ndim=1), (segment,)
-        0: Ornstein-Uhlenbeck on ln(1 + g); 1: linear fade; 2: market size x share.
+        0: Ornstein-Uhlenbeck on ln(1 + g); 1: linear fade; 2: Ornstein-Uhlenbeck,
+        mean-preserving (``growth.mean_preserving``); 3: market size x share.
     iopt : ndarray(int64, ndim=1), (NI,)
         ``I_*`` options.
     fopt : ndarray(float64, ndim=1), (NF,)
@@ -119,13 +122,32 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, fl
     n_year = N - int(round(1.0 / dt))  # the step that ends a year before the horizon (0: today)
     sqdt = math.sqrt(dt)
     annual = dt == 1.0
+    spy = int(round(1.0 / dt))
 
     # per-segment state and constants, allocated once per block
     R = np.empty(K)
     x = np.empty(K)
     xinf = np.empty(K)
-    dec = np.empty(K)
-    ou_sd = np.empty(K)
+    ou_a = np.empty(K)
+    ou_b = np.empty(K)
+    ou_v1 = np.empty(K)
+    ou_c12 = np.empty(K)
+    ou_v2 = np.empty(K)
+    ou_cw1 = np.empty(K)
+    ou_cw2 = np.empty(K)
+    ou_p11 = np.empty(K)
+    ou_p21 = np.empty(K)
+    ou_p22 = np.empty(K)
+    ou_q1 = np.empty(K)
+    ou_q2 = np.empty(K)
+    eta_w1 = np.empty(K)
+    eta_w2 = np.empty(K)
+    sig_w1 = np.empty(K)
+    sig_w2 = np.empty(K)
+    m_vx = np.empty(K)
+    m_cxi = np.empty(K)
+    m_cxs = np.empty(K)
+    c_year = np.empty(K)
     eta_inf = np.empty(K)
     eta_gap = np.empty(K)
     eta_dec = np.empty(K)
@@ -136,13 +158,13 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, fl
     c_logit = np.empty(K)
     c_disp = np.empty(K)
     rho = np.empty(K)
-    rho_c = np.empty(K)
     mpr = np.empty(K)
     eg = np.empty(K)
     er = np.empty(K)
     ec = np.empty(K)
     lmkt = np.empty(K)  # market-share segments: log market size, accumulated log share noise
     lsh = np.empty(K)
+    ex = np.empty(K)
 
     for p in range(n_paths):
         th = theta[p]
@@ -152,28 +174,39 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, fl
         for k in range(K):
             base = NG + k * NS
             R[k] = th[base + S_REV0]
-            x[k] = math.log1p(th[base + S_G0])
             xinf[k] = math.log1p(th[base + S_GINF])
-            dec[k], ou_sd[k] = ou_coefficients(th[base + S_GHL], dt)
+            if growth_method[k] == 1 or growth_method[k] == 3:  # linear fade; market x share (no OU state)
+                x[k] = math.log1p(th[base + S_G0])
+                ou_q1[k], ou_q2[k] = 1.0, 0.0
+            else:
+                x[k] = ou_start(th[base + S_G0], th[base + S_GINF], th[base + S_GHL])
+                ou_a[k], ou_b[k], ou_v1[k], ou_c12[k], ou_v2[k], ou_cw1[k], ou_cw2[k] = ou_moments(
+                    th[base + S_GHL], dt)
+                ou_p11[k], ou_p21[k], ou_p22[k], ou_q1[k], ou_q2[k] = ou_loadings(
+                    ou_v1[k], ou_c12[k], ou_v2[k], ou_cw1[k], ou_cw2[k], dt)
+            m_vx[k] = 0.0
+            m_cxi[k] = 0.0
+            m_cxs[k] = 0.0
             eta_inf[k], eta_gap[k], eta_dec[k] = decaying_volatility(
                 th[base + S_GVOL], th[base + S_GVOL_INF], th[base + S_GVOL_HL], dt)
+            eta_w1[k], eta_w2[k] = volatility_step_weights(th[base + S_GVOL_HL], dt)
             sig_inf[k], sig_gap[k], sig_dec[k] = decaying_volatility(
                 th[base + S_RVOL], th[base + S_RVOL_INF], th[base + S_RHL], dt)
+            sig_w1[k], sig_w2[k] = volatility_step_weights(th[base + S_RHL], dt)
             c_med[k] = th[base + S_CHURN]
             c_disp[k] = th[base + S_CDISP]
             c_logit[k] = churn_logit(c_med[k])
             rho[k] = th[base + S_RCORR]
-            rho_c[k] = math.sqrt(1.0 - rho[k] * rho[k])
             mpr[k] = th[base + S_MPR]
             r_tot += R[k]
-            if growth_method[k] == 2:
+            if growth_method[k] == 3:
                 # market x share: today's growth is the deterministic first year's
                 lmkt[k] = math.log(th[base + S_MKT0])
                 lsh[k] = 0.0
                 g0_num += th[base + S_TAKE] * th[base + S_MKT0] * (1.0 + th[base + S_MKT_G]) * market_share_at(
                     1.0, th[base + S_SH0], th[base + S_SHT], th[base + S_SHCONV])
             else:
-                g0_num += R[k] * math.exp(x[k]) * (1.0 - c_med[k])
+                g0_num += R[k] * (1.0 + th[base + S_G0]) * (1.0 - c_med[k])
         rev0 = r_tot
         cash0 = th[P_CASH]
         claims = -th[P_DEBT] - th[P_MI] + th[P_NONOP]
@@ -254,6 +287,7 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, fl
                 eg[k] = rng.standard_normal()
                 er[k] = rng.standard_normal()
                 ec[k] = rng.standard_normal()
+                ex[k] = rng.standard_normal()
             e_m = rng.standard_normal()
             e_mu = rng.standard_normal()
             u_fail = rng.random()
@@ -270,10 +304,14 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, fl
             # ---- 1. revenue by segment
             r_tot = 0.0
             churn_w = 0.0
+            year = fiscal_year(t, spy)
+            first_of_year = (t - 1) % spy == 0
             for k in range(K):
                 base = NG + k * NS
                 sb = NSH + k * NSS
-                if growth_method[k] == 2:
+                sig, sig_mean = step_volatility(sig_inf[k], sig_gap[k], sig_w1[k], sig_w2[k])
+                sig_gap[k] *= sig_dec[k]
+                if growth_method[k] == 3:
                     # revenue = take rate x market x share; the scenario growth shift moves the market's
                     # growth, a scenario churn takes that share of revenue; the revenue shock moves the share
                     lmkt[k] = market_log_step(lmkt[k], 1.0 + th[base + S_MKT_G] + shock[t - 1, sb + SS_GROWTH_ADD],
@@ -282,35 +320,39 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, fl
                     if not math.isnan(c):
                         churn_w += R[k] * c
                         lsh[k] += dt * math.log1p(-c) if c < 1.0 else -math.inf
-                    sig = sig_inf[k] + sig_gap[k]
-                    sig_gap[k] *= sig_dec[k]
                     if sig != 0.0:
-                        lsh[k] += math.log(revenue_shock_factor(sig, rho[k], rho_c[k], eg[k], er[k], mpr[k], sqdt,
-                                                                dt))
+                        z = rho[k] * eg[k] + math.sqrt(1.0 - rho[k] * rho[k]) * er[k]
+                        lsh[k] += math.log(revenue_shock_factor(sig, sig_mean, z, mpr[k], sqdt, dt))
                     R[k] = market_share_revenue(th[base + S_TAKE], lmkt[k], market_share_at(
                         tau, th[base + S_SH0], th[base + S_SHT], th[base + S_SHCONV]), lsh[k])
                     r_tot += R[k]
                     continue
-                if growth_method[k] == 0:
-                    eta = eta_inf[k] + eta_gap[k]
-                    eta_gap[k] *= eta_dec[k]
-                    x[k] = ou_log_growth_step(x[k], xinf[k], dec[k], ou_sd[k], eta, eg[k])
-                    gfac = math.exp(x[k])
+                if growth_method[k] == 1:
+                    gfac = linear_fade_growth(year, th[base + S_G0], th[base + S_GINF], th[base + S_FADE])
                 else:
-                    gfac = linear_fade_growth(tau, dt, th[base + S_G0], th[base + S_GINF], th[base + S_FADE])
-                    x[k] = math.log(gfac)
+                    eta, _ = step_volatility(eta_inf[k], eta_gap[k], eta_w1[k], eta_w2[k])
+                    eta_gap[k] *= eta_dec[k]
+                    x[k], ilog = ou_integral_step(x[k], xinf[k], ou_a[k], ou_b[k], ou_p11[k], ou_p21[k],
+                                                  ou_p22[k], eta, eg[k], ex[k], dt)
+                    if growth_method[k] == 2:
+                        comp, m_vx[k], m_cxi[k], m_cxs[k] = mean_compensator_step(
+                            m_vx[k], m_cxi[k], m_cxs[k], ou_a[k], ou_b[k], ou_v1[k], ou_c12[k], ou_v2[k],
+                            ou_cw1[k], ou_cw2[k], eta, eta * sig * rho[k])
+                        ilog -= comp
+                    gfac = math.exp(ilog if annual else ilog / dt)
                 gfac += shock[t - 1, sb + SS_GROWTH_ADD]
                 if gfac < 0.0:
                     gfac = 0.0
+                if first_of_year:
+                    c_year[k] = logit_normal_churn(c_med[k], c_logit[k], c_disp[k], ec[k])
                 c = shock[t - 1, sb + SS_CHURN_SET]
                 if math.isnan(c):
-                    c = logit_normal_churn(c_med[k], c_logit[k], c_disp[k], ec[k])
+                    c = c_year[k]
                 churn_w += R[k] * c
                 grow = growth_retention_factor(gfac, c, dt, annual)
-                sig = sig_inf[k] + sig_gap[k]
-                sig_gap[k] *= sig_dec[k]
                 if sig != 0.0:
-                    grow *= revenue_shock_factor(sig, rho[k], rho_c[k], eg[k], er[k], mpr[k], sqdt, dt)
+                    z = revenue_shock_normal(rho[k], ou_q1[k], ou_q2[k], eg[k], ex[k], er[k])
+                    grow *= revenue_shock_factor(sig, sig_mean, z, mpr[k], sqdt, dt)
                 R[k] *= grow
                 r_tot += R[k]
 
