@@ -400,9 +400,10 @@ def fair_value(ds, cfg=None, implied: bool = False, implied_paths: Optional[int]
     rev = reported_revenue(cfg)
     h = int(ds.attrs["horizon_years"])
     rh = np.asarray(ds["revenue_horizon"].values, dtype=float)
-    rev["median_revenue_horizon"] = float(np.nanmedian(rh))
-    rev["median_revenue_cagr"] = (float(np.nanmedian((rh / rev["amount"]) ** (1.0 / h) - 1.0))
-                                  if rev["amount"] > 0 else None)
+    rh = rh[np.isfinite(rh)]  # surviving paths (a failed path's horizon revenue is missing)
+    rev["median_revenue_horizon"] = float(np.median(rh)) if rh.size else float("nan")
+    rev["median_revenue_cagr"] = (float(np.median((rh / rev["amount"]) ** (1.0 / h) - 1.0))
+                                  if rev["amount"] > 0 and rh.size else None)
     if implied:
         n = int(ds.sizes["path"])
         icc = implied_cost_of_capital(cfg, paths=min(n, implied_paths or IMPLIED_PATHS),
