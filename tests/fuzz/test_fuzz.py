@@ -17,10 +17,7 @@ SEED = 20260623
 CASES = 40
 
 #: Known failures (known, being fixed): case id -> the class it shows today.
-KNOWN: dict = {
-    # damaged results files: attrs not yet checked on read (known, being fixed)
-    "results|run.nc|horizon_0|damage|plot": "SILENT",
-}
+KNOWN: dict = {}
 
 
 @pytest.fixture(scope="module")
