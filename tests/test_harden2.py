@@ -130,3 +130,42 @@ def test_damaged_stress_files_are_refused(tmp_path):
     p = _write(renamed, tmp_path)
     r = CliRunner().invoke(main, ["report", str(p), "--json"])
     assert r.exit_code == 2 and "without a 'scenario' dimension" in r.output, r.output
+
+
+def test_memory_estimate_follows_the_measured_model():
+    import engine
+    from engine._plan import MEMORY_MARGIN, ParameterTable, run_memory
+    from engine.model import layout as L
+
+    cfg = engine.load_config("configs/zhipu.toml")
+    t = ParameterTable(cfg)
+    nd = len(t.drawn)
+    est = run_memory(cfg, 1_000_000, threads=2)
+    assert est["per_path"] == 8 * (L.NO + nd) + L.NL + 128 == 437  # 15 outputs + 23 draws + 5 flags + overhead
+    assert est["per_block"] == 65_536 * (len(t.keys) + nd) * 8 and est["blocks_in_flight"] == 2
+    assert est["total"] == int((1_000_000 * 437 + 2 * est["per_block"]) * MEMORY_MARGIN) + 64 * 2**20
+    # measured peak (tracemalloc, 300,000 paths, 2 threads): 187 MB; the estimate covers it, at most twice over
+    assert 187e6 < run_memory(cfg, 300_000, threads=2)["total"] < 2 * 187e6
+    # and per path, where large runs are decided: 437 x 1.25 = 546 bytes against 421 measured (1.3x)
+    assert 421 < est["per_path"] * MEMORY_MARGIN < 1.35 * 421
+    kept = run_memory(cfg, 1000, keep_paths=True, threads=1)
+    assert kept["kept"] == 1000 * cfg.n_steps * (L.NK + len(cfg.segments)) * 8
+
+
+def test_a_run_over_the_memory_limit_is_refused_before_allocating(monkeypatch):
+    import engine
+    from engine import _plan
+    from engine.errors import InputError
+
+    cfg = engine.load_config("configs/zhipu.toml")
+    monkeypatch.setattr(_plan, "available_memory", lambda: 100 * 2**20)  # 100 MiB free
+    with pytest.raises(engine.MemoryLimitError, match=r"a run of 60,000,000 paths needs about 3[0-9]\.\d GiB .*over "
+                                                      r"the available memory of 100.0 MiB; lower `paths` .*RUN.zarr"):
+        simulate(cfg, paths=60_000_000)
+    assert issubclass(engine.MemoryLimitError, InputError)
+    r = CliRunner().invoke(main, ["run", "configs/zhipu.toml", "--paths", "60000000", "--quiet"])
+    assert r.exit_code == 2 and "needs about" in r.output and "--out RUN.zarr" in r.output, r.output
+    r = CliRunner().invoke(main, ["run", "configs/zhipu.toml", "--paths", "200000", "--max-memory-gb", "0.05",
+                                  "--quiet"])
+    assert r.exit_code == 2 and "over the limit --max-memory-gb of 51.2 MiB" in r.output, r.output
+    assert simulate(cfg, paths=100).sizes["path"] == 100  # a small run fits in 100 MiB
