@@ -208,7 +208,7 @@ def _common_run(f):
         click.option("--threads", type=click.IntRange(min=1), default=None, help="Worker threads (default: all cores); results do not depend on it."),
         click.option("--out", "out", type=click.Path(), default=None, help="Write the results Dataset to FILE.nc (atomically), or stream them block by block into a Zarr store RUN.zarr."),
         click.option("--keep-paths", is_flag=True, help="Also keep (path, time) variables: revenue, margin, FCFF, cash, shares, multiple, price."),
-        click.option("--max-memory-gb", type=click.FloatRange(min=0.01), default=4.0, show_default=True, callback=_finite_option, help="Refuse --keep-paths runs whose arrays would exceed this."),
+        click.option("--max-memory-gb", type=click.FloatRange(min=0.01), default=None, callback=_finite_option, help="Refuse runs whose estimated peak memory exceeds this many GiB (default: the available memory; --keep-paths arrays: 4 GiB)."),
         click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object on stdout."),
         click.option("--quiet", "-q", is_flag=True, help="No progress bar."),
         _debug,
@@ -286,7 +286,7 @@ def run(configs, paths, seed, threads, out, keep_paths, max_memory_gb, as_json, 
 
         check_writable(Path(plot_dir) / "hist.png", "--plot")
     with _progress(quiet or as_json) as progress:
-        kw = dict(seed=seed, threads=threads, keep_paths=keep_paths, memory_limit=int(max_memory_gb * 2**30),
+        kw = dict(seed=seed, threads=threads, keep_paths=keep_paths, memory_limit=None if max_memory_gb is None else int(max_memory_gb * 2**30),
                   progress=progress, command=command)
         if target_se is None and target_rse is None:
             ds, conv = simulate(cfg, paths=paths, **kw), None

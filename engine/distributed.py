@@ -603,7 +603,11 @@ def open_store(store, load: bool = True):
     for v in ds.data_vars.values():
         v.encoding = {}
     validate(ds, repr(str(p)))
-    return ds.load() if load else ds
+    if not load:
+        return ds
+    ds = ds.load()
+    validate(ds, repr(str(p)), values=True)  # the values too, now that they are in memory
+    return ds
 
 
 def _store_bytes(ds) -> int:

@@ -18,6 +18,7 @@ import numpy as np
 
 from ._assemble import FLAG_ROWS, KEEP_ROWS, OUT_ROWS, NonFiniteResultError, assemble, check_finite, encode_attrs
 from ._plan import (DEFAULT_MEMORY_LIMIT, MemoryLimitError, ParameterTable, Plan, as_config, base_shock,
+                    check_run_memory,
                     cached_plan, keep_paths_bytes, parameter_table, run_config)
 from ._run import compute_block, fill_block, result_arrays, run_one_block, run_tasks
 from .config import Config, check_overrides
@@ -51,7 +52,7 @@ def simulate(
     seed: Optional[int] = None,
     threads: Optional[int] = None,
     keep_paths: bool = False,
-    memory_limit: int = DEFAULT_MEMORY_LIMIT,
+    memory_limit: Optional[int] = None,
     progress: Optional[Callable[[int, int], None]] = None,
     command: str = "",
     shock: Optional[np.ndarray] = None,
@@ -71,8 +72,10 @@ def simulate(
         Worker threads (default: all cores). Results do not depend on it.
     keep_paths : bool
         Also return the (path, time) variables (revenue, margin, FCFF, cash, ...).
-    memory_limit : int
-        Bytes the kept (path, time) arrays may take; refused before allocating.
+    memory_limit : int, optional
+        Bytes the run may take; default: the available memory
+        (:func:`engine._plan.available_memory`). The run's peak is estimated
+        (:func:`engine._plan.run_memory`) and refused before allocating.
     progress : callable(done_paths, total_paths), optional
         Called from the calling thread after each finished block.
     command : str
@@ -102,8 +105,8 @@ def simulate(
     Raises
     ------
     MemoryLimitError
-        ``keep_paths`` would exceed ``memory_limit``; the message gives the
-        estimate and the fix.
+        The kept arrays, or the run's estimated peak, would exceed ``memory_limit``;
+        the message gives the estimate and the fix.
     """
     from . import __version__
 
@@ -114,12 +117,13 @@ def simulate(
     nseg = len(cfg.segments)
     if keep_paths:
         need = keep_paths_bytes(cfg, P)
-        if need > memory_limit:
+        if need > (DEFAULT_MEMORY_LIMIT if memory_limit is None else memory_limit):
             raise MemoryLimitError(
                 f"--keep-paths for {P:,} paths x {N} steps x {L.NK + nseg} variables needs "
-                f"{_size(need)}, over the limit of {_size(memory_limit)}; "
+                f"{_size(need)}, over the limit of {_size(DEFAULT_MEMORY_LIMIT if memory_limit is None else memory_limit)}; "
                 "lower --paths or drop --keep-paths (summary results need no (path, time) arrays)"
             )
+    check_run_memory(cfg, P, keep_paths, threads, memory_limit)  # before any per-path array
     # ---- plan
     table = ParameterTable(cfg)
     plan = Plan(cfg, table)

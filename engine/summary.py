@@ -339,7 +339,7 @@ def open_results(path):
     check_results(ds, str(p))
     from .variables import validate
 
-    validate(ds, repr(str(p)))
+    validate(ds, repr(str(p)), values=True)
     return ds
 
 

@@ -360,15 +360,160 @@ def _kind_ok(dtype, want: str) -> bool:
     return kind == "b" if want == "bool" else kind == "f"
 
 
-def validate(ds, where: str = "the results") -> None:
+# ----------------------------------------------------------------------- what a reader may trust
+def _result_attrs_model():
+    """The pydantic model of a results file's attrs (built on first use: pydantic is imported lazily)."""
+    import math
+    from typing import Literal
+
+    from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+    def finite_positive(v):
+        if not math.isfinite(v) or v <= 0:
+            raise ValueError("not finite and > 0")
+        return v
+
+    class ResultAttrs(BaseModel):
+        """Attrs of a results Dataset that its readers use; each field's description is what is expected."""
+
+        model_config = ConfigDict(extra="allow")
+
+        company: str = Field(min_length=1, description="the company's name (a non-empty text)")
+        trading_currency: str = Field(pattern=r"^[A-Z]{3}$", description="an ISO 4217 code such as 'HKD'")
+        reporting_currency: Optional[str] = Field(None, pattern=r"^[A-Z]{3}$",
+                                                  description="an ISO 4217 code such as 'CNY'")
+        value_unit: str = Field(min_length=1, description="the price unit (a non-empty text)")
+        money_unit: Optional[str] = Field(None, description="the money unit (a text such as 'million')")
+        per_share: Literal[0, 1] = Field(description="0 or 1")
+        price: float = Field(description="today's price: a finite number > 0 in the value unit")
+        fx_rate: Optional[float] = Field(None, description="a finite number > 0 (trading per reporting currency)")
+        seed: int = Field(ge=0, le=2**64 - 1, description="a whole number from 0 to 2**64 - 1 (simulation.seed)")
+        block_size: int = Field(ge=1, description="a whole number >= 1 (simulation.block_size)")
+        paths: Optional[int] = Field(None, ge=1, description="a whole number >= 1 (the run's paths)")
+        horizon_years: int = Field(ge=1, le=100, description="a whole number of years from 1 to 100")
+        steps_per_year: Optional[int] = Field(None, ge=1, le=12, description="a whole number from 1 to 12")
+        sampling: Optional[Literal["random", "lhs", "sobol"]] = Field(None, description="'random', 'lhs' or 'sobol'")
+        config_toml: Optional[str] = Field(None, description="the run's config as TOML text")
+
+        _finite = field_validator("price", "fx_rate")(lambda v: v if v is None else finite_positive(v))
+
+    return ResultAttrs
+
+
+_ATTRS_MODEL = None
+
+#: Float outcomes a run may write as NaN, and where: every other float outcome (and every drawn input)
+#: is finite on every path (a run refuses inputs whose derived quantities overflow).
+NON_FINITE_OUTCOMES = {
+    "failure_year": "NaN exactly on the surviving paths (failed = false)",
+    "multiple_horizon": "NaN exactly on the failed paths",
+    "horizon_return": "non-finite only where price_horizon is",
+}
+
+
+def _plain(v):
+    """A numpy scalar or 0-d array attribute as the Python scalar (NetCDF stores ints as numpy ints)."""
+    if isinstance(v, np.ndarray) and v.ndim == 0:
+        v = v[()]
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def validate_attrs(attrs: dict, where: str = "the results") -> None:
+    """Check the attrs of a results Dataset that the readers use (the :class:`ResultAttrs` schema).
+
+    Required: ``company``, ``trading_currency``, ``value_unit``, ``per_share``, ``price``,
+    ``seed``, ``block_size``, ``horizon_years``; checked when present: ``reporting_currency``,
+    ``money_unit``, ``fx_rate``, ``paths``, ``steps_per_year``, ``sampling``, ``config_toml``.
+
+    Raises
+    ------
+    InputError
+        Naming ``where``, the attribute, its value and what was expected, e.g.
+        ``attribute price = nan; expected today's price: a finite number > 0 in the value unit``.
+    """
+    global _ATTRS_MODEL
+    import math
+
+    from pydantic import ValidationError
+
+    if _ATTRS_MODEL is None:
+        _ATTRS_MODEL = _result_attrs_model()
+    plain = {k: _plain(v) for k, v in attrs.items()}
+    for k in ("seed", "block_size", "paths", "horizon_years", "steps_per_year", "per_share"):
+        v = plain.get(k)  # a whole number stored as 10.0 is one; 10.5 or "x" is not
+        if isinstance(v, float) and math.isfinite(v) and v == int(v):
+            plain[k] = int(v)
+    try:
+        _ATTRS_MODEL.model_validate(plain)
+    except ValidationError as e:
+        err = e.errors()[0]
+        name = str(err["loc"][0]) if err["loc"] else "?"
+        fix = ("the file is damaged or was edited; re-create it with engine.save_results(ds, path) or "
+               "`pricedin run CONFIG --out FILE.nc`")
+        if err["type"] == "missing":
+            raise InputError(f"{where}: attribute {name} is missing; {fix}") from None
+        field = _ATTRS_MODEL.model_fields.get(name)
+        want = field.description if field is not None else err["msg"]
+        raise InputError(f"{where}: attribute {name} = {plain.get(name)!r}; expected {want}; {fix}") from None
+
+
+def validate_values(ds, where: str = "the results") -> None:
+    """Check the values of a loaded results Dataset: flags, outcomes and drawn inputs as a run writes them.
+
+    Every float outcome of :data:`PATH_VARIABLES` is finite on every path except where
+    :data:`NON_FINITE_OUTCOMES` allows NaN, and every drawn input (``param_*``) is finite.
+    Reads every per-path value: call it on a Dataset in memory.
+
+    Raises
+    ------
+    InputError
+        Naming ``where``, the variable, how many values are bad and what was expected.
+    """
+    fix = ("a run never writes them; the file is damaged or was edited; re-create it with "
+           "engine.save_results(ds, path) or `pricedin run CONFIG --out FILE.nc`")
+    failed = np.asarray(ds["failed"].values, dtype=bool)
+    for v in OUTPUT_VARIABLES:
+        x = np.asarray(ds[v.name].values, dtype=float)
+        ok = np.isfinite(x)
+        if v.name == "failure_year":
+            bad = (np.isnan(x) == failed) | (~np.isnan(x) & ~ok)
+        elif v.name == "multiple_horizon":
+            bad = np.where(failed, ~np.isnan(x), ~ok)
+        elif v.name == "horizon_return":
+            bad = ~ok & np.isfinite(np.asarray(ds["price_horizon"].values, dtype=float))
+        else:
+            bad = ~ok
+        n = int(np.count_nonzero(bad))
+        if n:
+            rule = NON_FINITE_OUTCOMES.get(v.name, "finite on every path")
+            raise InputError(f"{where}: variable {v.name!r} has {n:,} bad value(s) (e.g. {float(x[bad].flat[0])!r}); "
+                             f"expected {rule}; {fix}")
+    for name, da in ds.data_vars.items():
+        if str(name).startswith("param_"):
+            n = int(np.count_nonzero(~np.isfinite(np.asarray(da.values, dtype=float))))
+            if n:
+                raise InputError(f"{where}: drawn input {name!r} has {n:,} NaN or infinite value(s); expected "
+                                 f"finite draws; {fix}")
+
+
+#: Variables on ``scenario`` that mark a stress Dataset; :func:`engine.stress.stress_report_from_dataset` reads them.
+STRESS_VARIABLES = ("scenario_description", "scenario_config_toml")
+
+
+def validate(ds, where: str = "the results", values: bool = False) -> None:
     """Check a results Dataset against the registry.
 
     Checks that every per-path variable of :data:`PATH_VARIABLES` is present with
     dims ``("path",)`` (``("scenario", "path")`` in a stress Dataset) and the
     registry's dtype kind (float or bool); that drawn inputs (``param_*``) are
     float per path; that a Dataset with a ``time`` dim holds every kept variable
-    with its dims; and that the ``path`` size equals the ``paths`` attribute when
-    there is one. Reads only metadata: lazy (dask) Datasets are not loaded.
+    with its dims; that the ``path`` dim has at least one path and the size the
+    ``paths`` attribute gives; the attrs the readers use (:func:`validate_attrs`,
+    when the Dataset has an ``engine`` attribute, i.e. it is a run's results); and
+    that a stress Dataset (one with a ``scenario`` dim or the variables of
+    :data:`STRESS_VARIABLES`) has the ``scenario`` dim, its ``base`` scenario first
+    and both variables on it. Without ``values`` it reads only metadata: lazy (dask)
+    Datasets are not loaded.
 
     Parameters
     ----------
@@ -376,13 +521,34 @@ def validate(ds, where: str = "the results") -> None:
         A result of :func:`engine.simulate`, a stress run, a run store or a file.
     where : str
         What to name in the message (a file name).
+    values : bool
+        Also check the values (:func:`validate_values`; reads every per-path value).
 
     Raises
     ------
     InputError
-        Naming the variable and what is wrong, e.g. ``variable 'value_per_share'
-        has dims ('path', 'x'); expected ('path',)``.
+        Naming the variable or attribute, its value and what was expected, e.g.
+        ``variable 'value_per_share' has dims ('path', 'x'); expected ('path',)``.
     """
+    stress_marks = [k for k in STRESS_VARIABLES if k in ds.variables]
+    if "scenario" in ds.dims or stress_marks:
+        if "scenario" not in ds.dims:
+            found = {k: tuple(ds[k].dims) for k in stress_marks}
+            raise InputError(f"{where}: a stress file (it holds {', '.join(stress_marks)}) without a 'scenario' "
+                             f"dimension (dims {tuple(ds.dims)}; {found}); expected dims ('scenario', 'path'); "
+                             "the file is damaged or was edited; re-create it with `pricedin stress CONFIG --out "
+                             "FILE.nc`")
+        for k in STRESS_VARIABLES:
+            if k not in ds.variables:
+                raise InputError(f"{where}: stress file without the variable {k!r} (dims ('scenario',)); the file is "
+                                 "damaged or was edited; re-create it with `pricedin stress CONFIG --out FILE.nc`")
+            if tuple(ds[k].dims) != ("scenario",):
+                raise InputError(f"{where}: variable {k!r} has dims {tuple(ds[k].dims)}; expected ('scenario',)")
+        names = [str(x) for x in np.asarray(ds["scenario"].values)] if "scenario" in ds.variables else []
+        if not names or names[0] != "base":
+            raise InputError(f"{where}: the first scenario is {names[0] if names else None!r}; expected 'base' (the "
+                             "unshocked run every scenario is compared with); re-create the file with `pricedin "
+                             "stress CONFIG --out FILE.nc`")
     lead = ("scenario",) if "scenario" in ds.dims else ()
 
     def check(v: Variable, dims: tuple) -> None:
@@ -406,11 +572,21 @@ def validate(ds, where: str = "the results") -> None:
     if "time" in ds.dims:
         for v in KEPT_VARIABLES:
             check(v, lead + v.dims)
+    if ds.sizes.get("path", 0) < 1:
+        raise InputError(f"{where}: dimension 'path' has size {ds.sizes.get('path', 0)}; expected at least one path")
     if "paths" in ds.attrs:
         try:
             paths = int(ds.attrs["paths"])
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise InputError(f"{where}: attribute paths = {ds.attrs['paths']!r} is not a whole number") from None
         if ds.sizes.get("path") != paths:
             raise InputError(f"{where}: dimension 'path' has size {ds.sizes.get('path')}; "
                              f"the paths attribute says {paths}")
+    if ds.attrs.get("engine") == "pricedin":
+        validate_attrs(ds.attrs, where)
+    if values:
+        if lead:
+            for i in range(ds.sizes["scenario"]):
+                validate_values(ds.isel(scenario=i), f"{where} (scenario {str(ds['scenario'].values[i])!r})")
+        else:
+            validate_values(ds, where)

@@ -541,11 +541,16 @@ def _nonfinite_in_report(rep: dict) -> list:
     for k in _REQUIRED:
         if k in rep and not _finite_number(rep[k]):
             bad.append(k)
+    one_path = rep.get("paths") == 1
     for k, v in (rep.get("value_per_share") or {}).items():
+        if v is None and one_path and k in ("sd", "se_mean"):
+            continue  # undefined for one path: reported as null ("n/a") by design
         if not _finite_number(v):
             bad.append(f"value_per_share.{k}")
     for lens, d in (rep.get("p_justified") or {}).items():
         for k, v in d.items():
+            if v is None and k == "se" and d.get("estimate") in (0, 0.0, 1, 1.0):
+                continue  # sqrt(p (1 - p) / n) is a false 0 at p = 0 or 1: null by design, the Wilson interval stands
             if not _finite_number(v):
                 bad.append(f"p_justified.{lens}.{k}")
     return bad

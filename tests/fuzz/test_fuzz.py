@@ -17,10 +17,7 @@ SEED = 20260623
 CASES = 40
 
 #: Known failures (known, being fixed): case id -> the class it shows today.
-KNOWN: dict = {
-    # damaged results files: attrs not yet checked on read (known, being fixed)
-    "results|run.nc|horizon_0|damage|plot": "SILENT",
-}
+KNOWN: dict = {}
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +75,13 @@ def test_classifier():
     assert classify(run, _R(0, '{"price": 10.0, "value_per_share": {"mean": null}}'), j) == (
         "SILENT", "null/non-finite in value_per_share.mean")
     assert classify(run, _R(0, '{"price": 10.0, "value_per_share": {"mean": 1.5}}'), j)[0] == "OK"
+    # undefined by design (item 5): se at P = 0 or 1 and sd / se_mean of one path are null, not silent
+    assert classify(run, _R(0, '{"price": 10.0, "p_justified": {"dcf": {"estimate": 1.0, "se": null}}}'), j)[0] == "OK"
+    assert classify(run, _R(0, '{"price": 10.0, "p_justified": {"dcf": {"estimate": 0.5, "se": null}}}'), j)[0] == (
+        "SILENT")
+    assert classify(run, _R(0, '{"paths": 1, "price": 1.0, "value_per_share": {"sd": null, "mean": 2.0}}'), j)[0] == (
+        "OK")
+    assert classify(run, _R(0, '{"paths": 2, "price": 1.0, "value_per_share": {"sd": null}}'), j)[0] == "SILENT"
     assert classify(run, _R(0, "mean  nan\n"), ["run", "c.toml"])[0] == "SILENT"
     assert classify(dmg, _R(0, "{}"), ["report", "d.nc", "--json"])[0] == "SILENT"
     assert set(CLASSES) == {"OK", "INTERNAL", "SILENT", "HANG"}
