@@ -404,9 +404,13 @@ _ATTRS_MODEL = None
 
 #: Float outcomes a run may write as NaN, and where: every other float outcome (and every drawn input)
 #: is finite on every path (a run refuses inputs whose derived quantities overflow).
+#: Horizon values of a failed path are missing (NaN), not frozen at failure (docs/model.md, section 10).
+MISSING_WHEN_FAILED = ("revenue_horizon", "revenue_cagr", "margin_horizon", "multiple_horizon", "cash_horizon",
+                       "dilution")
+
 NON_FINITE_OUTCOMES = {
     "failure_year": "NaN exactly on the surviving paths (failed = false)",
-    "multiple_horizon": "NaN exactly on the failed paths",
+    **{name: "finite on the surviving paths and NaN exactly on the failed paths" for name in MISSING_WHEN_FAILED},
     "horizon_return": "non-finite only where price_horizon is",
 }
 
@@ -477,7 +481,7 @@ def validate_values(ds, where: str = "the results") -> None:
         ok = np.isfinite(x)
         if v.name == "failure_year":
             bad = (np.isnan(x) == failed) | (~np.isnan(x) & ~ok)
-        elif v.name == "multiple_horizon":
+        elif v.name in MISSING_WHEN_FAILED:
             bad = np.where(failed, ~np.isnan(x), ~ok)
         elif v.name == "horizon_return":
             bad = ~ok & np.isfinite(np.asarray(ds["price_horizon"].values, dtype=float))

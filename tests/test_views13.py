@@ -176,8 +176,11 @@ def test_convergence_band_is_wilson(zhipu_kept):
     fig = _drawn(figures.figure(zhipu_kept, "convergence"))
     ax = fig.axes[0]
     band = ax.collections[0].get_paths()[0].vertices
-    lo, hi = wilson(0, 1)
-    assert np.nanmax(band[:, 1]) == pytest.approx(100 * hi)  # 0 of 1 path: [0, 79.3%], never 0 +/- 0
+    k = int(zhipu_kept["justified_dcf"].values[0])  # the first path: 0 or 1 of 1 justified
+    lo, hi = wilson(k, 1)  # [0, 79.3%] or [20.7%, 100%]: never 0 +/- 0 or 1 +/- 0
+    at_one = band[band[:, 0] == band[:, 0].min(), 1]  # the band's vertices at n = 1 path
+    assert sorted(set(np.round(at_one, 9))) == pytest.approx([100 * lo, 100 * hi])
+    assert hi - lo > 0.79
     labels = [t.get_text() for t in fig.legends[0].get_texts()]
     assert labels[0] == "Wilson 95% interval" and labels[2].startswith("final estimate ")
 
