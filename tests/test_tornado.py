@@ -111,6 +111,18 @@ def test_inputs_fixed_at_zero_are_not_swung_and_nonzero_ones_are(base_tornado):
     assert tax["median_high"] == pytest.approx(0.75 * BASE_VALUE + 1.0, rel=1e-9)
 
 
+def test_fields_the_chosen_method_does_not_use_get_no_bar(base_tornado):
+    # a linear margin has no half-life and the default (mean-reverting) growth no fade year: the config refuses
+    # them if written, so they are not inputs and get no bar; the fields the methods do use are swung
+    listed = set(keys(base_tornado)) | {s["key"] for s in base_tornado["skipped"]}
+    assert "margin.half_life" not in listed and "segments.core.growth.fade_year" not in listed
+    assert {"margin.convergence_year", "segments.core.growth.half_life"} <= listed
+    d = base_dict()
+    d["margin"] = {"method": "exponential", "today": 0.10, "target": 0.10}
+    listed = set(keys(tornado(config_from_dict(d), threads=1)))
+    assert "margin.half_life" in listed and "margin.convergence_year" not in listed
+
+
 def test_fixed_swing_zero_leaves_fixed_inputs_out():
     t = tornado(config_from_dict(base_dict()), threads=1, fixed_swing=0.0)
     assert t["inputs"] == [] and t["skipped"] == [] and t["fixed_swing"] == 0.0
@@ -270,7 +282,7 @@ def test_rank_by_median_and_by_mean_differ_where_only_the_mean_moves(failure_ran
     i = keys(med).index("failure.annual_probability")
     assert all(r["swing"] > 0.0 for r in med["inputs"][:i])
     assert all(r["swing"] == 0.0 and r["p_swing"] == 0.0 for r in med["inputs"][i + 1:])
-    assert i < len(med["inputs"]) - 1  # there are such bars (e.g. margin.half_life, unused by a linear margin)
+    assert i < len(med["inputs"]) - 1  # there are such bars (e.g. margin.convergence_year, beyond the horizon)
     assert "segments.core.growth.today" in keys(med)[:i]
     # by mean: ahead of every bar with a smaller mean swing (growth.today: about 0.80 against 1.76)
     j = keys(mean).index("failure.annual_probability")
@@ -370,3 +382,13 @@ def test_cli_bad_value_exits_2_naming_flag_value_and_fix(ranking_toml, args, wor
     assert "Traceback" not in r.output
     for w in words:
         assert w in r.output, (w, r.output)
+
+
+def test_negative_fixed_input_swings_by_its_absolute_value():
+    # margin today -10% -/+ 25% of 10%: -12.5% (low end) and -7.5% (high end), still converging to +10% in year 10
+    d = base_dict()
+    d["margin"]["today"] = -0.10
+    row = rows_by_key(tornado(config_from_dict(d), threads=1))["margin.today"]
+    assert (row["low_value"], row["high_value"]) == pytest.approx((-0.125, -0.075), rel=1e-12)
+    assert row["mean_low"] == pytest.approx(dcf_per_share(m0=-0.125), rel=1e-9)
+    assert row["mean_high"] == pytest.approx(dcf_per_share(m0=-0.075), rel=1e-9)
