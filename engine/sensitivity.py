@@ -206,6 +206,26 @@ def _fixed_ends(spec, bounds, swing: float):
     return None if not lo < hi else (lo, hi)
 
 
+def _unused_keys(cfg) -> set:
+    """Key paths of the fields the config's chosen methods do not use (e.g. ``margin.half_life`` of a linear margin)."""
+    from pydantic import BaseModel
+
+    out: set = set()
+
+    def walk(model, prefix: str):
+        out.update(prefix + name for name in getattr(model, "unused_fields", set)())
+        for name in type(model).model_fields:
+            val = getattr(model, name)
+            if isinstance(val, BaseModel) and not hasattr(val, "ppf"):
+                walk(val, f"{prefix}{name}.")
+            elif isinstance(val, list) and val and isinstance(val[0], BaseModel) and hasattr(val[0], "name"):
+                for seg in val:
+                    walk(seg, f"{prefix}{name}.{seg.name}.")
+
+    walk(cfg, "")
+    return out
+
+
 def tornado(cfg, paths: Optional[int] = None, seed: Optional[int] = None, threads: Optional[int] = None,
             low: float = 0.10, high: float = 0.90, base=None, fixed_swing: float = FIXED_SWING,
             rank_by: str = "p_justified") -> dict:
@@ -226,8 +246,9 @@ def tornado(cfg, paths: Optional[int] = None, seed: Optional[int] = None, thread
     fixed_swing : float
         Relative swing of each fixed (not drawn) numeric input: its bar runs from
         value x (1 - fixed_swing) to value x (1 + fixed_swing), each end kept inside
-        the input's allowed range; inputs fixed at 0 are not swung. 0 leaves fixed
-        inputs out. Default :data:`FIXED_SWING` (25%), so that a fixed input (a
+        the input's allowed range; inputs fixed at 0, and fields the config's
+        chosen methods do not use (``margin.half_life`` of a linear margin), are
+        not swung. 0 leaves fixed inputs out. Default :data:`FIXED_SWING` (25%), so that a fixed input (a
         growth volatility, a tax rate) cannot hide a large effect.
     rank_by : {'p_justified', 'mean', 'median'}
         Order of the rows (:data:`RANK_RULES`): by |change in P(justified, DCF)|,
@@ -270,9 +291,10 @@ def tornado(cfg, paths: Optional[int] = None, seed: Optional[int] = None, thread
 
     bounds = dict(_input_bounds(cfg))
     table = ParameterTable(cfg)
+    unused = _unused_keys(cfg)  # not inputs of this config (it refuses them if written): no bar
     todo = []
     for col, (key, spec) in enumerate(zip(table.keys, table.specs)):
-        if spec is None:
+        if spec is None or (key in unused and col not in table.drawn):
             continue
         if col in table.drawn:
             todo.append((key, "drawn", float(spec.quantile(low)), float(spec.quantile(high))))
