@@ -84,3 +84,62 @@ def test_cli_entry_point_parses():
     with pytest.raises(SystemExit) as e:
         main(["--help"])
     assert e.value.code == 0
+
+
+# ------------------------------------------------------------------ start-up: import only what a command needs
+
+HEAVY = ("numpy", "scipy", "xarray", "numba", "matplotlib", "rich", "pydantic", "pandas", "dask")
+
+
+def _modules_after(code: str) -> set:
+    import subprocess
+    import sys
+
+    p = subprocess.run([sys.executable, "-c", code + "\nimport sys; print(' '.join(sorted(sys.modules)))"],
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    return set(p.stdout.split())
+
+
+def test_cli_import_and_version_load_no_heavy_library():
+    """`pricedin --version` / `--help` import click and the CLI module only (PEP 562 lazy package)."""
+    for code in ("import engine.cli",
+                 "from engine.cli import main\ntry:\n    main(['--version'])\nexcept SystemExit as e:\n"
+                 "    assert e.code == 0",
+                 "from engine.cli import main\ntry:\n    main(['run', '--help'])\nexcept SystemExit as e:\n"
+                 "    assert e.code == 0"):
+        mods = _modules_after(code)
+        loaded = sorted(m for m in mods if m.split(".")[0] in HEAVY)
+        assert not loaded, (code, loaded[:10])
+        assert "engine.views.figures" not in mods and "engine.config" not in mods
+    mods = _modules_after("import engine")
+    assert not [m for m in mods if m.split(".")[0] in HEAVY]
+
+
+def test_lazy_api_names_resolve_and_the_functions_shadow_their_modules():
+    import importlib
+    import importlib.metadata
+    import subprocess
+    import sys
+
+    import engine
+    import engine.sampling
+    from engine.cli import MAX_SEED
+
+    assert MAX_SEED == engine.sampling.MAX_SEED  # the CLI writes the bound out to start without numpy
+    # a submodule imported before the API name is read does not replace the function of the same name
+    code = ("import importlib, engine\n"
+            "for m in ('simulate', 'implied', 'sensitivity'): importlib.import_module('engine.' + m)\n"
+            "from engine import simulate, implied, sensitivity\n"
+            "assert callable(simulate) and callable(implied) and callable(sensitivity)\n"
+            "assert engine.simulate is simulate and engine.implied.__module__ == 'engine.implied'\n"
+            "assert engine.sensitivity.__module__ == 'engine.sensitivity'\n"
+            "assert engine.plot.__name__ == 'engine.views.figures'\n")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    for name in engine.__all__:
+        assert getattr(engine, name) is not None, name
+    assert engine.summarize is importlib.import_module("engine.summary").summary_dataset
+    assert engine.__version__ == importlib.metadata.version("pricedin")
+    with pytest.raises(AttributeError, match="no_such_name"):
+        engine.no_such_name  # noqa: B018
