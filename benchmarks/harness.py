@@ -32,7 +32,7 @@ KEEP_LIMIT = 4 * 2**30
 
 TARGETS = {
     "speedup_vs_numpy": (">=", 6.0),
-    "ratio_to_floor": ("<=", 2.0),
+    "ratio_to_floor": ("<=", 1.5),
     "summary_rss_1e7_mb": ("<", 2048.0),
     "cold_start_s": ("<", 10.0),
     "warm_run_1e5_s": ("<", 1.2),
