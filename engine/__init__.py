@@ -13,63 +13,105 @@ The notebook API (see docs/api.md)::
 they shadow the modules of the same names as attributes of the package (import those
 as ``importlib.import_module("engine.simulate")`` or ``from engine.simulate import ...``).
 
-Importing the package compiles nothing: kernels compile (or load from the numba
-cache) on the first simulation.
+Importing the package compiles nothing and imports nothing heavy: each name of the API
+is imported on first use (PEP 562, module ``__getattr__``), so ``import engine.cli``
+(``pricedin --version``) does not load numpy, numba, xarray, scipy or matplotlib.
+Kernels compile (or load from the numba cache) on the first simulation.
 """
 
-from importlib.metadata import PackageNotFoundError, version as _version
+from __future__ import annotations
 
-try:
-    __version__ = _version("pricedin")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0+unknown"
+import sys as _sys
+import types as _types
 
-import functools as _functools  # noqa: E402
-import os as _os  # noqa: E402
+#: Each name of the notebook API -> (module, attribute); imported on first access.
+_API = {
+    "Config": ("config", "Config"),
+    "ConfigError": ("config", "ConfigError"),
+    "config_from_dict": ("config", "config_from_dict"),
+    "load_config": ("config", "load_config"),
+    "MemoryLimitError": ("simulate", "MemoryLimitError"),
+    "open_results": ("summary", "open_results"),
+    "proportion": ("summary", "proportion"),
+    "save_results": ("summary", "save_results"),
+    "summary_dict": ("summary", "summary_dict"),
+    "summarize": ("summary", "summary_dataset"),
+    "load_scenarios": ("stress", "load_scenarios"),
+    "reverse_stress": ("stress", "reverse_stress"),
+    "run_stress": ("stress", "run_stress"),
+    "global_sensitivity": ("sensitivity", "global_sensitivity"),
+    "sensitivity": ("sensitivity", "sensitivity"),
+    "tornado": ("sensitivity", "tornado"),
+    "implied": ("implied", "implied"),
+    "run_to_target": ("convergence", "run_to_target"),
+    "InputError": ("errors", "InputError"),
+    "InternalError": ("errors", "InternalError"),
+    "PricedinError": ("errors", "PricedinError"),
+    "plot": ("views.figures", None),
+}
 
-from .config import Config, ConfigError, config_from_dict, load_config  # noqa: E402
-from .simulate import MemoryLimitError, simulate as _simulate  # noqa: E402
-from .summary import open_results, proportion, save_results, summary_dict  # noqa: E402
-from .summary import summary_dataset as summarize  # noqa: E402
-from .stress import load_scenarios, reverse_stress, run_stress  # noqa: E402
-from .sensitivity import global_sensitivity, sensitivity, tornado  # noqa: E402
-from .implied import implied  # noqa: E402
-from .convergence import run_to_target  # noqa: E402
-from .errors import InputError, InternalError, PricedinError  # noqa: E402
-from .views import figures as plot  # noqa: E402
+#: API functions that share their name with a submodule: the function stays the package's attribute.
+_SHADOWED = frozenset({"simulate", "implied", "sensitivity"})
+
+__all__ = ["__version__", "simulate", *sorted(_API, key=str.lower)]
 
 
-@_functools.wraps(_simulate)
-def simulate(config, *args, **kwargs):
-    # a config file's path is loaded first (engine.simulate accepts a path or a Config)
-    if isinstance(config, (str, _os.PathLike)):
-        config = load_config(config)
-    return _simulate(config, *args, **kwargs)
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("pricedin")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0.0.0+unknown"
 
 
-__all__ = [
-    "__version__",
-    "Config",
-    "ConfigError",
-    "InputError",
-    "InternalError",
-    "MemoryLimitError",
-    "PricedinError",
-    "config_from_dict",
-    "global_sensitivity",
-    "implied",
-    "load_config",
-    "load_scenarios",
-    "open_results",
-    "plot",
-    "proportion",
-    "reverse_stress",
-    "run_stress",
-    "run_to_target",
-    "save_results",
-    "sensitivity",
-    "simulate",
-    "summarize",
-    "summary_dict",
-    "tornado",
-]
+def _simulate_wrapper():
+    import functools
+    import os
+
+    from .config import load_config
+    from .simulate import simulate as _simulate
+
+    @functools.wraps(_simulate)
+    def simulate(config, *args, **kwargs):
+        # a config file's path is loaded first (engine.simulate accepts a path or a Config)
+        if isinstance(config, (str, os.PathLike)):
+            config = load_config(config)
+        return _simulate(config, *args, **kwargs)
+
+    return simulate
+
+
+def __getattr__(name: str):
+    """Import a name of the API on first access (PEP 562) and keep it as a package attribute."""
+    import importlib
+
+    if name == "__version__":
+        value = _version()
+    elif name == "simulate":
+        value = _simulate_wrapper()
+    elif name in _API:
+        module, attr = _API[name]
+        mod = importlib.import_module(f".{module}", __name__)
+        value = mod if attr is None else getattr(mod, attr)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
+
+
+class _Package(_types.ModuleType):
+    """The package's module type: importing the submodule ``engine.simulate`` (or ``implied``,
+    ``sensitivity``) does not replace the API function of the same name on the package."""
+
+    def __setattr__(self, name, value):
+        if name in _SHADOWED and isinstance(value, _types.ModuleType):
+            return  # the import system binds a loaded submodule to its parent; the function wins
+        super().__setattr__(name, value)
+
+
+_sys.modules[__name__].__class__ = _Package

@@ -16,12 +16,15 @@ import sys
 
 import click
 
-from .sampling import MAX_SEED
 from .views import tables
 from .views.format import json_safe
 from .views.progress import ProgressBar as _progress
 
 __all__ = ["main"]
+
+#: The largest seed (``engine.sampling.MAX_SEED``, a 64-bit seed), written out so that the command line
+#: starts without importing numpy and scipy (``pricedin --version``); tests/test_benchmarks.py checks they agree.
+MAX_SEED = 2**64 - 1
 
 
 class InputError(click.ClickException):

@@ -261,8 +261,53 @@ def _shift_inputs(specs: dict, d: float) -> dict:
     return upd
 
 
+def _location_shifts(specs: dict) -> bool:
+    """Whether every shifted spec moves as X + d (its quantile function moves by d): not a lognormal."""
+    from .distributions import DistributionSpec
+
+    return all(type(spec).shifted is DistributionSpec.shifted for spec in specs.values())
+
+
+def _shifted_draws(cfg, specs: dict, n: int, seed: int):
+    """theta_fn(d) for :func:`engine.simulate.simulate`: the base run's parameter draws with the shifted columns + d.
+
+    The draws do not depend on d (common random numbers), so they are made once per block
+    and reused by every evaluation of the implied-rate search; a location-shifted input's
+    quantile at the same uniform is its base draw + d. Returns None where that does not hold
+    (a shifted lognormal) or the parameter layout is not the one expected; the search then
+    re-draws per evaluation.
+    """
+    from .simulate import ParameterTable, _Plan, run_config
+
+    if not _location_shifts(specs):
+        return None
+    base = run_config(cfg, n, seed)
+    table = ParameterTable(base)
+    cols = [table.column(k) for k in specs if k in table.keys]
+    if len(cols) != len(specs):
+        return None
+    plan = _Plan(base, table)
+    B = base.simulation.block_size
+    blocks = [plan.theta(b, min(B, n - b * B)) for b in range((n + B - 1) // B)]
+    drawn = [table.drawn.index(c) if c in table.drawn else -1 for c in cols]
+
+    def theta_fn_for(d: float):
+        def theta_fn(b: int, m: int):
+            theta, draws = blocks[b]
+            theta, draws = theta[:m].copy(), draws[:m].copy()
+            for c, j in zip(cols, drawn):
+                theta[:, c] += d
+                if j >= 0:
+                    draws[:, j] += d
+            return theta, draws
+
+        return theta_fn
+
+    return theta_fn_for
+
+
 def implied_cost_of_capital(cfg, paths: Optional[int] = None, seed: Optional[int] = None,
-                            threads: Optional[int] = None, xtol: float = 1e-9) -> dict:
+                            threads: Optional[int] = None, xtol: float = 1e-9, reuse_draws: bool = True) -> dict:
     """The discount rate at which the mean DCF value equals today's price.
 
     The whole cost-of-capital path is moved by a common shift d: the distributions of
@@ -284,6 +329,13 @@ def implied_cost_of_capital(cfg, paths: Optional[int] = None, seed: Optional[int
     The mean value usually falls as d rises; a path with negative cash flows can
     make it rise, and brentq returns a root of the half-bracket with a sign change.
 
+    The parameter draws do not depend on d: they are drawn once and every evaluation
+    reuses them with the shifted inputs' columns + d (``reuse_draws``; not for a
+    shifted lognormal, whose shape changes). A re-draw of the shifted config gives the
+    same draws up to rounding (the quantile function of X + d at u is that of X plus d,
+    computed in another order), so the rate agrees with ``reuse_draws=False`` to far
+    within ``xtol``; only the kernel runs per evaluation.
+
     Parameters
     ----------
     cfg : Config
@@ -298,6 +350,9 @@ def implied_cost_of_capital(cfg, paths: Optional[int] = None, seed: Optional[int
         Worker threads (results do not depend on it).
     xtol : float
         Absolute tolerance on d (fraction).
+    reuse_draws : bool
+        Reuse the base draws in every evaluation (default); False re-draws each
+        shifted config (the reference the reuse is tested against).
 
     Returns
     -------
@@ -308,7 +363,8 @@ def implied_cost_of_capital(cfg, paths: Optional[int] = None, seed: Optional[int
         means); ``keys`` (the keys moved); ``bracket`` [d_lo, d_hi] searched;
         ``mean_value_at_bracket`` {low, high} [value unit] (when no root);
         ``mean_value_check`` [value unit] at the root; ``paths``, ``seed``,
-        ``evaluations`` (re-runs); ``note`` (why there is no root), ``method``.
+        ``evaluations`` (re-runs); ``draws_reused`` (bool); ``note`` (why there is no
+        root), ``method``.
     """
     from scipy.optimize import brentq
 
@@ -328,11 +384,15 @@ def implied_cost_of_capital(cfg, paths: Optional[int] = None, seed: Optional[int
         d_lo = max(d_lo, t.min_spread + float(t.growth.median()) - float(w.median()) + 1e-6)
     price = float(cfg.price)
     cache: dict = {}
+    theta_for = _shifted_draws(cfg, specs, n, seed) if reuse_draws else None
 
     def mean_value(d: float) -> float:
         if d not in cache:
             c = cfg.with_inputs(_shift_inputs(specs, d)) if d != 0.0 else cfg
-            ds = simulate(c, paths=n, seed=seed, threads=threads)
+            kw = {}
+            if theta_for is not None:
+                kw["theta_fn"] = theta_for(d)
+            ds = simulate(c, paths=n, seed=seed, threads=threads, **kw)
             cache[d] = float(np.mean(ds["value_per_share"].values))
         return cache[d]
 
@@ -341,9 +401,11 @@ def implied_cost_of_capital(cfg, paths: Optional[int] = None, seed: Optional[int
     out = {"rate": None, "shift": None, "mature_rate": None, "base_initial": base_i, "base_mature": base_m,
            "keys": list(specs), "bracket": [d_lo, d_hi], "paths": n, "seed": seed, "price": price,
            "mean_value_check": None, "mean_value_at_bracket": None, "note": None,
+           "draws_reused": theta_for is not None,
            "method": ("common shift d of the cost-of-capital path (keys: " + ", ".join(specs) + ") solved by "
                       f"scipy.optimize.brentq for mean value = price on {n:,} paths (same seed, common random "
-                      "numbers); rate = mean initial WACC + d")}
+                      "numbers" + ("; the draws are made once and reused, the shifted inputs + d" if theta_for
+                                   is not None else "") + "); rate = mean initial WACC + d")}
     f = lambda d: mean_value(d) - price  # noqa: E731
     f0 = f(0.0)
     if f0 == 0.0:

@@ -22,6 +22,7 @@ HEADLINE_KEYS = [
     "peak_rss_mb",
     "cold_start_s",
     "warm_run_1e5_s",
+    "version_s",
 ]
 
 
@@ -67,15 +68,78 @@ def test_harness_runs_at_tiny_size():
     from benchmarks import format_table, run_benchmarks
 
     res = run_benchmarks(sizes=[2000], models=["standard"], keep_paths=False, repeats=1,
-                         cold=True, cold_paths=200, warm_paths=500)
+                         cold=True, cold_paths=200, warm_paths=500, monaco_paths=300)
     for key in HEADLINE_KEYS:
         assert key in res, key
     assert res["engine_path_steps_per_s"] > 0
     assert res["ratio_to_floor"] > 0
     assert res["thread_scaling"]["threads"] == [1, 2]
     assert res["peak_rss_mb"]["standard/summary"]["2000"] > 0
-    assert set(res["targets"]) >= {"speedup_vs_numpy", "ratio_to_floor", "cold_start_s", "warm_run_1e5_s"}
-    assert "| standard | summary | 2,000 |" in format_table(res)
+    assert set(res["targets"]) >= {"speedup_vs_numpy", "ratio_to_floor", "cold_start_s", "warm_run_1e5_s",
+                                   "version_s"}
+    st = res["startup"]
+    assert 0 < st["version_best_s"] <= st["version_s"] and 0 < st["help_best_s"] <= st["help_s"]
+    table = format_table(res)
+    assert "| standard | summary | 2,000 |" in table and "--version" in table
+    from benchmarks.monaco_ref import monaco_available
+
+    if monaco_available():
+        m = res["monaco"]
+        assert m["paths"] == 300 and m["cases_per_s"] > 0 and m["engine_paths"] == 2000
+        assert res["speedup_vs_monaco"] == pytest.approx(m["engine_paths_per_s"] / m["cases_per_s"])
+        assert "speedup vs monaco" in table
+    else:
+        assert "speedup_vs_monaco" not in res and "not installed" in res["monaco"]["skipped"]
+
+
+def _deterministic_dict():
+    from benchmarks.standard import standard_dict
+
+    d = standard_dict()
+    seg = d["segments"][0]
+    seg["growth"].update(long_run=0.05, volatility=0.0)
+    seg["churn"]["dispersion"] = 0.0
+    d["margin"].update(target=0.20, noise_sd=0.0)
+    d["reinvestment"]["sales_to_capital"] = 2.0
+    d["multiple"].update(mature=3.0, volatility=0.0)
+    return d
+
+
+def test_monaco_port_deterministic_case_matches_numpy_reference():
+    """The per-case Python function of the monaco benchmark: with no noise, the numpy reference's value."""
+    import random
+
+    from benchmarks.monaco_ref import StandardCase
+    from engine.config import config_from_dict
+
+    for mid_year in (False, True):
+        d = _deterministic_dict()
+        d["cost_of_capital"]["mid_year"] = mid_year
+        cfg = config_from_dict(d)
+        case = StandardCase(cfg)
+        assert case.drawn == {}
+        ref = simulate_numpy(cfg, 2, seed=0)["value_per_share"]
+        got = case.value(dict(case.fixed), random.Random(5))
+        assert got == pytest.approx(float(ref[0]), rel=1e-12)
+    # the drawn inputs of the standard model become scipy.stats input variables with the config's ranges
+    case = StandardCase(standard_config())
+    assert set(case.drawn) == {"growth.long_run", "margin.target", "reinvestment.sales_to_capital",
+                               "multiple.mature"}
+    dist, kw = case.drawn["reinvestment.sales_to_capital"]
+    assert dist(**kw).ppf(0.0) == pytest.approx(1.5) and dist(**kw).ppf(1.0) == pytest.approx(2.5)
+    assert dist(**kw).median() == pytest.approx(2.0)  # symmetric triangle: the mode
+    dist, kw = case.drawn["margin.target"]
+    assert dist(**kw).mean() == pytest.approx((0.15 + 4 * 0.20 + 0.25) / 6)  # PERT mean (min + 4 mode + max) / 6
+
+
+def test_monaco_port_refuses_what_it_does_not_model():
+    from benchmarks.monaco_ref import StandardCase
+    from engine.config import config_from_dict
+
+    d = _deterministic_dict()
+    d["failure"] = {"annual_probability": 0.02}
+    with pytest.raises(NotImplementedError, match="failure"):
+        StandardCase(config_from_dict(d))
 
 
 def test_cli_entry_point_parses():
@@ -84,3 +148,62 @@ def test_cli_entry_point_parses():
     with pytest.raises(SystemExit) as e:
         main(["--help"])
     assert e.value.code == 0
+
+
+# ------------------------------------------------------------------ start-up: import only what a command needs
+
+HEAVY = ("numpy", "scipy", "xarray", "numba", "matplotlib", "rich", "pydantic", "pandas", "dask")
+
+
+def _modules_after(code: str) -> set:
+    import subprocess
+    import sys
+
+    p = subprocess.run([sys.executable, "-c", code + "\nimport sys; print(' '.join(sorted(sys.modules)))"],
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    return set(p.stdout.split())
+
+
+def test_cli_import_and_version_load_no_heavy_library():
+    """`pricedin --version` / `--help` import click and the CLI module only (PEP 562 lazy package)."""
+    for code in ("import engine.cli",
+                 "from engine.cli import main\ntry:\n    main(['--version'])\nexcept SystemExit as e:\n"
+                 "    assert e.code == 0",
+                 "from engine.cli import main\ntry:\n    main(['run', '--help'])\nexcept SystemExit as e:\n"
+                 "    assert e.code == 0"):
+        mods = _modules_after(code)
+        loaded = sorted(m for m in mods if m.split(".")[0] in HEAVY)
+        assert not loaded, (code, loaded[:10])
+        assert "engine.views.figures" not in mods and "engine.config" not in mods
+    mods = _modules_after("import engine")
+    assert not [m for m in mods if m.split(".")[0] in HEAVY]
+
+
+def test_lazy_api_names_resolve_and_the_functions_shadow_their_modules():
+    import importlib
+    import importlib.metadata
+    import subprocess
+    import sys
+
+    import engine
+    import engine.sampling
+    from engine.cli import MAX_SEED
+
+    assert MAX_SEED == engine.sampling.MAX_SEED  # the CLI writes the bound out to start without numpy
+    # a submodule imported before the API name is read does not replace the function of the same name
+    code = ("import importlib, engine\n"
+            "for m in ('simulate', 'implied', 'sensitivity'): importlib.import_module('engine.' + m)\n"
+            "from engine import simulate, implied, sensitivity\n"
+            "assert callable(simulate) and callable(implied) and callable(sensitivity)\n"
+            "assert engine.simulate is simulate and engine.implied.__module__ == 'engine.implied'\n"
+            "assert engine.sensitivity.__module__ == 'engine.sensitivity'\n"
+            "assert engine.plot.__name__ == 'engine.views.figures'\n")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    for name in engine.__all__:
+        assert getattr(engine, name) is not None, name
+    assert engine.summarize is importlib.import_module("engine.summary").summary_dataset
+    assert engine.__version__ == importlib.metadata.version("pricedin")
+    with pytest.raises(AttributeError, match="no_such_name"):
+        engine.no_such_name  # noqa: B018

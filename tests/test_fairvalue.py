@@ -19,7 +19,7 @@ from engine.fairvalue import (expected_irr, fair_value_ratio, implied_cost_of_ca
                               reported_revenue)
 from engine.summary import summary_dict
 
-from .conftest import base_dict
+from .conftest import CONFIGS, base_dict
 
 
 def _ev(r: float) -> float:
@@ -68,6 +68,24 @@ def test_implied_cost_of_capital_moves_an_explicit_terminal_wacc_and_finds_a_low
     assert "terminal.wacc" in res["keys"]
     assert res["rate"] == pytest.approx(hand, abs=1e-6)
     assert res["shift"] < 0
+
+
+def test_implied_cost_of_capital_reuses_the_draws_and_agrees_with_re_drawing():
+    """Drawn WACCs (PERT, a location family): the base draws + d give the re-drawn runs' rate within xtol."""
+    from engine.config import load_config
+
+    cfg = load_config(CONFIGS / "zhipu.toml")
+    fast = implied_cost_of_capital(cfg, paths=3000)
+    slow = implied_cost_of_capital(cfg, paths=3000, reuse_draws=False)
+    assert fast["draws_reused"] and not slow["draws_reused"]
+    assert -0.055 < slow["shift"] < 0  # a root inside the bracket: the comparison is not of two Nones
+    assert fast["shift"] == pytest.approx(slow["shift"], abs=1e-9)
+    assert fast["mean_value_check"] == pytest.approx(cfg.price, rel=1e-6)
+    # a lognormal WACC changes shape when shifted: it is re-drawn
+    d = base_dict()
+    d["cost_of_capital"]["initial"] = {"kind": "lognormal", "mean": 0.10, "sd": 0.01}
+    res = implied_cost_of_capital(config_from_dict(d))
+    assert not res["draws_reused"] and res["rate"] is not None
 
 
 def test_implied_cost_of_capital_without_a_root_says_why():

@@ -7,8 +7,17 @@ library returned. The package imports without click, so a notebook uses it direc
 * :mod:`engine.views.tables` -- the rich tables the ``pricedin`` command prints;
 * :mod:`engine.views.figures` -- matplotlib figures (also ``engine.plot``);
 * :mod:`engine.views.html` -- the self-contained HTML report page.
+
+Each submodule is imported on first use (PEP 562), so the command line's tables do not
+load matplotlib.
 """
 
-from . import figures, format, html, progress, tables  # noqa: F401
-
 __all__ = ["figures", "format", "html", "progress", "tables"]
+
+
+def __getattr__(name: str):
+    if name in __all__:
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
