@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import tempfile
 import time
@@ -39,6 +40,9 @@ def main(argv=None) -> int:
     ap.add_argument("--timeout", type=float, default=0.0,
                     help="seconds per mutant (default: 3 x the baseline run + 30)")
     ap.add_argument("--jobs", type=int, default=2, help="mutants run at a time (one repository copy each)")
+    ap.add_argument("--quick", action="store_true",
+                    help="skip the second stage (the slow margin-noise tests) for mutants that pass the rest: "
+                         "their survivors are an upper bound")
     ap.add_argument("--target", type=float, default=0.90, help="kill rate below which the exit status is 1")
     ap.add_argument("--json", type=Path, help="write every result to this JSON file")
     args = ap.parse_args(argv)
@@ -51,13 +55,16 @@ def main(argv=None) -> int:
         print(f"{len(mutants)} mutants", file=sys.stderr)
         return 0
 
+    # a terminated run unwinds like an interrupted one: children killed, files restored, the copy removed
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     core.preload()
     t_start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="pricedin-mutation-") as tmp:
         copy = core.copy_tree(Path(tmp) / "repo")
         log = Path(tmp) / "pytest.log"
         tests = [t for t in core.FAST_TESTS if (copy / t).exists()]
-        base = core.run_staged(copy, tests, 3600, log)
+        base = (core.run_tests(copy, tests, 3600, log, core.DESELECT + core.SECOND_STAGE) if args.quick
+                else core.run_staged(copy, tests, 3600, log))
         if base.status != "survived":
             print(f"the fast tests fail without a mutant ({base.killer}):\n{log.read_text()[-3000:]}")
             return 1
@@ -77,7 +84,7 @@ def main(argv=None) -> int:
 
         counts = {"killed": 0, "survived": 0, "timeout": 0}
         copies = [copy] + [core.copy_tree(Path(tmp) / f"repo{j}") for j in range(1, args.jobs)]
-        for i, (m, r) in enumerate(core.run_mutants(copies, mutants, tests, timeout), 1):
+        for i, (m, r) in enumerate(core.run_mutants(copies, mutants, tests, timeout, not args.quick), 1):
             counts[r.status] += 1
             print(f"[{i}/{len(mutants)}] {r.status:8s} {r.seconds:5.1f}s {m.id}  {m.old!r} -> {m.new!r}"
                   + (f"  <- {r.killer}" if r.status == "killed" else ""), flush=True)

@@ -321,10 +321,11 @@ class _Slot:
 
 
 def run_mutants(copies: list[Path], mutants: list[Mutant], tests: list[str], timeout: float,
-                report=None) -> Iterator[tuple[Mutant, Result]]:
+                second_stage: bool = True) -> Iterator[tuple[Mutant, Result]]:
     """Run every mutant, ``len(copies)`` at a time (one per copy); yields results in completion order.
 
-    Each mutant runs the subset without :data:`SECOND_STAGE` and, if that passes, :data:`SECOND_STAGE`;
+    Each mutant runs the subset without :data:`SECOND_STAGE` and, if that passes, :data:`SECOND_STAGE`
+    (unless ``second_stage`` is False: survivors are then an upper bound);
     the file is restored before the slot takes the next mutant (and on any error).
     """
     slots = [_Slot(c, c.parent / f"{c.name}.log") for c in copies]
@@ -345,7 +346,7 @@ def run_mutants(copies: list[Path], mutants: list[Mutant], tests: list[str], tim
                 r = s.job.poll()
                 if r is None:
                     continue
-                if s.stage == 1 and r.status == "survived":
+                if s.stage == 1 and r.status == "survived" and second_stage:
                     s.stage, s.spent = 2, r.seconds
                     s.job = Job(s.copy, SECOND_STAGE, max(timeout - r.seconds, 1.0), s.log)
                     continue
