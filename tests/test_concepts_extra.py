@@ -105,3 +105,27 @@ def test_kept_variables_before_and_after_failure(base):
     seg = [v for v in ds.data_vars if "segment" in ds[v].dims]
     assert seg and all((ds[v].values[:, 2:] == 0).all() for v in seg)
     np.testing.assert_allclose(ds[seg[0]].values[:, 0, 0], 945.0, rtol=1e-9)
+
+
+# ------------------------------------------------------------------ outcomes and helpers
+
+
+def test_revenue_cagr_of_the_textbook_company(base):
+    # revenue 1000 -> 1000 x 1.05^5: a CAGR of exactly 5%
+    np.testing.assert_allclose(run(base)["revenue_cagr"].values, 0.05, rtol=1e-12)
+
+
+def test_ar1_step_scale_of_a_random_walk():
+    from engine.model.margin import ar1_step_scale
+
+    # rho = 1 (no mean reversion): the innovation of a quarter scales with sqrt(dt) = 0.5
+    assert ar1_step_scale(1.0, 0.25) == pytest.approx(0.5)
+    assert ar1_step_scale(1.0, 1.0) == 1.0
+
+
+def test_draw_normals_fills_any_shape_from_the_stream():
+    from engine.model.kernel import draw_normals
+
+    out = np.empty((3, 4))
+    draw_normals(np.random.default_rng(11), out)
+    np.testing.assert_array_equal(out, np.random.default_rng(11).standard_normal(12).reshape(3, 4))
