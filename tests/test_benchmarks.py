@@ -64,6 +64,7 @@ def test_numpy_reference_deterministic_case_matches_engine():
         np.testing.assert_allclose(ref[k], eng[k].values, rtol=1e-10, err_msg=k)
 
 
+@pytest.mark.slow
 def test_harness_runs_at_tiny_size():
     from benchmarks import format_table, run_benchmarks
 

@@ -37,6 +37,7 @@ def test_exit_status_is_128_plus_sigpipe():
     assert EXIT_CLOSED_PIPE == 128 + 13
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args", [
     ("run", "{cfg}", "--paths", "64", "--quiet"),             # the report is printed by rich
     ("run", "{cfg}", "--paths", "64", "--quiet", "--json"),   # one click.echo
@@ -48,6 +49,7 @@ def test_closed_reader_gives_status_141_and_nothing_on_stderr(config, args):
     assert err == ""
 
 
+@pytest.mark.slow
 def test_head_closing_the_pipe_is_quiet(config):
     """The real case: ``| head -1`` reads one line and exits while pricedin may still be writing."""
     p = subprocess.Popen([sys.executable, "-m", "engine.cli", "run", config, "--paths", "64", "--quiet"],

@@ -138,6 +138,7 @@ def test_seed_and_paths_options_reproduce(tmp_path):
     assert a == b and a["seed"] == 5
 
 
+@pytest.mark.slow
 def test_console_script_subprocess(tmp_path):
     out = tmp_path / "r.nc"
     proc = subprocess.run(

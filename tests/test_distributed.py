@@ -136,6 +136,7 @@ def test_parse_scheduler():
 
 
 @needs_dask
+@pytest.mark.slow
 def test_local_cluster_is_bit_identical_to_threads(cfg, reference, client):
     from engine.distributed import run_blocks
 
@@ -146,6 +147,7 @@ def test_local_cluster_is_bit_identical_to_threads(cfg, reference, client):
 
 
 @needs_dask
+@pytest.mark.slow
 def test_zarr_store_threads_cluster_and_report_identical(cfg, reference, client, tmp_path):
     from engine.distributed import open_store, run_blocks, summarize_store
 
@@ -163,6 +165,7 @@ def test_zarr_store_threads_cluster_and_report_identical(cfg, reference, client,
 
 
 @needs_dask
+@pytest.mark.slow
 def test_killed_run_resumed_equals_uninterrupted(cfg, reference, client, tmp_path):
     from engine.distributed import open_store, run_blocks, store_status
 
@@ -182,6 +185,7 @@ def test_killed_run_resumed_equals_uninterrupted(cfg, reference, client, tmp_pat
 
 
 @needs_dask
+@pytest.mark.slow
 def test_sigkilled_process_resumed_equals_uninterrupted(tmp_path):
     """`pricedin run --out run.zarr` killed with SIGKILL mid-run, then `--resume`: the store equals the in-process run."""
     import signal
@@ -224,6 +228,7 @@ def test_sigkilled_process_resumed_equals_uninterrupted(tmp_path):
 
 
 @needs_dask
+@pytest.mark.slow
 def test_lost_worker_blocks_recomputed_once(tmp_path):
     """A worker process killed (SIGKILL) mid-run: its blocks are recomputed elsewhere, none duplicated or skipped."""
     import logging
@@ -352,6 +357,7 @@ def test_cli_stress_scheduler_bad_combinations():
 
 
 @needs_dask
+@pytest.mark.slow
 def test_stress_on_local_cluster_equals_threads(tmp_path):
     """(scenario, block) tasks on 2 worker processes give the same bits as the scenarios on threads."""
     from engine.stress import load_scenarios, run_stress
@@ -378,6 +384,7 @@ def test_cli_unreachable_scheduler_exit_2(tmp_path):
 
 
 @needs_dask
+@pytest.mark.slow
 def test_cli_local_cluster_zarr_resume_and_report(tmp_path):
     """`run --scheduler local:2 --out run.zarr`, `--resume` and `report run.zarr` agree with the threads run."""
     conf = small_config_file(tmp_path)
@@ -403,6 +410,7 @@ def test_cli_local_cluster_zarr_resume_and_report(tmp_path):
 
 
 @needs_dask
+@pytest.mark.slow
 def test_cli_batch_of_companies(tmp_path):
     peer = str(CONFIGS / "ai_peer.toml")
     r = invoke("run", ZHIPU, peer, "--paths", "3000", "--scheduler", "local:2", "--json")
@@ -420,6 +428,7 @@ def test_cli_batch_of_companies(tmp_path):
 
 
 @needs_dask
+@pytest.mark.slow
 def test_benchmark_distributed_section_at_tiny_size():
     from benchmarks.harness import distributed_case, format_table
 
