@@ -34,7 +34,11 @@ def dcf_per_share(m0=0.10, target=0.10, m_max=1.0, tax=0.0, revenue=1000.0, cash
     for t in range(1, 6):
         m = min(m0 + (target - m0) * min(1.0, t / 10.0), m_max)
         ev += m * revenue * 1.05 ** t * (1.0 - tax) / 1.1 ** t
-    ev += m * revenue * 1.05 ** 5 * 1.03 * (1.0 - tax) / (0.10 - 0.03) / 1.1 ** 5
+    ebit_next = m * revenue * 1.05 ** 5 * 1.03
+    if ebit_next >= 0.0:
+        ev += ebit_next * (1.0 - tax) / (0.10 - 0.03) / 1.1 ** 5
+    # else a perpetual loss is liquidated (terminal.on_loss = "liquidate"): recovery x invested capital, and the
+    # conftest company's invested capital is revenue / 1e12, nothing
     return (ev + cash - debt) / 100.0
 
 

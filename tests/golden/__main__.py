@@ -1,7 +1,8 @@
 """``python -m tests.golden [--update]``: compare a fresh Zhipu run to the golden snapshot, or rewrite it.
 
 Without ``--update``: exit 0 when the fresh report matches ``tests/golden/zhipu_5000.json``,
-else print the differences and exit 1. With ``--update``: write the fresh report there.
+else print the differences and exit 1. With ``--update``: write the fresh report there, and rewrite the
+example outputs of the doctest walkthrough ``docs/api.md`` (:mod:`tests.golden.api_doc`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ def main(argv=None) -> int:
     if args.update:
         SNAPSHOT.write_text(json.dumps(report, indent=1, sort_keys=False) + "\n")
         print(f"wrote {SNAPSHOT}")
+        from .api_doc import API_DOC, refresh
+
+        print(f"{refresh()} example outputs of {API_DOC} rewritten")
         return 0
     diff = differences(json.loads(SNAPSHOT.read_text()), report)
     print("\n".join(diff) if diff else f"matches {SNAPSHOT}")
