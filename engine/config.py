@@ -1941,6 +1941,9 @@ def _check_extreme_growth(cfg: Config) -> None:
 # --------------------------------------------------------------------------- degenerate numbers
 
 _TINY = sys.float_info.min  # smallest normal double, 2.2250738585072014e-308
+#: Money inputs above this many money units are refused: larger than any company (1e18 units is a billion
+#: billion), and sums over paths of values derived from them overflow (balance_sheet.debt = 1e308).
+_HUGE = 1e18
 
 
 def _degenerate(x: float) -> Optional[str]:
@@ -1964,6 +1967,17 @@ def _check_degenerate(cfg: Config) -> None:
             if why:
                 errors.append(f"{info.key} = {_spec_text(info.spec)}: its {what} {_fmt(x)} {why}; give it in "
                               "company.money_unit (e.g. 0.5 for half a million when money_unit = \"million\") or 0")
+    for info in cfg.parameters():
+        money = info.key.startswith("balance_sheet.") or info.key.endswith(
+            (".revenue", ".run_rate", "margin.fixed_costs", ".market.size"))
+        if not money:
+            continue
+        lo, hi = info.spec.bounds(1e-9)
+        big = max(abs(lo), abs(hi))
+        if big > _HUGE:
+            errors.append(f"{info.key} = {_spec_text(info.spec)}: {_fmt(big)} money units is larger than any company "
+                          f"(above {_HUGE:.0e}), and sums and means over paths derived from it overflow; give it in "
+                          "company.money_unit (e.g. 2500 for 2.5bn when money_unit = \"million\")")
     m, c = cfg.market, cfg.company
     for key, x in (("market.price", m.price), ("market.shares", m.shares), ("market.market_cap", m.market_cap),
                    ("company.fx_rate", c.fx_rate)):

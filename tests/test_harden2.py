@@ -169,3 +169,17 @@ def test_a_run_over_the_memory_limit_is_refused_before_allocating(monkeypatch):
                                   "--quiet"])
     assert r.exit_code == 2 and "over the limit --max-memory-gb of 51.2 MiB" in r.output, r.output
     assert simulate(cfg, paths=100).sizes["path"] == 100  # a small run fits in 100 MiB
+
+
+@pytest.mark.parametrize("key, value", [("debt", 1e308), ("cash", 1e300), ("nol", 5e18)])
+def test_money_inputs_larger_than_any_company_are_refused(key, value):
+    """balance_sheet.debt = 1e308 gave finite values per share near -1e306 whose mean overflowed (a null in JSON)."""
+    from engine.config import ConfigError, config_from_dict
+    from tests.conftest import base_dict
+
+    d = base_dict()
+    d["balance_sheet"][key] = value
+    with pytest.raises(ConfigError, match=rf"balance_sheet\.{key} = .*larger than any company .*company\.money_unit"):
+        config_from_dict(d)
+    d["balance_sheet"][key] = 1e15  # large but possible in small money units: accepted
+    config_from_dict(d)
