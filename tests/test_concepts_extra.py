@@ -90,7 +90,7 @@ def test_kept_variables_before_and_after_failure(base):
     base["margin"] = {"today": -0.5, "target": -0.5}
     base["balance_sheet"]["cash"] = 600.0
     base["financing"] = {"closed": True}
-    base["dilution"] = {"sbc_rate": 0.05}
+    base["dilution"] = {"sbc": "dilution", "sbc_rate": 0.05}
     ds = run(base, paths=4, keep_paths=True)
     np.testing.assert_allclose(ds["failure_year"].values, 2.0)
     np.testing.assert_allclose(ds["revenue"].values[:, :2], [[945.0, 893.025]] * 4, rtol=1e-9)
