@@ -79,12 +79,16 @@ def _bad_config(tmp_path, old, new):
     return str(p)
 
 
+#: The tax rate line of configs/ai_peer.toml (a range: 15% high-tech to 25% statutory).
+TAX_RATE = 'rate = { kind = "triangular", min = 0.15, mode = 0.15, max = 0.25 }'
+
+
 @pytest.mark.parametrize(
     "old,new,expect",
     [
-        ("rate = 0.25", "rate = 25", ["tax.rate", "25", "0.25"]),
+        (TAX_RATE, "rate = 25", ["tax.rate", "25", "0.25"]),
         ('kind = "pert", min = 0.0, mode = 0.12', 'kind = "gamma", min = 0.0, mode = 0.12', ["margin.target", "gamma"]),
-        ("[tax]\nrate = 0.25", "[tax]\nrat = 0.25", ["tax.rat", "unknown key"]),
+        (TAX_RATE, "rat = 0.25", ["tax.rat", "unknown key"]),
         ("market_cap = 71_700", "market_cap = -5", ["market_cap", "-5"]),
         ("revenue = 5_015", "revenue = -5_015", ["segments.core.revenue", "-5015"]),
     ],
@@ -98,7 +102,7 @@ def test_bad_input_exit_2_without_traceback(tmp_path, old, new, expect):
 
 
 def test_batch_error_names_the_bad_file(tmp_path):
-    bad = _bad_config(tmp_path, "rate = 0.25", "rate = 25")
+    bad = _bad_config(tmp_path, TAX_RATE, "rate = 25")
     r = invoke("run", ZHIPU, bad, "--paths", "100")
     assert r.exit_code == 2, r.output
     assert f"invalid config {bad!r}:" in r.stderr and "tax.rate = 25" in r.stderr

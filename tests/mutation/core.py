@@ -371,8 +371,8 @@ def run_mutants(copies: list[Path], mutants: list[Mutant], tests: list[str], tim
 
 #: (name, file, old text, new text, tests): bugs the fast tests must catch, applied as exact text replacements.
 PLANTED = [
-    ("SBC ignored", "engine/model/kernel.py", "sbc_step = compound_factor(th[P_SBC], dt)",
-     "sbc_step = compound_factor(0.0, dt)", FAST_TESTS),
+    ("SBC ignored", "engine/model/kernel.py", "        sbc = th[P_SBC]\n", "        sbc = th[P_SBC] * 0.0\n",
+     FAST_TESTS),
     ("cash earning nothing", "engine/model/kernel.py", "cash_grow = compound_factor(th[P_CASH_RATE], dt)",
      "cash_grow = compound_factor(0.0, dt)", FAST_TESTS),
     ("market hurdle from the mature WACC, not the cost of equity", "engine/model/kernel.py",
