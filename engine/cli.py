@@ -185,14 +185,19 @@ def main():
 _debug = click.option("--debug", is_flag=True, help="Show the Python traceback on errors.")
 
 
+def _warn(message: str) -> None:
+    click.echo(f"warning: {message}", err=True)
+
+
 def _load_config(path):
     """Load and validate a config; print its warnings (valid but probably unintended settings) on stderr."""
-    from .config import config_warnings, load_config
+    from .commands import load_checked_config
 
-    cfg = load_config(path)
-    for w in config_warnings(cfg):
-        click.echo(f"warning: {w}", err=True)
-    return cfg
+    return load_checked_config(path, _warn)
+
+
+def _print_json(obj) -> None:
+    click.echo(json.dumps(json_safe(obj), indent=2))
 
 
 def _finite_option(ctx, param, value):
@@ -250,8 +255,7 @@ def run(configs, paths, seed, threads, out, keep_paths, max_memory_gb, as_json, 
     Percentiles are numpy's default linear interpolation (Hyndman & Fan 1996,
     type 7); the JSON says so under "percentile_method".
     """
-    from .simulate import simulate
-    from .summary import save_results, summarize
+    from .summary import save_results
 
     zarr_out = out is not None and out.lower().rstrip("/").endswith(".zarr")
     if out is not None and not (out.lower().endswith(".nc") or zarr_out):
@@ -288,38 +292,29 @@ def run(configs, paths, seed, threads, out, keep_paths, max_memory_gb, as_json, 
         from ._io import check_writable
 
         check_writable(Path(plot_dir) / "hist.png", "--plot")
-    with _progress(quiet or as_json) as progress:
-        kw = dict(seed=seed, threads=threads, keep_paths=keep_paths, memory_limit=None if max_memory_gb is None else int(max_memory_gb * 2**30),
-                  progress=progress, command=command)
-        if target_se is None and target_rse is None:
-            ds, conv = simulate(cfg, paths=paths, **kw), None
-        else:
-            from .convergence import run_to_target
+    from . import commands
 
-            ds, conv = run_to_target(cfg, target_se=target_se, target_rse=target_rse, paths=paths,
-                                     max_paths=max_paths, **kw)
+    with _progress(quiet or as_json) as progress:
+        ds, conv = commands.simulate_run(
+            cfg, paths=paths, seed=seed, threads=threads, keep_paths=keep_paths, progress=progress, command=command,
+            memory_limit=None if max_memory_gb is None else int(max_memory_gb * 2**30), target_se=target_se,
+            target_rse=target_rse, max_paths=max_paths)
     if out:
         save_results(ds, out, "--out")
-    summary = summarize(ds, implied=implied_paths > 0, implied_paths=implied_paths or None, threads=threads)
-    if conv is not None:
-        summary["convergence"] = conv
-    if plot_dir:
-        from .views.figures import save_set
-
-        written = save_set(ds, cfg.with_inputs({"simulation.seed": int(ds.attrs["seed"])}), plot_dir, threads,
-                           option="--plot")
-        summary["plots"] = [str(w) for w in written]
+    summary = commands.run_summary(ds, cfg, conv, implied_paths=implied_paths, threads=threads, plot_dir=plot_dir,
+                                   plot_option="--plot")
     _emit(summary, as_json, out)
     if not as_json and conv is not None:
         click.echo(tables.convergence_line(conv))
     if not as_json and plot_dir:
-        click.echo(f"figures written to {plot_dir}: " + ", ".join(w.name for w in written))
+        click.echo(f"figures written to {plot_dir}: " + ", ".join(os.path.basename(w) for w in summary["plots"]))
 
 
 def _run_blocks(cfg, paths, seed, threads, out, zarr_out, resume, as_json, quiet, scheduler, command):
     """``run`` on a Dask cluster and/or streamed into a Zarr store (:mod:`engine.distributed`)."""
-    from .distributed import run_blocks, store_status, summarize_store
-    from .summary import save_results, summarize
+    from .commands import blocks_summary
+    from .distributed import run_blocks, store_status
+    from .summary import save_results
 
     try:
         with _progress(quiet or as_json) as progress:
@@ -335,30 +330,17 @@ def _run_blocks(cfg, paths, seed, threads, out, zarr_out, resume, as_json, quiet
                 click.echo("interrupted before the store was written", err=True)
             sys.exit(130)
         raise
-    if zarr_out:
-        summary = summarize_store(out)
-    else:
-        if out:
-            save_results(res, out, "--out")
-        summary = summarize(res)
-    _emit(_add_implied(summary, cfg, None if scheduler else threads), as_json, out)
-
-
-def _add_implied(summary: dict, cfg, threads=None) -> dict:
-    """Fill ``implied_cost_of_capital`` of a summary built without it (Dask / Zarr runs): re-runs of ``cfg``."""
-    from .fairvalue import IMPLIED_PATHS, implied_cost_of_capital
-
-    if cfg is not None and "implied_cost_of_capital" in summary:
-        summary["implied_cost_of_capital"] = implied_cost_of_capital(
-            cfg, paths=min(int(summary["paths"]), IMPLIED_PATHS), seed=int(summary["seed"]), threads=threads)
-    return summary
+    if out and not zarr_out:
+        save_results(res, out, "--out")
+    _emit(blocks_summary(res, cfg, store=out if zarr_out else None, threads=None if scheduler else threads),
+          as_json, out)
 
 
 def _run_batch(configs, paths, seed, threads, out, keep_paths, as_json, quiet, scheduler, plot_dir,
                target_se, target_rse, command, implied_paths=20_000):
     """``run A.toml B.toml ...``: every block of every config in one submission; one summary row each."""
+    from .commands import batch_rows
     from .distributed import run_batch
-    from .summary import summarize
 
     for flag, given in (("--out", out), ("--keep-paths", keep_paths), ("--plot", plot_dir),
                         ("--target-se", target_se), ("--target-rse", target_rse)):
@@ -368,16 +350,8 @@ def _run_batch(configs, paths, seed, threads, out, keep_paths, as_json, quiet, s
     with _progress(quiet or as_json) as progress:
         dss = run_batch(cfgs, paths=paths, seed=seed, scheduler=scheduler, threads=threads, progress=progress,
                         command=command)
-    rows = []
-    for path, ds in zip(configs, dss):
-        s = summarize(ds, implied=implied_paths > 0, implied_paths=implied_paths or None,
-                      threads=None if scheduler else threads)
-        s["config"] = str(path)
-        rows.append(s)
-    if as_json:
-        click.echo(json.dumps(json_safe(rows), indent=2))
-        return
-    tables.render_batch(rows)
+    rows = batch_rows(configs, dss, implied_paths=implied_paths, threads=None if scheduler else threads)
+    _print_json(rows) if as_json else tables.render_batch(rows)
 
 
 @main.command()
@@ -415,25 +389,18 @@ def report(results, as_json, html_out=None, with_tornado=False, tornado_paths=No
     if results.lower().rstrip("/").endswith(".zarr"):
         if html_out is not None:
             raise InputError("--html is for .nc results; write the run with --out FILE.nc for a page")
-        import xarray as xr
+        from .commands import store_summary
 
-        from .distributed import summarize_store
-        from .sensitivity import config_of
-
-        try:
-            cfg = config_of(xr.open_zarr(results))
-        except Exception:  # noqa: BLE001 - summarize_store names what is wrong with the store
-            cfg = None
-        _emit(_add_implied(summarize_store(results), cfg, threads), as_json, None)
-        return
+        return _emit(store_summary(results, threads), as_json, None)
 
     if html_out is None and (with_tornado or tornado_paths is not None):
         raise InputError("--tornado / --tornado-paths are for the HTML page; add --html FILE.html")
     if html_out is not None:
         if as_json:
             raise InputError("--json and --html are separate outputs; give one of them")
-        _report_html(results, html_out, with_tornado, tornado_paths, threads)
-        return
+        from .commands import report_html
+
+        return click.echo(f"wrote {report_html(results, html_out, with_tornado, tornado_paths, threads, '--html')}")
     ds = open_results(results)
     if "scenario" in ds.dims:
         if price is not None:
@@ -442,11 +409,7 @@ def report(results, as_json, html_out=None, with_tornado=False, tornado_paths=No
         from .stress import stress_report_from_dataset
 
         rep = stress_report_from_dataset(ds)
-        if as_json:
-            click.echo(json.dumps(json_safe(rep), indent=2))
-        else:
-            tables.render_stress(rep)
-        return
+        return _print_json(rep) if as_json else tables.render_stress(rep)
     if price is not None or "weight" in ds:  # a new price, or a file written by `pricedin update`: engine.update
         from . import update as upd
 
@@ -493,31 +456,6 @@ def update_cmd(results, observations, out, as_json):
             click.echo(f"updated results written to {out}")
 
 
-def _report_html(results, html_out, with_tornado, tornado_paths, threads):
-    """``report --html``: check the target, load, build the page (engine.views.html), write it atomically."""
-    from .views.html import check_html_path, render_html, write_html
-    from .summary import open_results
-
-    ds = open_results(results)
-    check_html_path(html_out, "--html")  # before the page (and any tornado re-run) is built
-    from .summary import refuse_weighted
-
-    refuse_weighted(ds, repr(str(results)))
-    if "scenario" in ds.dims:
-        raise InputError(f"{results!r} is a stress file; --html is for the results of `pricedin run`")
-    if "weight" in ds:
-        raise InputError(f"{results!r} was written by `pricedin update` (path weights); the HTML page shows "
-                         "unweighted runs only: drop --html for the weighted report, or give the original run")
-    tor = None
-    if with_tornado:
-        from .sensitivity import config_of, tornado
-
-        n = int(ds.sizes["path"])
-        tor = tornado(config_of(ds), paths=min(n, tornado_paths or 2000), seed=int(ds.attrs["seed"]),
-                      threads=threads)
-    click.echo(f"wrote {write_html(render_html(ds, tornado=tor), html_out, '--html')}")
-
-
 @main.command()
 @click.argument("config", type=click.Path(dir_okay=False))
 @_debug
@@ -525,15 +463,11 @@ def _report_html(results, html_out, with_tornado, tornado_paths, threads):
 def validate(config):
     """Check CONFIG and print it normalised (TOML)."""
 
+    from .commands import config_line
+
     cfg = _load_config(config)
-    drawn = [p.key for p in cfg.parameters() if not p.spec.is_fixed]
     click.echo(cfg.to_toml())
-    click.echo(
-        f"# valid: {cfg.company.name}, {len(cfg.segments)} segment(s), {len(drawn)} drawn input(s), "
-        f"{cfg.simulation.paths:,} paths, horizon {cfg.simulation.horizon_years} years x "
-        f"{cfg.simulation.steps_per_year} step(s)/year",
-        err=True,
-    )
+    click.echo(config_line(cfg), err=True)
 
 
 @main.command()
@@ -580,8 +514,8 @@ def stress(config, scenarios_file, reverse, reverse_inputs, paths, seed, threads
     Percentiles (p5, p50, p95) are numpy's default linear interpolation
     (Hyndman & Fan 1996, type 7).
     """
-    from pathlib import Path
-    from .stress import default_scenario_file, load_scenarios, reverse_stress, run_stress
+    from .commands import scenario_file
+    from .stress import load_scenarios, reverse_stress, run_stress
     from .summary import save_results
 
     if scheduler is not None:
@@ -604,12 +538,10 @@ def stress(config, scenarios_file, reverse, reverse_inputs, paths, seed, threads
         res = reverse_stress(cfg, keys=list(reverse_inputs) or None, paths=paths, seed=seed, threads=threads,
                              progress=note)
         if as_json:
-            click.echo(json.dumps(json_safe(res), indent=2))
-        else:
-            from .summary import input_formats
+            return _print_json(res)
+        from .summary import input_formats
 
-            tables.render_reverse(res, cfg.company.name, formats=input_formats(cfg))
-        return
+        return tables.render_reverse(res, cfg.company.name, formats=input_formats(cfg))
     if reverse_inputs:
         raise InputError("--input KEY is for --reverse; add --reverse or drop --input")
     if out is not None and not out.lower().endswith(".nc"):
@@ -618,14 +550,7 @@ def stress(config, scenarios_file, reverse, reverse_inputs, paths, seed, threads
         from ._io import check_output_file
 
         check_output_file(out, "--out")
-    path = Path(scenarios_file) if scenarios_file else default_scenario_file(config, cfg)
-    if not scenarios_file and not path.is_file():
-        named = cfg.simulation.stress_scenarios
-        raise InputError(
-            f"scenario file {str(path)!r} does not exist"
-            + (f" (simulation.stress_scenarios = {named!r} in {config}, relative to the config's folder)" if named
-               else f" (the default for {config}: stress/<config stem>.toml next to the config)")
-            + "; give one with --scenarios FILE (see docs/stress.md for the format)")
+    path = scenario_file(config, cfg, scenarios_file, "--scenarios FILE")
     scen = load_scenarios(path)
     command = "pricedin " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     with _progress(quiet or as_json) as progress:
@@ -636,8 +561,7 @@ def stress(config, scenarios_file, reverse, reverse_inputs, paths, seed, threads
         res.info["scenario_file_toml"] = path.read_text(encoding="utf-8")
         save_results(res.dataset(), out, "--out")
     if as_json:
-        click.echo(json.dumps(json_safe(res.to_dict()), indent=2))
-        return
+        return _print_json(res.to_dict())
     tables.render_stress(res.to_dict())
     if out:
         click.echo(f"results written to {out}")
@@ -646,42 +570,15 @@ def stress(config, scenarios_file, reverse, reverse_inputs, paths, seed, threads
 # --------------------------------------------------------------------------- output
 
 
-
-
 def _emit(summary: dict, as_json: bool, out):
     if as_json:
-        click.echo(json.dumps(json_safe(summary), indent=2))
-        return
+        return _print_json(summary)
     tables.render_report(summary)
     if out:
         click.echo(f"results written to {out}")
 
 
 # --------------------------------------------------------------------------- explain the answer
-
-
-def _refuse_stress_file(ds, path):
-    """A run's results pass; a stress file (one run per scenario) or an updated (weighted) run is refused."""
-    from .summary import refuse_weighted
-
-    refuse_weighted(ds, repr(str(path)))
-    if "scenario" in ds.dims:
-        raise InputError(f"{str(path)!r} is a stress file (one run per scenario); this command takes the results of "
-                         "`pricedin run CONFIG --out FILE.nc` (`pricedin report` prints a stress file)")
-    return ds
-
-
-def _load_target(target, paths, threads, keep_paths=False):
-    """A config file is simulated (``paths`` paths); a ``.nc`` results file is loaded. Returns (ds, cfg)."""
-    from .simulate import simulate
-    from .summary import open_results
-
-    if str(target).lower().endswith(".nc"):
-        ds = _refuse_stress_file(open_results(target), target)
-        return ds, None
-    cfg = _load_config(target)
-    ds = simulate(cfg, paths=paths, threads=threads, keep_paths=keep_paths)
-    return ds, cfg
 
 
 @main.command()
@@ -719,12 +616,13 @@ def sensitivity(target, paths, tornado_paths, low, high, bins, no_tornado, top, 
 
     if not low < high:
         raise InputError(f"--low {low} must be below --high {high}")
-    ds, cfg = _load_target(target, paths, threads)
+    from .commands import load_target
+
+    ds, cfg = load_target(target, paths, threads, warn=_warn)
     res = _sens(ds, cfg, tornado_paths=tornado_paths, threads=threads, low=low, high=high, bins=bins,
                 with_tornado=not no_tornado, fixed_swing=fixed_swing, rank_by=rank_by)
     if as_json:
-        click.echo(json.dumps(json_safe(res), indent=2))
-        return
+        return _print_json(res)
     from .summary import input_formats, input_formats_of_run
 
     tables.render_sensitivity(res, top=top, formats=input_formats(cfg) if cfg is not None else input_formats_of_run(ds))
@@ -748,10 +646,7 @@ def implied(config, paths, max_horizon, threads, as_json):
     cfg = _load_config(config)
     ds = simulate(cfg, paths=paths, threads=threads) if paths else None
     res = _implied(cfg, ds, max_horizon=max_horizon)
-    if as_json:
-        click.echo(json.dumps(json_safe(res), indent=2))
-        return
-    tables.render_implied(res)
+    _print_json(res) if as_json else tables.render_implied(res)
 
 
 @main.command()
@@ -764,12 +659,13 @@ def implied(config, paths, max_horizon, threads, as_json):
 @_guard
 def plot(results, kind, output, threads):
     """Draw a figure of a saved RESULTS file (.nc) into a PNG file."""
+    from .commands import refuse_stress_file
     from .summary import open_results
     from .views.figures import write
 
     if not output.lower().endswith(".png"):
         raise InputError(f"-o {output!r}: figures are written as PNG; give a file name ending in .png")
-    ds = _refuse_stress_file(open_results(results), results)
+    ds = refuse_stress_file(open_results(results), results)
     click.echo(f"wrote {write(ds, kind, output, threads=threads, option='-o')}")
 
 
