@@ -9,7 +9,9 @@ writes a model. Its per-step shocks come from a ``random.Random`` seeded with th
 case's seed, so it matches the engine in distribution, not bit for bit;
 ``tests/test_benchmarks.py`` checks the deterministic case against the numpy reference.
 
-Covered: one segment with Ornstein-Uhlenbeck growth on ln(1 + g), logit-normal churn,
+Covered: one segment with Ornstein-Uhlenbeck growth on ln(1 + g) (the exact integral over each step and its
+exact joint noise; ``today`` is the first year's growth; the mean-preserving compensator and the yearly churn
+draw are not ported: with annual steps and no growth noise the port is exact), logit-normal churn,
 linear or exponential margin convergence with AR(1) noise and a cap, taxes with a loss
 carry-forward, reinvestment = change in revenue / sales-to-capital, year-end or
 mid-year discounting along the WACC fade, the Gordon terminal value, the EV/Sales
@@ -150,24 +152,33 @@ class StandardCase:
         fade_s, fade_e = self.fade
 
         R = rev0
-        x = math.log1p(g0)
         kap = LN2 / ghl
-        ou_a = exp(-kap * dt)
-        ou_sd = sqrt((1.0 - exp(-2.0 * kap * dt)) / (2.0 * kap))
         x_inf = math.log1p(ginf)
+        # growth.today is the first year's growth: the integral of x over year 1 is ln(1 + today)
+        x = x_inf + (math.log1p(g0) - x_inf) * kap / (1.0 - exp(-kap))
+        ou_a = exp(-kap * dt)
+        ou_b = (1.0 - ou_a) / kap  # integral over the step of the decaying part
+        # the exact joint law of (x at the step's end, integral of x over the step), per unit volatility
+        v1 = (1.0 - ou_a * ou_a) / (2.0 * kap)
+        v2 = (dt - 2.0 * ou_b + v1) / (kap * kap)
+        c12 = (1.0 - ou_a) ** 2 / (2.0 * kap * kap)
+        l11 = sqrt(v1)
+        l21 = c12 / l11
+        l22 = sqrt(max(v2 - l21 * l21, 0.0))
         ic = R / s2c if p["balance_sheet.invested_capital"] is None else p["balance_sheet.invested_capital"]
-        g0_tot = exp(x) * (1.0 - churn) - 1.0
+        g0_tot = (1.0 + g0) * (1.0 - churn) - 1.0
         mu0 = (self.market_cap - cash0 - claims) / rev0 if p["multiple.today"] is None else p["multiple.today"]
         prem = log(mu0 / (mu_mat * exp(beta * (g0_tot - tg))))
         cash, shares, u_m, df, pv = cash0, 1.0, 0.0, 1.0, 0.0
         r_prev, ebit, mult, r_t = R, 0.0, mu0, w0
         for t in range(1, self.n_steps + 1):
             tau = t * dt
-            eg = gauss(0.0, 1.0)
+            eg, ex = gauss(0.0, 1.0), gauss(0.0, 1.0)
             eta = gvol_inf + (gvol0 - gvol_inf) * 2.0 ** (-(tau - dt) / gvol_hl)
-            x = x_inf + (x - x_inf) * ou_a + eta * ou_sd * eg
+            ilog = x_inf * dt + (x - x_inf) * ou_b + eta * (l21 * eg + l22 * ex)
+            x = x_inf + (x - x_inf) * ou_a + eta * l11 * eg
             c = 1.0 / (1.0 + exp(-(logit_c + cdisp * gauss(0.0, 1.0)))) if logit_c is not None else churn
-            R_new = R * exp(x * dt) * (1.0 - c) ** dt
+            R_new = R * exp(ilog) * (1.0 - c) ** dt
             g_tot = R_new / r_prev - 1.0 if self.spy == 1 else (R_new / r_prev) ** self.spy - 1.0
             u_m = mpers ** dt * u_m + mnoise * sqdt * gauss(0.0, 1.0)
             if self.linear_margin:
@@ -207,8 +218,10 @@ class StandardCase:
         roc = tw if p["terminal.return_on_capital"] is None else p["terminal.return_on_capital"]
         spread = max(tw - tg, self.min_spread)
         ebit_next = ebit * (1.0 + tg)
-        nopat = ebit_next * (1.0 - tax_rate) if ebit_next > 0.0 else ebit_next
-        pv_tv = nopat * (1.0 - tg / roc) / spread * df
+        if ebit_next > 0.0:
+            pv_tv = ebit_next * (1.0 - tax_rate) * (1.0 - tg / roc) / spread * df
+        else:  # a perpetual loss is liquidated (terminal.on_loss = "liquidate"): recovery x invested capital
+            pv_tv = max(g("failure.recovery") * ic, 0.0) * df
         if self.mid:
             pv_tv *= sqrt(1.0 + r_t)
         equity = pv + pv_tv + cash0 + claims
