@@ -15,15 +15,16 @@ import numpy as np
 
 from .errors import InputError
 from .model import layout as L
-from .variables import KEPT_VARIABLES, PATH_VARIABLES, input_spec, param_var_name, units_for, validate
+from .variables import KEPT_VARIABLES, OBSERVED_VARIABLES, PATH_VARIABLES, input_spec, param_var_name, units_for, validate
 
-__all__ = ["OUT_ROWS", "FLAG_ROWS", "KEEP_ROWS", "assemble", "encode_attrs", "check_finite",
+__all__ = ["OUT_ROWS", "FLAG_ROWS", "KEEP_ROWS", "YEAR_ROWS", "assemble", "encode_attrs", "check_finite",
            "NonFiniteResultError"]
 
 #: Result name -> row of the kernel's ``out`` / ``flags`` / ``keep_out`` (from the registry).
 OUT_ROWS = {v.name: L.SLOTS[v.slot] for v in PATH_VARIABLES if v.dtype != "bool"}
 FLAG_ROWS = {v.name: L.SLOTS[v.slot] for v in PATH_VARIABLES if v.dtype == "bool"}
 KEEP_ROWS = {v.name: L.SLOTS[v.slot] for v in KEPT_VARIABLES if v.slot is not None}
+YEAR_ROWS = {v.name: L.SLOTS[v.slot] for v in OBSERVED_VARIABLES if v.slot is not None}
 
 
 class NonFiniteResultError(InputError):
@@ -51,7 +52,8 @@ def _attrs(v, cfg):
     return {"units": units_for(v.units, cfg), "long_name": v.long_name, "description": v.description}
 
 
-def assemble(cfg, table, out, flags, draws, keep_out, keep_seg, elapsed, command, version):
+def assemble(cfg, table, out, flags, draws, keep_out, keep_seg, elapsed, command, version, obs_out=None,
+             obs_seg=None):
     """The results Dataset of a run.
 
     Parameters
@@ -68,11 +70,15 @@ def assemble(cfg, table, out, flags, draws, keep_out, keep_seg, elapsed, command
         (NK, P, time) and (P, time, segment) with ``keep_paths``, else None.
     elapsed : float
         Seconds the run took; ``command``, ``version``: recorded in the attrs.
+    obs_out, obs_seg : ndarray or None
+        (NY, P, year) and (P, year, segment): the observed fiscal years
+        (``simulation.observed_years``); None: none.
 
     Returns
     -------
     xarray.Dataset
-        Dims ``path`` (and ``time``, ``segment`` with kept paths), checked by
+        Dims ``path`` (``year`` and ``segment`` with observed years; ``time`` and
+        ``segment`` with kept paths), checked by
         :func:`engine.variables.validate`.
 
     Raises
@@ -113,6 +119,14 @@ def assemble(cfg, table, out, flags, draws, keep_out, keep_seg, elapsed, command
                 arr = keep_out[KEEP_ROWS[v.name]]
                 if v.name == "shares" and cfg.market.per_share:
                     arr *= cfg.market.shares
+            data[v.name] = (v.dims, arr, _attrs(v, cfg))
+    if obs_out is not None:
+        n_years = obs_out.shape[2]
+        coords["year"] = ("year", np.arange(cfg.company.base_year + 1, cfg.company.base_year + 1 + n_years,
+                                            dtype=np.int64), {"units": "1", "long_name": "fiscal year"})
+        coords["segment"] = ("segment", np.array([s.name for s in cfg.segments]))
+        for v in OBSERVED_VARIABLES:
+            arr = obs_seg if v.slot is None else obs_out[YEAR_ROWS[v.name]]
             data[v.name] = (v.dims, arr, _attrs(v, cfg))
     ds = xr.Dataset(data, coords=coords)
     now = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()

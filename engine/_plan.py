@@ -156,6 +156,15 @@ def keep_paths_bytes(cfg: Config, paths: int) -> int:
     return int(paths) * cfg.n_steps * (L.NK + len(cfg.segments)) * 8
 
 
+def observed_bytes(cfg: Config, paths: int) -> int:
+    """Bytes the observed fiscal years of a run take: P x observed years x (3 + segments) x 8.
+
+    Each path keeps, per observed year (``simulation.observed_years``, default 3), its revenue by
+    segment, EBIT, FCFF and cash as float64: 8 x (segments + 3) bytes a path a year.
+    """
+    return int(paths) * cfg.n_observed_years * (L.NY + len(cfg.segments)) * 8
+
+
 #: Measured bytes a path costs beyond its result arrays (the ``path`` coordinate and the report's temporaries:
 #: percentile copies, masks, medians), and the safety factor of :func:`run_memory` over the measured peak.
 _OVERHEAD_PER_PATH = 8 * 16
@@ -169,7 +178,8 @@ def run_memory(cfg: Config, paths: int, keep_paths: bool = False, threads: Optio
     The run holds, for all P paths, the result rows (15 float64 outputs, 5 int8 flags)
     and the drawn inputs (float64 each), plus :data:`_OVERHEAD_PER_PATH` for the path
     coordinate and the report's temporaries; with ``keep_paths`` also the (path, time)
-    arrays (:func:`keep_paths_bytes`). Each block in flight (one per thread) holds its
+    arrays (:func:`keep_paths_bytes`), and always the observed fiscal years
+    (:func:`observed_bytes`). Each block in flight (one per thread) holds its
     parameter table and draws: min(P, block size) x (theta columns + drawn inputs) x 8.
     The total is (arrays + blocks) x :data:`MEMORY_MARGIN` + 64 MiB. Fitted on
     tracemalloc peaks of configs/zhipu.toml (23 drawn inputs) at 100,000 and 300,000
@@ -194,7 +204,7 @@ def run_memory(cfg: Config, paths: int, keep_paths: bool = False, threads: Optio
     dict
         ``per_path`` [bytes a path, before the margin], ``per_block`` [bytes a block in
         flight], ``blocks_in_flight``, ``kept`` [bytes of the (path, time) arrays, 0
-        without ``keep_paths``], ``total`` [bytes, the estimated peak with the margin].
+        without ``keep_paths``], ``observed`` [bytes of the observed years], ``total`` [bytes, the estimated peak with the margin].
     """
     P = int(paths)
     table = ParameterTable(cfg)
@@ -205,9 +215,10 @@ def run_memory(cfg: Config, paths: int, keep_paths: bool = False, threads: Optio
     in_flight = max(1, min(int(threads or os.cpu_count() or 1), nblocks))
     per_block = B * (len(table.keys) + nd) * 8
     kept = keep_paths_bytes(cfg, P) if keep_paths else 0
-    total = int((P * per_path + kept + in_flight * per_block) * MEMORY_MARGIN) + _BASELINE
+    observed = observed_bytes(cfg, P)
+    total = int((P * per_path + kept + observed + in_flight * per_block) * MEMORY_MARGIN) + _BASELINE
     return {"per_path": per_path, "per_block": per_block, "blocks_in_flight": in_flight, "kept": kept,
-            "total": total}
+            "observed": observed, "total": total}
 
 
 def available_memory() -> int:

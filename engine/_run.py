@@ -25,7 +25,7 @@ from .model import layout as L
 from .model.kernel import simulate_block
 from .sampling import block_seed
 
-__all__ = ["fill_block", "result_arrays", "run_one_block", "compute_block", "run_tasks", "block_bounds"]
+__all__ = ["fill_block", "result_arrays", "observed_arrays", "run_one_block", "compute_block", "run_tasks", "block_bounds"]
 
 
 def block_bounds(cfg, block: int) -> tuple[int, int]:
@@ -46,7 +46,7 @@ def block_bounds(cfg, block: int) -> tuple[int, int]:
 
 
 def fill_block(plan, iopt, b: int, n: int, out, flags, draws_out, keep_out, keep_seg,
-               theta_fn=None, over_cols=()) -> None:
+               theta_fn=None, over_cols=(), obs_out=None, obs_seg=None) -> None:
     """Simulate block ``b`` (``n`` paths) into the given (variable, path) views.
 
     Parameters
@@ -63,6 +63,8 @@ def fill_block(plan, iopt, b: int, n: int, out, flags, draws_out, keep_out, keep
         Replaces ``plan.theta`` (stress: common random numbers).
     over_cols : sequence of (column, drawn index or -1, value)
         Inputs set on every path after the draws (tornado overrides).
+    obs_out, obs_seg : ndarray, (NY, n, year), (n, year, segment), optional
+        Written: the observed fiscal years (:func:`observed_arrays`); None: none.
     """
     theta, draws = (theta_fn or plan.theta)(b, n)
     for col, j, val in over_cols:
@@ -72,7 +74,23 @@ def fill_block(plan, iopt, b: int, n: int, out, flags, draws_out, keep_out, keep
     draws_out[:] = draws.T
     to_cash_flow_currency(plan.cfg, plan.table, theta)  # rates in another currency: by interest-rate parity
     rng = np.random.default_rng(block_seed(plan.cfg.simulation.seed, b, 1))
-    simulate_block(theta, plan.gm, iopt, plan.fopt, plan.closed, plan.shock, rng, out, flags, keep_out, keep_seg)
+    if obs_out is None:
+        simulate_block(theta, plan.gm, iopt, plan.fopt, plan.closed, plan.shock, rng, out, flags, keep_out, keep_seg)
+    else:
+        simulate_block(theta, plan.gm, iopt, plan.fopt, plan.closed, plan.shock, rng, out, flags, keep_out, keep_seg,
+                       obs_out, obs_seg)
+
+
+def observed_arrays(n: int, n_years: int, n_segments: int) -> tuple:
+    """(obs_out (NY, n, year), obs_seg (n, year, segment)) float64 for the observed fiscal years, or (None, None).
+
+    ``obs_out`` has the padding of :func:`result_arrays` (one kernel specialisation for
+    a block's slice, whole or part); ``n_years`` 0 (``simulation.observed_years = 0``)
+    gives (None, None): the kernel then observes nothing.
+    """
+    if not n_years:
+        return None, None
+    return np.empty((L.NY, n + 1, n_years))[:, :n], np.empty((n, n_years, n_segments))
 
 
 def result_arrays(n: int, n_steps: int = 0) -> tuple:
@@ -93,8 +111,10 @@ def result_arrays(n: int, n_steps: int = 0) -> tuple:
     return out, flags, np.empty((L.NK, n + 1, n_steps))[:, :n]
 
 
-def run_one_block(cfg, table, plan, block: int, theta_fn=None) -> dict:
+def run_one_block(cfg, table, plan, block: int, theta_fn=None, observed: bool = True) -> dict:
     """Block ``block`` of the run of ``cfg`` into arrays of its own (see :func:`compute_block`).
+
+    ``observed`` False skips the observed fiscal years (``obs_out``, ``obs_seg`` None).
 
     Raises
     ------
@@ -105,9 +125,12 @@ def run_one_block(cfg, table, plan, block: int, theta_fn=None) -> dict:
     n = hi - lo
     out, flags = result_arrays(n)
     draws = np.empty((len(table.drawn), n))
+    obs_out, obs_seg = observed_arrays(n, cfg.n_observed_years, len(cfg.segments)) if observed else (None, None)
     fill_block(plan, plan.iopt, int(block), n, out, flags, draws,
-               np.empty((L.NK, 1, 1)), np.empty((1, 1, len(cfg.segments))), theta_fn=theta_fn)
-    return {"block": int(block), "lo": lo, "hi": hi, "out": out, "flags": flags, "draws": draws}
+               np.empty((L.NK, 1, 1)), np.empty((1, 1, len(cfg.segments))), theta_fn=theta_fn,
+               obs_out=obs_out, obs_seg=obs_seg)
+    return {"block": int(block), "lo": lo, "hi": hi, "out": out, "flags": flags, "draws": draws,
+            "obs_out": obs_out, "obs_seg": obs_seg}
 
 
 def compute_block(cfg_toml: str, block: int) -> dict:
@@ -134,7 +157,9 @@ def compute_block(cfg_toml: str, block: int) -> dict:
         ``[lo, hi)``; ``out`` ndarray(float64), (NO, n): the ``O_*`` rows;
         ``flags`` ndarray(int8), (NL, n): the ``L_*`` rows; ``draws``
         ndarray(float64), (n_drawn, n): the drawn inputs in the column order of
-        ``ParameterTable.drawn``.
+        ``ParameterTable.drawn``; ``obs_out`` ndarray(float64), (NY, n, year)
+        and ``obs_seg`` (n, year, segment): the observed fiscal years
+        (``simulation.observed_years``), None when it is 0.
 
     Raises
     ------

@@ -860,6 +860,10 @@ class Simulation(_Base):
     steps_per_year: Int = Field(1, ge=1, le=12)
     sampling: Method = Method.RANDOM
     block_size: Int = Field(65_536, ge=1)
+    #: Fiscal years whose revenue by segment, EBIT, FCFF and cash every run keeps per path (the observed
+    #: variables of :mod:`engine.variables`, read by :mod:`engine.update`); absent: 3 (the horizon if shorter).
+    #: Absent is left out of the config's TOML, so configs that do not set it keep their sha256.
+    observed_years: Optional[Int] = Field(None, ge=0, le=100)
     #: Stress scenario file for ``pricedin stress`` (relative to the config file);
     #: default ``stress/<config stem>.toml`` next to the config.
     stress_scenarios: Optional[str] = None
@@ -968,6 +972,12 @@ class Config(_Base):
                         f"peers {p.name!r}: {k} = {c!r} is neither the reporting nor the trading currency "
                         f"({' nor '.join(sorted(known))}); convert the figure to one of them, or give ev_sales"
                     )
+        oy = self.simulation.observed_years
+        if oy is not None and oy > h:
+            raise InputError(
+                f"simulation.observed_years = {oy} exceeds simulation.horizon_years = {h}: only simulated fiscal "
+                f"years can be observed; set observed_years to at most {h} (0 keeps none)"
+            )
         f = self.company.elapsed_years
         if not f < h:
             raise InputError(
@@ -988,6 +998,12 @@ class Config(_Base):
                     f"add cost_of_capital.risk_free = {{ {cf_cur} = <rate>, {r_cur} = <rate> }}"
                 )
         return self
+
+    @property
+    def n_observed_years(self) -> int:
+        """Fiscal years kept per path for updates: ``simulation.observed_years``, absent: min(3, horizon_years)."""
+        oy = self.simulation.observed_years
+        return min(3, self.simulation.horizon_years) if oy is None else int(oy)
 
     @property
     def rate_currency(self) -> str:
@@ -1411,6 +1427,7 @@ _FIELD_DOCS: dict[str, tuple[str, str, str]] = {
     'simulation.steps_per_year': ('integer 1-12', '1', ''),
     'simulation.sampling': ('`random`, `lhs`, `sobol`', '`random`', 'per-path parameter design (per block)'),
     'simulation.block_size': ('integer', '65,536', 'part of the seed contract'),
+    'simulation.observed_years': ('integer 0-horizon_years', '3 (the horizon if shorter)', 'fiscal years whose revenue by segment, EBIT, FCFF and cash every run keeps per path, so `pricedin update` works on a summary-mode run; 8 x (segments + 3) bytes a path a year; 0 keeps none'),
     'simulation.stress_scenarios': ('path', '`stress/<config stem>.toml` next to the config', 'the default scenario file of `pricedin stress`'),
     'simulation.allow_extreme_growth': ('bool', 'false', 'allow growth-type inputs (growth.today, growth.long_run, margin.fixed_cost_growth, stress growth shocks) above 100% a year; without it, such an input (5.0 typed for 5%) is refused'),
     'correlations': ('', '', 'Spearman rank correlations (Gaussian copula, Pearson = 2 sin(pi rho_s / 6))'),

@@ -47,7 +47,7 @@ from typing import Callable, Iterable, Iterator, Optional, Sequence
 
 import numpy as np
 
-from ._assemble import FLAG_ROWS, OUT_ROWS, assemble
+from ._assemble import FLAG_ROWS, OUT_ROWS, YEAR_ROWS, assemble
 from ._plan import ParameterTable, run_config
 from ._run import compute_block, map_bounded, run_tasks  # map_bounded: re-exported
 from .errors import InputError
@@ -286,6 +286,9 @@ class _MemorySink:
         self.out = np.empty((L.NO, P))
         self.flags = np.empty((L.NL, P), dtype=np.int8)
         self.draws = np.empty((len(self.table.drawn), P))
+        ny = cfg.n_observed_years  # the observed fiscal years (simulation.observed_years)
+        self.obs_out = np.empty((L.NY, P, ny)) if ny else None
+        self.obs_seg = np.empty((P, ny, len(cfg.segments))) if ny else None
         self.command = command
         self.todo = list(range(_nblocks(cfg)))
         self.done_paths = 0
@@ -295,13 +298,16 @@ class _MemorySink:
         self.out[:, lo:hi] = r["out"]
         self.flags[:, lo:hi] = r["flags"]
         self.draws[:, lo:hi] = r["draws"]
+        if self.obs_out is not None:
+            self.obs_out[:, lo:hi] = r["obs_out"]
+            self.obs_seg[lo:hi] = r["obs_seg"]
         self.done_paths += hi - lo
 
     def finish(self, elapsed: float):
         from . import __version__
 
         return assemble(self.cfg, self.table, self.out, self.flags, self.draws, None, None, elapsed,
-                        self.command, __version__)
+                        self.command, __version__, self.obs_out, self.obs_seg)
 
 
 def _now() -> str:
@@ -349,6 +355,10 @@ class _ZarrSink:
             names[name] = ("flags", row)
         for j, col in enumerate(self.table.drawn):
             names[param_var_name(self.table.keys[col])] = ("draws", j)
+        if self.cfg.n_observed_years:  # the observed fiscal years: (path, year[, segment]) chunks of a block
+            for name, row in YEAR_ROWS.items():
+                names[name] = ("obs_out", row)
+            names["observed_revenue"] = ("obs_seg", None)
         return names
 
     def _template(self):
@@ -359,11 +369,14 @@ class _ZarrSink:
 
         cfg, table = self.cfg, self.table
         P, B = cfg.simulation.paths, cfg.simulation.block_size
+        ny, nseg = cfg.n_observed_years, len(cfg.segments)
         one = assemble(cfg, table, np.zeros((L.NO, 1)), np.zeros((L.NL, 1), dtype=np.int8),
-                       np.zeros((len(table.drawn), 1)), None, None, 0.0, self.command, __version__)
+                       np.zeros((len(table.drawn), 1)), None, None, 0.0, self.command, __version__,
+                       *((np.zeros((L.NY, 1, ny)), np.zeros((1, ny, nseg))) if ny else (None, None)))
         data = {}
         for name, v in one.data_vars.items():
-            data[name] = (("path",), da.zeros(P, chunks=B, dtype=v.dtype), dict(v.attrs))
+            shape = (P,) + v.shape[1:]
+            data[name] = (v.dims, da.zeros(shape, chunks=(B,) + v.shape[1:], dtype=v.dtype), dict(v.attrs))
         nb = _nblocks(cfg)
         data["block_done"] = (("block",), da.zeros(nb, chunks=1, dtype=np.int8),
                               {"long_name": "1 once the block's per-path results are written",
@@ -371,7 +384,8 @@ class _ZarrSink:
         attrs = dict(one.attrs)
         attrs.update({"paths": int(P), "blocks": int(nb), "complete": 0, "store_format": STORE_FORMAT,
                       "elapsed_s": 0.0})
-        tmpl = xr.Dataset(data, attrs=attrs)
+        coords = {k: one.coords[k] for k in ("year", "segment") if k in one.coords}
+        tmpl = xr.Dataset(data, coords=coords, attrs=attrs)
         validate(tmpl, f"the store template of {str(self.path)!r}")
         return tmpl
 
@@ -409,7 +423,8 @@ class _ZarrSink:
         with _all_chunks_written():
             for name, (src, row) in self.names.items():
                 arr = g[name]
-                arr[lo:hi] = np.asarray(r[src][row]).astype(arr.dtype, copy=False)
+                x = r[src] if row is None else r[src][row]
+                arr[lo:hi] = np.asarray(x).astype(arr.dtype, copy=False)
         g["block_done"][b] = 1  # after the data: a block without its marker is recomputed on resume
         self.done_paths += hi - lo
 

@@ -20,7 +20,7 @@ from ._assemble import FLAG_ROWS, KEEP_ROWS, OUT_ROWS, NonFiniteResultError, ass
 from ._plan import (DEFAULT_MEMORY_LIMIT, MemoryLimitError, ParameterTable, Plan, as_config, base_shock,
                     check_run_memory,
                     cached_plan, keep_paths_bytes, parameter_table, run_config)
-from ._run import compute_block, fill_block, result_arrays, run_one_block, run_tasks
+from ._run import compute_block, fill_block, observed_arrays, result_arrays, run_one_block, run_tasks
 from .config import Config, check_overrides
 from .distributions import parse_number  # noqa: F401  (re-exported for callers)
 from .errors import InputError
@@ -148,6 +148,7 @@ def simulate(
     else:
         keep_out = np.empty((L.NK, 1, 1))
         keep_seg = np.empty((1, 1, nseg))
+    obs_out, obs_seg = observed_arrays(P, cfg.n_observed_years, nseg)
     iopt = plan.iopt.copy()
     iopt[L.I_KEEP] = int(keep_paths)
 
@@ -158,7 +159,7 @@ def simulate(
         ko = keep_out[:, lo:hi] if keep_paths else keep_out
         ks = keep_seg[lo:hi] if keep_paths else keep_seg
         fill_block(plan, iopt, b, hi - lo, out[:, lo:hi], flags[:, lo:hi], draws_all[:, lo:hi], ko, ks,
-                   theta_fn, over_cols)
+                   theta_fn, over_cols, *((None, None) if obs_out is None else (obs_out[:, lo:hi], obs_seg[lo:hi])))
         return hi - lo
 
     t0 = time.perf_counter()
@@ -170,4 +171,4 @@ def simulate(
     elapsed = time.perf_counter() - t0
     # ---- assemble
     return assemble(cfg, table, out, flags, draws_all, keep_out if keep_paths else None,
-                    keep_seg if keep_paths else None, elapsed, command, __version__)
+                    keep_seg if keep_paths else None, elapsed, command, __version__, obs_out, obs_seg)

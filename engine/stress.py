@@ -997,6 +997,9 @@ def run_stress(
         else:
             ds = simulate(r.cfg, threads=threads, shock=r.shock, progress=prog, command=command,
                           theta_fn=crn.theta_fn(r.cfg, r.bands))
+            # a scenario's per-path outcomes only, as on a cluster: the observed fiscal years are for updates
+            ds = ds.drop_vars([k for k in ("observed_revenue", "observed_ebit", "observed_fcff", "observed_cash",
+                                           "year", "segment") if k in ds.variables])
         rows.append(_row(r.name, r.description, ds))
         cols.append({k: np.asarray(ds[k].values) for k in _KEPT})
         if keep_datasets:

@@ -12,7 +12,9 @@ The American Statistician 46(2)), and recomputes the report with those weights.
 price and E[value]/price, with no new simulation.
 
 Every per-period figure is read through one function, :func:`_observed`; it reads the (path, time)
-variables of a ``keep_paths`` run.
+variables of a ``keep_paths`` run or, in a summary-mode run, the observed fiscal years every run keeps
+(``observed_revenue``, ``observed_ebit``, ``observed_fcff``, ``observed_cash`` for the first
+``simulation.observed_years`` years; :mod:`engine.variables`).
 """
 
 from __future__ import annotations
@@ -361,8 +363,42 @@ def parse_period(text: str, base_year: int, horizon_years: int, steps_per_year: 
 # --------------------------------------------------------------------------- what the run says
 
 
+def _has_kept(ds) -> bool:
+    return "revenue" in ds and "time" in ds.dims
+
+
+def _has_observed(ds) -> bool:
+    return "observed_ebit" in ds and "year" in ds.dims
+
+
 def _keep_paths_missing(ds) -> bool:
-    return "revenue" not in ds or "time" not in ds.dims
+    """True when the file holds no per-period figures: neither kept (path, time) nor observed (path, year)."""
+    return not (_has_kept(ds) or _has_observed(ds))
+
+
+def _observed_year(ds, period: Period, key: str = "period") -> int:
+    """The index on ``year`` of a fiscal-year ``period`` of a summary-mode run.
+
+    Raises
+    ------
+    InputError
+        A half or quarter (only a ``keep_paths`` run has them), or a year beyond the run's
+        ``simulation.observed_years``.
+    """
+    spy = int(round(1.0 / period.dt))
+    if period.stop - period.start != spy or period.start % spy:
+        raise InputError(f"{key} = {period.label!r}: a summary-mode run keeps fiscal years only (its observed "
+                         "variables); observe the fiscal year, or re-run with keep_paths=True (`pricedin run "
+                         "CONFIG --keep-paths --out RUN.nc`) for halves and quarters")
+    y = period.start // spy
+    n = int(ds.sizes["year"])
+    if y >= n:
+        years = np.asarray(ds["year"].values)
+        kept = f"fiscal years {int(years[0])}-{int(years[-1])}" if n else "no fiscal year"
+        raise InputError(f"{key} = {period.label!r}: the summary-mode run kept {kept} per path "
+                         f"(simulation.observed_years = {n}); re-run with simulation.observed_years = {y + 1} "
+                         "or more (at most the horizon), or with keep_paths=True")
+    return y
 
 
 def _observed(ds, quantity: str, segment: Optional[str], period: Period) -> np.ndarray:
@@ -374,7 +410,9 @@ def _observed(ds, quantity: str, segment: Optional[str], period: Period) -> np.n
     ----------
     ds : xarray.Dataset
         Results of a ``keep_paths`` run: (path, time) variables ``revenue``, ``ebit``, ``fcff``
-        (annual rates, money/year), ``cash`` (money), and ``segment_revenue`` (path, time, segment).
+        (annual rates, money/year), ``cash`` (money), and ``segment_revenue`` (path, time, segment);
+        or of a summary-mode run: (path, year) variables ``observed_ebit``, ``observed_fcff``,
+        ``observed_cash`` and ``observed_revenue`` (path, year, segment), money, fiscal years only.
     quantity : str
         A key of :data:`QUANTITIES`.
     segment : str or None
@@ -387,18 +425,43 @@ def _observed(ds, quantity: str, segment: Optional[str], period: Period) -> np.n
     ndarray, (P,)
         Flows: ``sum_t rate_t x dt`` over the period's steps (money, reporting currency);
         ``operating_margin``: EBIT flow / revenue flow (NaN where the revenue flow is 0);
-        stocks: the value at the end of the period. After a failure the kept flows are 0.
+        stocks: the value at the end of the period. After a failure the kept flows are 0; in a
+        summary-mode run the years after the one a path failed in are NaN.
 
     Raises
     ------
     InputError
-        The file holds no (path, time) variables (a summary-mode run).
+        The file holds neither (path, time) nor observed (path, year) variables; or, in a
+        summary-mode run, a half or quarter, or a year beyond ``simulation.observed_years``.
     """
     if _keep_paths_missing(ds):
-        raise InputError("the results file holds only per-path horizon outputs (a summary-mode run), not the "
-                         "per-year figures an observation needs; run with --keep-paths (keep_paths=True in "
-                         "engine.simulate) and save the results to a .nc file, then update that file")
+        raise InputError("the results file holds only per-path horizon outputs, not the per-year figures an "
+                         "observation needs (it was run with simulation.observed_years = 0, or written before "
+                         "observed years existed); re-run with simulation.observed_years > 0 (default 3), or "
+                         "with keep_paths=True in engine.simulate (`pricedin run CONFIG --keep-paths --out "
+                         "RUN.nc`), then update that file")
     kind, var = QUANTITIES[quantity]
+    if not _has_kept(ds):
+        y = _observed_year(ds, period)
+        obs = {"revenue": "observed_revenue", "ebit": "observed_ebit", "fcff": "observed_fcff",
+               "cash": "observed_cash"}
+
+        def year_value(name, seg=None):
+            if name != "revenue":
+                return np.asarray(ds[obs[name]].values[:, y], dtype=np.float64)
+            x = np.asarray(ds["observed_revenue"].values[:, y, :], dtype=np.float64)
+            if seg is None:
+                return x.sum(axis=1)
+            return x[:, list(np.asarray(ds["segment"].values).astype(str)).index(seg)]
+
+        if kind == "ratio":
+            rev = year_value("revenue")
+            ebit = year_value("ebit")
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return np.where(rev != 0.0, ebit / np.where(rev != 0.0, rev, 1.0), np.nan)
+        if kind in ("flow", "stock"):
+            return year_value(var, segment)
+        raise InternalError(f"quantity kind {kind!r} has no reader")
     sl = slice(period.start, period.stop)
 
     def flow(name, seg=None):
@@ -446,6 +509,8 @@ def _check_against_run(ds, observations, grid) -> list[Period]:
             raise InputError(f"{key}.segment = {o.segment!r}: not a segment of the run; {hint}, or drop segment for "
                              "the company total")
         periods.append(parse_period(o.period, base_year, horizon, spy, key=f"{key}.period"))
+        if not _has_kept(ds) and _has_observed(ds):
+            _observed_year(ds, periods[-1], key=f"{key}.period")
     return periods
 
 
@@ -856,7 +921,9 @@ def update(ds, observations, ess_threshold: Optional[float] = None) -> UpdateRes
     Parameters
     ----------
     ds : xarray.Dataset
-        Results of a ``keep_paths`` run (:func:`engine.simulate` or :func:`engine.summary.open_results`).
+        Results of a run (:func:`engine.simulate` or :func:`engine.summary.open_results`): a
+        ``keep_paths`` run answers any period; a summary-mode run the fiscal years it observed
+        (``simulation.observed_years``, default 3).
     observations : list of Observation or dict
         Validated observations, or ``{"observations": [...]}`` as parsed from a file.
     ess_threshold : float, optional
@@ -869,7 +936,8 @@ def update(ds, observations, ess_threshold: Optional[float] = None) -> UpdateRes
     Raises
     ------
     InputError
-        A summary-mode file (run with keep_paths), an observation the run cannot answer (key, value, fix),
+        A file without per-period figures, a half, quarter or year a summary-mode run did not observe
+        (naming keep_paths or simulation.observed_years), an observation the run cannot answer (key, value, fix),
         a figure given twice or already applied to this file (``update_observations``), a money figure
         100 times or more off the run's own (the wrong money unit), a stress file, or observations no
         path is consistent with (each observation's value is then shown beside the run's range).

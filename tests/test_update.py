@@ -36,13 +36,16 @@ def _run(base, paths, keep=True, **sim):
 # --------------------------------------------------------------------------- closed forms
 
 
-def test_conjugate_lognormal_revenue(base):
-    """ln(year-1 revenue) ~ N(mu0, s^2) (revenue shock only); a log_sd observation gives the normal posterior."""
+@pytest.mark.parametrize("keep", [True, False])
+def test_conjugate_lognormal_revenue(base, keep):
+    """ln(year-1 revenue) ~ N(mu0, s^2) (revenue shock only); a log_sd observation gives the normal posterior.
+
+    The same on a summary-mode run, which reads its observed fiscal years."""
     s, tau = 0.2, 0.1
     base["segments"][0]["revenue_shock"] = {"volatility": s}
-    ds = _run(base, 20_000, steps_per_year=1)
+    ds = _run(base, 20_000, keep=keep, steps_per_year=1)
     mu0 = math.log(1000.0 * 1.05) - 0.5 * s * s  # drift-corrected lognormal step, dt = 1
-    lr = np.log(ds["revenue"].values[:, 0])
+    lr = np.log(ds["revenue"].values[:, 0] if keep else ds["observed_revenue"].values[:, 0, :].sum(axis=1))
     # the prior the run drew is the closed form (sanity of the fixture, 4 standard errors)
     assert abs(lr.mean() - mu0) < 4 * s / math.sqrt(lr.size)
     y = 1050.0 * math.exp(0.15)
@@ -183,16 +186,95 @@ def test_bad_observations(kept, tmp_path, change, words):
         assert w in r.output, (w, r.output)
 
 
-def test_summary_mode_file_refused(base, tmp_path):
+def _two_segments_that_fail(base, spy, stub):
+    base["segments"][0]["revenue_shock"] = {"volatility": 0.2}
+    base["segments"].append({**base["segments"][0], "name": "cloud", "revenue": 300.0})
+    base["margin"]["noise_sd"] = 0.05
+    base["failure"] = {"annual_probability": 0.25}
+    if stub:  # a quarter of fiscal 2026 is past at the valuation date: its first step is a stub
+        base["company"]["valuation_date"] = "2026-03-31"
+    base["simulation"].update({"steps_per_year": spy})
+    return base
+
+
+@pytest.mark.parametrize("spy, stub", [(1, False), (4, False), (1, True), (4, True)])
+def test_observed_years_are_the_kept_steps_summed_by_year(base, spy, stub):
+    """Every path's observed year equals the keep-paths run's steps summed (rate x dt) or its year-end cash;
+    years after the one a path failed in are NaN; every other variable is bit-identical."""
+    _two_segments_that_fail(base, spy, stub)
+    a = _run(base, 300, keep=False, block_size=128)
+    b = _run(base, 300, keep=True, block_size=128)
+    assert a.sizes["year"] == 3 and list(a["year"].values) == [2026, 2027, 2028]
+    for name in a.data_vars:
+        if not name.startswith("observed_"):
+            np.testing.assert_array_equal(a[name].values, b[name].values, err_msg=name)
+    for name in ("observed_revenue", "observed_ebit", "observed_fcff", "observed_cash"):
+        np.testing.assert_array_equal(a[name].values, b[name].values, err_msg=name)  # keep_paths changes nothing
+    fy = a["failure_year"].values
+    assert 0 < np.isfinite(fy).sum() < 300  # some paths failed, in the observed years too
+    assert (np.isfinite(fy) & (fy < 3)).any()
+    dt = 1.0 / spy
+    for y in range(3):
+        sl = slice(y * spy, (y + 1) * spy)
+        dead = np.isfinite(fy) & (fy <= y + 1e-9)  # failed before the year began
+        rev = b["segment_revenue"].values[:, sl, :].sum(axis=1) * dt
+        for got, want in ((a["observed_revenue"].values[:, y, :], rev),
+                          (a["observed_ebit"].values[:, y], b["ebit"].values[:, sl].sum(axis=1) * dt),
+                          (a["observed_fcff"].values[:, y], b["fcff"].values[:, sl].sum(axis=1) * dt),
+                          (a["observed_cash"].values[:, y], b["cash"].values[:, sl.stop - 1])):
+            assert np.isnan(got[dead]).all()
+            np.testing.assert_allclose(got[~dead], want[~dead], rtol=1e-12, atol=1e-9)
+            if spy == 1:
+                np.testing.assert_array_equal(got[~dead], want[~dead])
+    if stub:  # the report's year is the whole fiscal year: the stub's revenue counts in full, FCFF only after f
+        np.testing.assert_array_equal(a["observed_revenue"].values[:, 0, 1] > 0, True)
+
+
+def test_update_on_a_summary_mode_run_equals_update_on_the_keep_paths_run(base):
+    _two_segments_that_fail(base, 4, False)
+    a = _run(base, 2000, keep=False, block_size=512)
+    b = _run(base, 2000, keep=True, block_size=512)
+    o = {"observations": [
+        {"quantity": "revenue", "period": "2026", "value": 1350.0, "error": {"relative_sd": 0.05}},
+        {"quantity": "revenue", "segment": "cloud", "period": "2027", "value": 330.0, "error": {"log_sd": 0.1}},
+        {"quantity": "operating_margin", "period": "2027", "value": 0.12, "error": {"sd": 0.02}},
+        {"quantity": "cash", "period": "2028", "value": 400.0, "error": {"sd": 100.0}},
+        {"quantity": "fcff", "period": "2026", "value": 140.0, "error": {"sd": 30.0}},
+        {"quantity": "ebit", "period": "2028", "value": 150.0, "error": {"sd": 40.0}},
+    ]}
+    ra, rb = update(a, o), update(b, o)
+    np.testing.assert_allclose(ra.weights, rb.weights, rtol=1e-12, atol=1e-300)
+    assert ra.weights[np.isfinite(a["failure_year"].values) & (a["failure_year"].values <= 3)].max() == 0.0
+    assert ra.ess == pytest.approx(rb.ess, rel=1e-12) and 10 < ra.ess < 2000
+
+
+def test_summary_mode_refuses_what_it_did_not_observe(base, tmp_path):
     ds = _run(base, 16, keep=False, block_size=16)
-    with pytest.raises(InputError, match="--keep-paths"):
-        update(ds, obs())
+    base["simulation"]["steps_per_year"] = 2
+    ds2 = _run(base, 16, keep=False, block_size=16)
+    with pytest.raises(InputError, match=r"observations.0.period = '2026H1'.*fiscal years only.*keep_paths"):
+        update(ds2, obs(period="2026H1"))
+    with pytest.raises(InputError, match=r"'2029'.*fiscal years 2026-2028.*simulation.observed_years = 3.*= 4"):
+        update(ds, obs(period="2029"))
+    base["simulation"]["steps_per_year"] = 1
+    off = _run(base, 16, keep=False, block_size=16, observed_years=0)
+    assert "observed_revenue" not in off and "year" not in off.dims
+    with pytest.raises(InputError, match=r"simulation.observed_years = 0.*keep_paths=True"):
+        update(off, obs())
+    five = _run(base, 16, keep=False, block_size=16, observed_years=5)
+    assert update(five, obs(period="2030")).ess > 0
+    with pytest.raises(InputError, match=r"simulation.observed_years = 6 exceeds simulation.horizon_years = 5"):
+        _run(base, 16, keep=False, observed_years=6)
+    # through the command line: a year beyond observed_years is exit 2 with the message; 2026 works
     run = tmp_path / "run.nc"
     save_results(ds, run)
     f = tmp_path / "obs.toml"
-    f.write_text('[[observations]]\nquantity = "revenue"\nperiod = 2026\nvalue = 1_050\nerror = { sd = 10 }\n')
+    f.write_text('[[observations]]\nquantity = "revenue"\nperiod = 2029\nvalue = 1_050\nerror = { sd = 10 }\n')
     r = invoke("update", run, f)
-    assert r.exit_code == 2 and "run with --keep-paths" in r.output
+    assert r.exit_code == 2 and "simulation.observed_years" in r.output and "Traceback" not in r.output
+    f.write_text('[[observations]]\nquantity = "revenue"\nperiod = 2026\nvalue = 1_050\nerror = { sd = 10 }\n')
+    r = invoke("update", run, f, "--out", tmp_path / "upd.nc")
+    assert r.exit_code == 0, r.output
 
 
 # --------------------------------------------------------------------------- CLI

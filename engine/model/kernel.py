@@ -31,7 +31,7 @@ from .cashflow import inverse_sales_to_capital, reinvestment, starting_invested_
 from .discounting import discount_step, step_growth, stub_length, wacc_at
 from .financing import (compound_factor, failure_payoff, failure_step_probability, failure_weighted, finance_or_fail,
                         grow_cash, market_equity)
-from .layout import (F_FIXED_FADE, I_ON_LOSS, L_LIQUIDATED, L_NOT_STEADY)
+from .layout import (F_FIXED_FADE, I_ON_LOSS, L_LIQUIDATED, L_NOT_STEADY, Y_CASH, Y_EBIT, Y_FCFF)
 from .layout import (F_DT, F_ELAPSED, F_FADE_END, F_FADE_START, F_HORIZON, F_MCAP, F_MIN_SPREAD, F_PRICE, F_TO_PRICE,
                      I_KEEP, I_LIMITED, I_MARGIN_METHOD, I_MID_YEAR, I_N, I_NSEG, I_TV_METHOD, K_CASH, K_CHURN,
                      K_EBIT, K_FCFF, K_GROWTH, K_MARGIN, K_MULTIPLE, K_PRICE, K_REVENUE, K_SHARES, L_FAILED,
@@ -62,7 +62,27 @@ __all__ = ["simulate_block", "draw_normals"]
 
 
 @jit
-def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, flags, keep_out, keep_seg):
+def _write_year(obs_out, obs_seg, p, y, acc, acc_e, acc_f, cash_y, dead, dt):
+    """Write fiscal year ``y`` of path ``p`` into the observed arrays: the year's sums of rate x ``dt``
+    (``acc``: segment revenue rates, ``acc_e``: EBIT rates, ``acc_f``: FCFF rates) and ``cash_y``;
+    NaN when ``dead`` (the path failed before the year began)."""
+    if dead:
+        for k in range(acc.shape[0]):
+            obs_seg[p, y, k] = np.nan
+        obs_out[Y_EBIT, p, y] = np.nan
+        obs_out[Y_FCFF, p, y] = np.nan
+        obs_out[Y_CASH, p, y] = np.nan
+    else:
+        for k in range(acc.shape[0]):
+            obs_seg[p, y, k] = acc[k] * dt
+        obs_out[Y_EBIT, p, y] = acc_e * dt
+        obs_out[Y_FCFF, p, y] = acc_f * dt
+        obs_out[Y_CASH, p, y] = cash_y
+
+
+@jit
+def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, flags, keep_out, keep_seg,
+                   obs_out=None, obs_seg=None):
     """Simulate one block of paths, fused over time (docs/model.md, sections 1-9).
 
     Parameters
@@ -95,6 +115,14 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, fl
         Written when ``iopt[I_KEEP]``: the ``K_*`` variables per step.
     keep_seg : ndarray(float64, ndim=3), (path, time, segment) or (1, 1, segment)
         Written when ``iopt[I_KEEP]``: segment revenue per step [money/year].
+    obs_out : ndarray(float64, ndim=3), (NY, path, year), optional
+        Written when given: the ``Y_*`` variables of the first ``year`` fiscal years
+        (``simulation.observed_years``), each the sum over the year's steps of the
+        kept variable's value x dt (EBIT and FCFF [money]) or cash at the year's
+        last step [money]; NaN for the years after the one the path failed in.
+        Omitted (None): nothing is observed (no cost).
+    obs_seg : ndarray(float64, ndim=3), (path, year, segment), optional
+        Written with ``obs_out``: segment revenue of each observed fiscal year [money].
     """
     n_paths = theta.shape[0]
     N = iopt[I_N]
@@ -165,6 +193,10 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, fl
     lmkt = np.empty(K)  # market-share segments: log market size, accumulated log share noise
     lsh = np.empty(K)
     ex = np.empty(K)
+    acc = np.zeros(K)  # observed years: the running year's sums of segment revenue rates
+    n_obs = 0
+    if obs_out is not None:
+        n_obs = obs_out.shape[2]
 
     for p in range(n_paths):
         th = theta[p]
@@ -279,6 +311,12 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, fl
         ebit = 0.0
         r_t = w0
         g_tot = 0.0
+        fail_t = N + 1  # the step the path failed in
+        acc_e = 0.0
+        acc_f = 0.0
+        cash_y = 0.0
+        for k in range(K):
+            acc[k] = 0.0
 
         for t in range(1, N + 1):
             tau = t * dt
@@ -299,6 +337,14 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, fl
                     keep_out[K_MULTIPLE, p, t - 1] = np.nan
                     for k in range(K):
                         keep_seg[p, t - 1, k] = 0.0
+                if obs_out is not None:
+                    y_obs = (t - 1) // spy
+                    if y_obs < n_obs and t % spy == 0:  # a failed path's flows are 0 and its cash 0, as kept
+                        _write_year(obs_out, obs_seg, p, y_obs, acc, acc_e, acc_f, 0.0, fail_t <= y_obs * spy, dt)
+                        acc_e = 0.0
+                        acc_f = 0.0
+                        for k in range(K):
+                            acc[k] = 0.0
                 continue
 
             # ---- 1. revenue by segment
@@ -400,6 +446,7 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, fl
             if failed:
                 # one failure payoff for both lenses (docs/model.md, section 8)
                 fail_year = tau
+                fail_t = t
                 shares_f = shares
                 payoff = failure_payoff(cash, recov, ic, claims)
                 df_f = df
@@ -422,6 +469,20 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, fl
                                                             to_price)
                 for k in range(K):
                     keep_seg[p, t - 1, k] = R[k]
+            if obs_out is not None:
+                y_obs = (t - 1) // spy
+                if y_obs < n_obs:  # the kept rates of the step, summed over the fiscal year
+                    for k in range(K):
+                        acc[k] += R[k]
+                    acc_e += ebit
+                    acc_f += fcff / dt
+                    cash_y = cash
+                    if t % spy == 0:
+                        _write_year(obs_out, obs_seg, p, y_obs, acc, acc_e, acc_f, cash_y, False, dt)
+                        acc_e = 0.0
+                        acc_f = 0.0
+                        for k in range(K):
+                            acc[k] = 0.0
             if t == n_year:
                 r_year_ago = r_tot
                 mdet_year_ago = 1.0 - vcs - fixed / r_tot if r_tot > 0.0 else 0.0

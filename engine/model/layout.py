@@ -2,11 +2,11 @@
 
 Each constant is the position of its spec in a registry list: ``P_*`` in
 ``GLOBAL_INPUTS`` (theta columns), ``S_*`` in ``SEGMENT_INPUTS`` (column
-``NG + k * NS + S_*`` of segment ``k``), ``O_*`` / ``L_*`` / ``K_*`` the rows of the
-kernel's float outputs, flags and kept (path, time) variables, ``I_*`` / ``F_*``
+``NG + k * NS + S_*`` of segment ``k``), ``O_*`` / ``L_*`` / ``K_*`` / ``Y_*`` the rows of the
+kernel's float outputs, flags, kept (path, time) and observed (path, year) variables, ``I_*`` / ``F_*``
 the integer and float options, ``SH_*`` / ``SS_*`` the scenario-shock columns
 (``NSH + k * NSS + SS_*`` for segment ``k``). ``NG``, ``NS``, ``NO``, ``NL``,
-``NK``, ``NI``, ``NF``, ``NSH``, ``NSS`` are the counts.
+``NK``, ``NY``, ``NI``, ``NF``, ``NSH``, ``NSS`` are the counts.
 
 They are plain module-level ints: the kernel modules import them by name, and
 numba freezes a global int into the compiled code as a constant.
@@ -28,6 +28,7 @@ for _specs, _count in (
     (_v.OUTPUT_VARIABLES, "NO"),
     (_v.FLAG_VARIABLES, "NL"),
     (_v.STEP_VARIABLES, "NK"),
+    (_v.YEAR_VARIABLES, "NY"),
     (_v.INT_OPTIONS, "NI"),
     (_v.FLOAT_OPTIONS, "NF"),
     (_v.SCENARIO_SHOCKS, "NSH"),
