@@ -432,7 +432,7 @@ def report(results, as_json, html_out=None, with_tornado=False, tornado_paths=No
 @_debug
 @_guard
 def update_cmd(results, observations, out, as_json):
-    """Update a saved --keep-paths RESULTS.nc on reported figures in OBSERVATIONS (.toml/.yaml).
+    """Update a saved RESULTS.nc on reported figures in OBSERVATIONS (.toml/.yaml).
 
     Each path is weighted by the likelihood of the figures (importance weighting); the report is
     recomputed with the weights and a "what changed" table. See README, "Updating on reported figures".
