@@ -418,8 +418,8 @@ def implied_cost_of_capital(cfg, paths: Optional[int] = None, seed: Optional[int
             side = "lower" if f0 < 0 else "higher"
             out["note"] = (f"no root: even with every rate {side} (shift d in [{a:+.4f}, {b:+.4f}], rates kept in "
                            f"[{RATE_RANGE[0]:.1%}, {RATE_RANGE[1]:.0%}]) the mean value does not reach the price "
-                           f"(mean value {mean_value(a if f0 < 0 else b):,.6g} at the end of the range, "
-                           f"price {price:,.6g})")
+                           f"(mean value {_amount(mean_value(a if f0 < 0 else b))} at the end of the range, "
+                           f"price {_amount(price)})")
             out["evaluations"] = len(cache)
             return out
     d = 0.0 if a == b else float(brentq(f, a, b, xtol=xtol, rtol=4 * np.finfo(float).eps, maxiter=200))
@@ -475,3 +475,8 @@ def fair_value(ds, cfg=None, implied: bool = False, implied_paths: Optional[int]
     return {"fair_value_ratio": fair_value_ratio(ds), "implied_cost_of_capital": icc,
             "expected_irr": expected_irr(ds), "ev_sales_today": ev_sales_today(cfg), "reported_revenue": rev,
             "peers": peer_values(ds, cfg)}
+
+
+def _amount(x: float) -> str:
+    """An amount with thousands separators and no exponent (1,070,000; 16.02; -9,381)."""
+    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:,.2f}"

@@ -74,11 +74,13 @@ def test_implied_cost_of_capital_reuses_the_draws_and_agrees_with_re_drawing():
     """Drawn WACCs (PERT, a location family): the base draws + d give the re-drawn runs' rate within xtol."""
     from engine.config import load_config
 
-    cfg = load_config(CONFIGS / "zhipu.toml")
+    # the AI peer at a market cap of HK$12bn (its drawn WACCs are PERT): a root near the base rate (Zhipu's
+    # reviewed config has none: its mean value is negative)
+    cfg = load_config(CONFIGS / "ai_peer.toml").with_inputs({"market.market_cap": 12_000})
     fast = implied_cost_of_capital(cfg, paths=3000)
     slow = implied_cost_of_capital(cfg, paths=3000, reuse_draws=False)
     assert fast["draws_reused"] and not slow["draws_reused"]
-    assert -0.055 < slow["shift"] < 0  # a root inside the bracket: the comparison is not of two Nones
+    assert -0.05 < slow["shift"] < 0  # a root inside the bracket: the comparison is not of two Nones
     assert fast["shift"] == pytest.approx(slow["shift"], abs=1e-9)
     assert fast["mean_value_check"] == pytest.approx(cfg.price, rel=1e-6)
     # a lognormal WACC changes shape when shifted: it is re-drawn
