@@ -153,10 +153,10 @@ def _hist(ds, ax):
         edges = np.unique(np.concatenate([-np.geomspace(max(-lo, lt), lt, 30) if lo < 0 else [],
                                           np.linspace(-lt, lt, 11), np.geomspace(lt, max(hi, lt * 1.01), 60)]))
         ax.hist(np.clip(v, edges[0], edges[-1]), bins=edges, color="steelblue", alpha=0.8)
-        ax.set_xlabel(f"value per share [{unit}] (symmetric log scale)")
+        ax.set_xlabel(f"{_noun(ds)} [{unit}] (symmetric log scale)")
     else:
         ax.hist(np.clip(v, lo, hi), bins=80, color="steelblue", alpha=0.8)
-        ax.set_xlabel(f"value per share [{unit}]")
+        ax.set_xlabel(f"{_noun(ds)} [{unit}]")
     _money_axis(ax.xaxis)
     ax.axvline(price, color="crimson", lw=2, label=f"today's price {tick_label(price)}")
     med, mean = float(np.median(v)), float(np.mean(v))
@@ -167,7 +167,7 @@ def _hist(ds, ax):
              f"and the {100 * np.mean(v > hi):.2g}% above {tick_label(hi)}")
     se = "n/a" if not math.isfinite(pr["se"]) else f"{100 * pr['se']:.2g}%"
     _legend_outside(ax, fig)
-    _title(ds, "distribution of value per share", ax)
+    _title(ds, f"distribution of {_noun(ds)}", ax)
     ax.text(0.5, 1.0, f"P(justified, DCF) = {100 * pr['estimate']:.3g}% (SE {se}; Wilson 95% "
             f"[{100 * pr['ci95_low']:.3g}%, {100 * pr['ci95_high']:.3g}%]); {tails}", transform=ax.transAxes,
             fontsize=8, ha="center", va="bottom")
@@ -192,10 +192,10 @@ def _cdf(ds, ax):
     ax.axvline(price, color="crimson", lw=2, label=f"today's price {tick_label(price)}")
     ax.axvline(med, color="black", lw=1.2, ls="--", label=f"median {tick_label(med)}")
     ax.axhline(below, color="grey", ls=":", lw=1, label=f"paths worth less than the price: {100 * below:.3g}%")
-    ax.set_xlabel(f"value per share [{unit}]")
+    ax.set_xlabel(f"{_noun(ds)} [{unit}]")
     ax.set_ylabel("cumulative probability [% of paths]")
     _legend_outside(ax, fig)
-    _title(ds, "CDF of value per share", ax)
+    _title(ds, f"CDF of {_noun(ds)}", ax)
 
 
 def _fan(ds, fig):
@@ -512,3 +512,9 @@ def save_set(ds, cfg, folder, threads: Optional[int] = None, paths_cap: int = 20
                                                seed=int(ds.attrs["seed"]), threads=threads, keep_paths=True)
     written.append(write(kept, "fan", Path(folder) / "fan.png", option=option))
     return written
+
+
+def _noun(ds) -> str:
+    """'value per share', or 'DCF equity value' when the config gives no share count (the report's label)."""
+    per_share = ds.attrs.get("per_share", 1)
+    return "value per share" if bool(int(per_share)) else "DCF equity value"
