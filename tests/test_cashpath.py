@@ -167,3 +167,16 @@ def test_cli_json_and_text_report(base, tmp_path):
     assert r.exit_code == 0, r.output
     assert "Cash and funding" in r.output
     assert "by funding" in r.output
+
+
+def test_html_report_has_cash_and_funding(base):
+    from engine.views.html import render_html
+
+    base["margin"] = {"today": -0.10, "target": -0.10}
+    base["balance_sheet"]["cash"] = 300.0
+    page = render_html(run(base), implied=False)
+    i = page.index("<caption>Cash and funding</caption>")
+    table = page[i:page.index("</table>", i)]
+    assert "<td>runway without new money, years (10th / median / 90th)</td>" in table
+    assert '<td class="num">3.00 / 3.00 / 3.00</td>' in table
+    assert '<td class="num">0.00% / 0.00%</td>' in table  # no failures
