@@ -14,7 +14,7 @@ import numpy as np
 from ._stats import mean_sd
 from .errors import InputError
 
-__all__ = ["summary_dict", "summarize", "summary_dataset", "proportion", "QUANTILES", "PERCENTILE_METHOD",
+__all__ = ["summary_dict", "cash_and_funding", "summarize", "summary_dataset", "proportion", "QUANTILES", "PERCENTILE_METHOD",
            "open_results", "save_results", "must_believe", "refuse_weighted"]
 
 #: Percentiles of value per share in every report.
