@@ -14,7 +14,7 @@ import numpy as np
 from ._stats import mean_sd
 from .errors import InputError
 
-__all__ = ["summary_dict", "summarize", "summary_dataset", "proportion", "QUANTILES", "PERCENTILE_METHOD",
+__all__ = ["summary_dict", "cash_and_funding", "summarize", "summary_dataset", "proportion", "QUANTILES", "PERCENTILE_METHOD",
            "open_results", "save_results", "must_believe", "refuse_weighted"]
 
 #: Percentiles of value per share in every report.
@@ -112,7 +112,8 @@ def summary_dict(ds, implied: bool = False, implied_paths: Optional[int] = None,
         ``liquidated_share`` (share of surviving paths valued at liquidation under
         ``terminal.on_loss = "liquidate"``), ``not_steady_share`` (share of surviving
         paths not in steady state at the horizon), ``hurdle`` note, ``elapsed_s``,
-        ``must_believe`` (see :func:`must_believe`). First after the header, the
+        ``must_believe`` (see :func:`must_believe`), ``breakeven``, ``runway``, ``raised``,
+        ``failures`` (see :func:`cash_and_funding`). First after the header, the
         fair-value keys of :func:`engine.fairvalue.fair_value`: ``value_label``
         ('value per share', or 'equity value' without a share count),
         ``fair_value_ratio``, ``implied_cost_of_capital``, ``expected_irr``,
@@ -176,6 +177,7 @@ def summary_dict(ds, implied: bool = False, implied_paths: Optional[int] = None,
         "config_sha256": a.get("config_sha256", ""),
         "elapsed_s": float(a.get("elapsed_s", float("nan"))),
         "must_believe": must_believe(ds),
+        **cash_and_funding(ds),
     }
     if hr_note:
         out["median_horizon_return_note"] = hr_note
@@ -185,6 +187,71 @@ def summary_dict(ds, implied: bool = False, implied_paths: Optional[int] = None,
 #: Transitional alias of :func:`summary_dict` for modules that still import it by this name;
 #: the notebook API's ``engine.summarize`` is :func:`summary_dataset`.
 summarize = summary_dict
+
+
+def _pctl_beyond(x, qs=(10, 50, 90)) -> dict:
+    """Percentiles ``p10, p50, p90`` of ``x`` (linear, :data:`PERCENTILE_METHOD`) where NaN means beyond the horizon.
+
+    NaN sorts last (as +infinity); a percentile whose interpolation touches such a
+    value is None (beyond the horizon). Shape (path,) in, a dict of floats or None out.
+    """
+    x = np.sort(np.where(np.isnan(x), np.inf, np.asarray(x, dtype=float)))
+    out = {}
+    for q in qs:
+        pos = q / 100.0 * (x.size - 1)
+        lo, hi = int(math.floor(pos)), int(math.ceil(pos))
+        out[f"p{q}"] = None if not np.isfinite(x[hi]) else float(x[lo] + (x[hi] - x[lo]) * (pos - lo))
+    return out
+
+
+def cash_and_funding(ds) -> dict:
+    """The "Cash and funding" keys of the run report: ``breakeven``, ``runway``, ``raised``, ``failures``.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A run's results with the per-path variables ``breakeven_year``, ``runway_years``,
+        ``equity_raised``, ``cumulative_burn``, ``failure_cause``, ``failed`` (dims ``(path,)``)
+        and the attr ``horizon_years``.
+
+    Returns
+    -------
+    dict
+        ``breakeven``: ``{"by_year": {"1": share, ..., "<horizon>": share}, "not_by_horizon": share,
+        "median_year": year}``: the share of all paths whose first fiscal year of EBIT > 0 is that
+        year, the share that reach none by the horizon (or fail first), and the median year over
+        the paths that reach it (NaN when none does).
+        ``runway``: ``{"p10", "p50", "p90", "beyond_horizon_share"}``: percentiles of the years
+        from the base fiscal year's end until cash, never raising new money, would fall below 0
+        [year]; None where the percentile lies beyond the horizon.
+        ``raised``: ``{"equity_raised": {p10, p50, p90}, "cumulative_burn": {p10, p50, p90}, "units"}``
+        over all paths, in ``units`` (the reporting currency and its money unit, "CNY million").
+        ``failures``: ``{"failed_share", "hazard_share", "funding_share"}``: shares of all paths
+        that failed, by the exogenous hazard, by funding (cash below the floor with no financing).
+    """
+    n = ds.sizes["path"]
+    horizon = int(ds.attrs["horizon_years"])
+    be = np.asarray(ds["breakeven_year"].values, dtype=float)
+    reached = be[~np.isnan(be)]
+    by_year = {str(y): float(np.count_nonzero(reached == y) / n) for y in range(1, horizon + 1)}
+    rw = np.asarray(ds["runway_years"].values, dtype=float)
+    cause = np.asarray(ds["failure_cause"].values, dtype=float)
+
+    def pq(name):
+        x = np.asarray(ds[name].values, dtype=float)
+        return {f"p{q}": float(v) for q, v in zip((10, 50, 90), np.percentile(x, (10, 50, 90), method="linear"))}
+
+    return {
+        "breakeven": {"by_year": by_year, "not_by_horizon": float(1.0 - reached.size / n),
+                      "median_year": float(np.median(reached)) if reached.size else float("nan")},
+        "runway": {**_pctl_beyond(rw), "beyond_horizon_share": float(np.count_nonzero(np.isnan(rw)) / n)},
+        "raised": {"equity_raised": pq("equity_raised"), "cumulative_burn": pq("cumulative_burn"),
+                   "units": " ".join(str(ds.attrs[k]) for k in ("reporting_currency", "money_unit")
+                                     if ds.attrs.get(k))},
+        "failures": {"failed_share": float(np.count_nonzero(ds["failed"].values) / n),
+                     "hazard_share": float(np.count_nonzero(cause == 1.0) / n),
+                     "funding_share": float(np.count_nonzero(cause == 2.0) / n)},
+    }
 
 
 def summary_dataset(ds):

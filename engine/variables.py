@@ -159,6 +159,20 @@ PATH_VARIABLES = [
              "true when a surviving path's last-year revenue growth exceeds terminal.growth by more than 5 points, "
              "or its deterministic margin is more than 5 points from margin.target (linear, exponential) or still "
              "moving by more than 1 point a year (cost structure)", "L_NOT_STEADY"),
+    # ---- cash and funding (the run report's "Cash and funding" table)
+    Variable("breakeven_year", _P, "f8", "year", "first fiscal year of positive operating income",
+             "the first forecast fiscal year (1 .. horizon) whose EBIT (the sum over its steps) is > 0; NaN when no "
+             "year before the horizon or failure reaches it", "O_BREAKEVEN"),
+    Variable("runway_years", _P, "f8", "year", "cash runway without new money",
+             "years from the base fiscal year's end to the first step end where a shadow cash balance that never "
+             "raises equity (today's cash, grown at financing.cash_rate, plus each step's FCFF) falls below 0; "
+             "NaN when it stays >= 0 to the horizon (or to failure)", "O_RUNWAY"),
+    Variable("cumulative_burn", _P, "f8", "{money}", "cumulative burn",
+             "sum of the negative FCFF flows to the horizon (to failure on failed paths), as a positive amount",
+             "O_BURN"),
+    Variable("failure_cause", _P, "f8", "1", "failure cause",
+             "0 survived; 1 failed by the exogenous hazard (failure.annual_probability); 2 failed by funding (cash "
+             "below financing.cash_floor with the financing window closed or the equity worthless)", "O_FAIL_CAUSE"),
 ]
 
 # ----------------------------------------------------------------------- kept (path, time) results
@@ -437,7 +451,12 @@ NON_FINITE_OUTCOMES = {
     "failure_year": "NaN exactly on the surviving paths (failed = false)",
     **{name: "finite on the surviving paths and NaN exactly on the failed paths" for name in MISSING_WHEN_FAILED},
     "horizon_return": "non-finite only where price_horizon is",
+    **{name: "finite or NaN (NaN: not reached), never infinite" for name in ("breakeven_year", "runway_years")},
+    "failure_cause": "0 exactly on the surviving paths, 1 (hazard) or 2 (funding) on the failed paths",
 }
+
+#: Float outcomes whose NaN means "not reached" on any path (see :data:`NON_FINITE_OUTCOMES`).
+MAY_BE_UNREACHED = ("breakeven_year", "runway_years")
 
 
 def _plain(v):
@@ -510,6 +529,10 @@ def validate_values(ds, where: str = "the results") -> None:
             bad = np.where(failed, ~np.isnan(x), ~ok)
         elif v.name == "horizon_return":
             bad = ~ok & np.isfinite(np.asarray(ds["price_horizon"].values, dtype=float))
+        elif v.name in MAY_BE_UNREACHED:
+            bad = ~ok & ~np.isnan(x)
+        elif v.name == "failure_cause":
+            bad = np.where(failed, (x != 1.0) & (x != 2.0), x != 0.0)
         else:
             bad = ~ok
         n = int(np.count_nonzero(bad))

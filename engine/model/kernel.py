@@ -32,6 +32,7 @@ from .discounting import discount_step, step_growth, stub_length, wacc_at
 from .financing import (compound_factor, failure_payoff, failure_step_probability, failure_weighted, finance_or_fail,
                         grow_cash, market_equity)
 from .layout import (F_FIXED_FADE, I_ON_LOSS, L_LIQUIDATED, L_NOT_STEADY, Y_CASH, Y_EBIT, Y_FCFF)
+from .layout import O_BREAKEVEN, O_BURN, O_FAIL_CAUSE, O_RUNWAY
 from .layout import (F_DT, F_ELAPSED, F_FADE_END, F_FADE_START, F_HORIZON, F_MCAP, F_MIN_SPREAD, F_PRICE, F_TO_PRICE,
                      I_KEEP, I_LIMITED, I_MARGIN_METHOD, I_MID_YEAR, I_N, I_NSEG, I_TV_METHOD, K_CASH, K_CHURN,
                      K_EBIT, K_FCFF, K_GROWTH, K_MARGIN, K_MULTIPLE, K_PRICE, K_REVENUE, K_SHARES, L_FAILED,
@@ -317,6 +318,12 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, fl
         cash_y = 0.0
         for k in range(K):
             acc[k] = 0.0
+        cash_nr = cash0  # shadow cash that never raises equity: the runway without new money
+        runway = np.nan
+        burn = 0.0
+        ebit_year = 0.0  # EBIT of the fiscal year so far [money]
+        breakeven = np.nan
+        cause = 0.0
 
         for t in range(1, N + 1):
             tau = t * dt
@@ -434,16 +441,30 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, fl
             # only needed to raise equity, keep paths or exit
             prem = premium_step(prem, mu_decay, mu_vol, e_mu)
             # ---- 8. cash, dilution, financing, failure
-            cash = grow_cash(cash, cash_grow if full else compound_factor(th[P_CASH_RATE], h), fcff)
+            cash_f = cash_grow if full else compound_factor(th[P_CASH_RATE], h)
+            cash = grow_cash(cash, cash_f, fcff)
+            cash_nr = grow_cash(cash_nr, cash_f, fcff)
+            if cash_nr < 0.0 and math.isnan(runway):
+                runway = tau
+            if fcff < 0.0:
+                burn -= fcff
             if keep or t == N or cash < floor:
                 g_tot = annualised_growth(r_tot, r_prev, dt, annual)
                 mult = ev_sales(mu_mat, beta, g_tot, tg, prem, shock[t - 1, SH_MULT_LOG])
             shares *= sbc_step if full else compound_factor(sbc, h)
+            fail_p = fail_step if full else failure_step_probability(th[P_FAIL], h)
             failed, shares, cash, need = finance_or_fail(
-                u_fail, fail_step if full else failure_step_probability(th[P_FAIL], h), cash, floor,
+                u_fail, fail_p, cash, floor,
                 closed[t - 1] != 0, mult, r_tot, claims, fcff, h if h > 0.0 else dt, buffer, shares, disc)
             raised += need
+            if not failed:
+                ebit_year += ebit * dt
+                if t % spy == 0:  # the fiscal year's last step
+                    if ebit_year > 0.0 and math.isnan(breakeven):
+                        breakeven = float(year)
+                    ebit_year = 0.0
             if failed:
+                cause = 1.0 if u_fail < fail_p else 2.0  # finance_or_fail tests the hazard first
                 # one failure payoff for both lenses (docs/model.md, section 8)
                 fail_year = tau
                 fail_t = t
@@ -559,6 +580,10 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, fl
         out[O_PRICE_H, p] = price_h
         out[O_RET_H, p] = ret
         out[O_RAISED, p] = raised
+        out[O_BREAKEVEN, p] = breakeven
+        out[O_RUNWAY, p] = runway
+        out[O_BURN, p] = burn
+        out[O_FAIL_CAUSE, p] = cause
         if failed:  # horizon values of a failed path are missing, not frozen at failure
             out[O_REV_N, p] = np.nan
             out[O_MARGIN_N, p] = np.nan

@@ -215,6 +215,10 @@ def _report(s: dict) -> str:
     if math.isfinite(s["elapsed_s"]):
         rows.append(["elapsed", f"{s['elapsed_s']:.2f} s"])
     out.append(_table("Outcomes", ["what", "value"], rows, {1}))
+    if s.get("breakeven"):
+        from .tables import cash_funding_rows
+
+        out.append(_table("Cash and funding", ["what", "value"], [list(r) for r in cash_funding_rows(s)], {1}))
     return "\n".join(out)
 
 

@@ -167,6 +167,8 @@ def render_report(s: dict, console=None) -> None:
         o.add_row("paths with equity floored at 0 (limited liability)", f"{s['floored']:,}")
     o.add_row("elapsed", f"{s['elapsed_s']:.2f} s")
     c.print(o)
+    if s.get("breakeven"):
+        render_cash_funding(s, c)
     if s.get("median_horizon_return_note"):
         c.print(f"[yellow]median annual holder return: {s['median_horizon_return_note']}.[/yellow]")
     ap = s.get("approximation")
@@ -176,6 +178,52 @@ def render_report(s: dict, console=None) -> None:
                 f"absolute error {money(worst)}.[/yellow]")
     if s.get("must_believe"):
         render_must_believe(s["must_believe"], c)
+
+
+def cash_funding_rows(s: dict) -> list:
+    """The rows ``(what, value)`` of the "Cash and funding" table from a report's ``breakeven``, ``runway``,
+    ``raised`` and ``failures`` keys (:func:`engine.summary.cash_and_funding`); shared by the text and HTML reports."""
+    be, rw, ra, fa = s["breakeven"], s["runway"], s["raised"], s["failures"]
+    units = f", {ra['units']}" if ra.get("units") else ""
+
+    def years(x):
+        return "beyond the horizon" if x is None or not math.isfinite(x) else f"{x:.2f}"
+
+    def three(f, d):
+        return " / ".join(f(d[k]) for k in ("p10", "p50", "p90"))
+
+    amounts = [ra[k][q] for k in ("equity_raised", "cumulative_burn") for q in ("p10", "p50", "p90")]
+    scale = max((abs(x) for x in amounts if math.isfinite(x)), default=0.0)
+    m = functools.partial(money, scale=scale)
+    by_year = "  ".join(f"{y}: {pct(v)}" for y, v in be["by_year"].items() if v > 0.0)
+    med = be["median_year"]
+    return [
+        ("break-even year (first EBIT > 0), share of paths", by_year or "none"),
+        ("no break-even by the horizon (share)", pct(be["not_by_horizon"])),
+        ("median break-even year (paths that reach it)",
+         f"{med:g}" if med is not None and math.isfinite(med) else "n/a"),
+        ("runway without new money, years (10th / median / 90th)", three(years, rw)),
+        ("runway beyond the horizon (share)", pct(rw["beyond_horizon_share"])),
+        (f"equity raised to the horizon{units} (10th / median / 90th)", three(m, ra["equity_raised"])),
+        (f"cumulative burn to the horizon{units} (10th / median / 90th)", three(m, ra["cumulative_burn"])),
+        ("failed by the hazard / by funding (share)",
+         f"{pct(fa['hazard_share'], 2)} / {pct(fa['funding_share'], 2)}"),
+    ]
+
+
+def render_cash_funding(s: dict, console=None) -> None:
+    """Print the "Cash and funding" table of a run report (rows of :func:`cash_funding_rows`)."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    c = console or Console(soft_wrap=False)
+    t = Table(title="Cash and funding", title_justify="left", show_header=False)
+    t.add_column("what")
+    t.add_column("value", justify="right")
+    for what, value in cash_funding_rows(s):
+        t.add_row(escape(what), escape(value))
+    c.print(t)
 
 
 def undefined_notes(s: dict) -> list:
