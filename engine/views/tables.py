@@ -33,7 +33,7 @@ def fair_value_rows(s: dict) -> list:
     fv = s.get("fair_value_ratio")
     if fv:
         rows.append((f"E[{noun}] / price", f"{fv['estimate']:.3f}x  (standard error "
-                     f"{'n/a' if not math.isfinite(fv['se']) else format(fv['se'], '.3f')})"))
+                     f"{'n/a' if not math.isfinite(fv['se']) else format(fv['se'], '.2g')})"))
     icc = s.get("implied_cost_of_capital")
     if icc and (icc.get("rate") is not None or icc.get("bracket") is not None):
         if icc.get("rate") is not None:
