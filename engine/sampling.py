@@ -653,6 +653,18 @@ def correlate_uniforms(u: Any, factor: Any, index: Sequence[int]) -> np.ndarray:
     ValueError
         If shapes do not match or `index` repeats or is out of range.
     """
+    u, f, idx, k = _coupling_arguments(u, factor, index)
+    out = u.copy()
+    if k == 0:
+        return out
+    z = ndtri(u[:, idx])
+    out[:, idx] = np.clip(ndtr(z @ f.T), _U_LO, _U_HI)
+    return out
+
+
+
+def _coupling_arguments(u: Any, factor: Any, index: Sequence[int]):
+    """``(u, factor, index, k)`` as float / int arrays, checked: u (n, d), factor (k, k), k distinct columns of u."""
     u = np.asarray(u, dtype=np.float64)
     if u.ndim != 2:
         raise InputError(f"u must have shape (n, d); got {u.shape}")
@@ -665,13 +677,7 @@ def correlate_uniforms(u: Any, factor: Any, index: Sequence[int]) -> np.ndarray:
         raise InputError(
             f"index {idx.tolist()} must hold distinct column numbers in [0, {u.shape[1]})"
         )
-    out = u.copy()
-    if k == 0:
-        return out
-    z = ndtri(u[:, idx])
-    out[:, idx] = np.clip(ndtr(z @ f.T), _U_LO, _U_HI)
-    return out
-
+    return u, f, idx, k
 
 def rank_correlate(u: Any, factor: Any, index: Sequence[int]) -> np.ndarray:
     """Induce rank correlation by reordering columns (Iman & Conover 1982).
@@ -708,18 +714,7 @@ def rank_correlate(u: Any, factor: Any, index: Sequence[int]) -> np.ndarray:
     ValueError
         If shapes do not match or `index` repeats or is out of range.
     """
-    u = np.asarray(u, dtype=np.float64)
-    if u.ndim != 2:
-        raise InputError(f"u must have shape (n, d); got {u.shape}")
-    f = np.asarray(factor, dtype=np.float64)
-    idx = np.asarray(index, dtype=np.intp).reshape(-1)
-    k = idx.size
-    if f.shape != (k, k):
-        raise InputError(f"factor must have shape ({k}, {k}) for {k} columns; got {f.shape}")
-    if k and (np.unique(idx).size != k or idx.min() < 0 or idx.max() >= u.shape[1]):
-        raise InputError(
-            f"index {idx.tolist()} must hold distinct column numbers in [0, {u.shape[1]})"
-        )
+    u, f, idx, k = _coupling_arguments(u, factor, index)
     out = u.copy()
     n = u.shape[0]
     if k == 0 or n < 2:
