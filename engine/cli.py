@@ -16,15 +16,12 @@ import sys
 
 import click
 
+from ._cli_support import EXIT_CLOSED_PIPE, MAX_SEED, closed_pipe, flag_words, options, stdout_is_devnull  # noqa: F401
 from .views import tables
 from .views.format import json_safe
 from .views.progress import ProgressBar as _progress
 
-__all__ = ["main"]
-
-#: The largest seed (``engine.sampling.MAX_SEED``, a 64-bit seed), written out so that the command line
-#: starts without importing numpy and scipy (``pricedin --version``); tests/test_benchmarks.py checks they agree.
-MAX_SEED = 2**64 - 1
+__all__ = ["main"]  # EXIT_CLOSED_PIPE, MAX_SEED and flag_words are read here too (engine._cli_support)
 
 
 class InputError(click.ClickException):
@@ -34,36 +31,6 @@ class InputError(click.ClickException):
 
     def show(self, file=None):
         click.echo(f"error: {self.format_message()}", err=True)
-
-
-#: Library messages name Python arguments (in backticks); the command line reads its own flags.
-#: Applied in order, so the longer phrases go first.
-_FLAGS = (
-    ("`keep_paths=True`", "--keep-paths"),
-    ("set `keep_paths=False`", "drop --keep-paths"),
-    ("`keep_paths`", "--keep-paths"),
-    ("`max_memory_gb`", "--max-memory-gb"),
-    ("`max_paths`", "--max-paths"),
-    ("`target_se`", "--target-se"),
-    ("`target_rse`", "--target-rse"),
-    ("`tornado_paths`", "--tornado-paths"),
-    ("`max_horizon`", "--max-horizon"),
-    ("reverse stress `keys`:", "--reverse --input"),
-    ("`paths`", "--paths"),
-    ("`seed`", "--seed"),
-    ("`threads`", "--threads"),
-    ("`kind`", "--kind"),
-    ("`low`", "--low"),
-    ("`high`", "--high"),
-    ("`bins`", "--bins"),
-)
-
-
-def flag_words(message: str) -> str:
-    """A library message in the command line's words: each Python argument named as its flag."""
-    for arg, flag in _FLAGS:
-        message = message.replace(arg, flag)
-    return message
 
 
 def _guard(func):
@@ -95,42 +62,11 @@ def _guard(func):
         except Exception as e:  # noqa: BLE001
             if debug:
                 raise
-            _internal(e)
+            click.echo(f"internal error: {type(e).__name__}: {e}\n(this is a bug in pricedin; run again with "
+                       "--debug for the traceback and report it)", err=True)
+            sys.exit(1)
 
     return wrapper
-
-
-def _internal(e: BaseException) -> None:
-    click.echo(
-        f"internal error: {type(e).__name__}: {e}\n(this is a bug in pricedin; run again with --debug "
-        "for the traceback and report it)",
-        err=True,
-    )
-    sys.exit(1)
-
-
-def _version():
-    from . import __version__
-
-    return __version__
-
-
-#: Exit status when the reader of stdout went away (``| head``): 128 + SIGPIPE, as a shell reports for C tools.
-EXIT_CLOSED_PIPE = 141
-
-
-def _closed_pipe() -> None:
-    """The reader of stdout closed it: stop quietly (the recipe of the Python docs, signal module, "Note on SIGPIPE").
-
-    stdout is pointed at devnull so that the flush at exit does not fail again, and the
-    status is :data:`EXIT_CLOSED_PIPE`; nothing is printed (a closed reader is not an error of ours).
-    """
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError, AttributeError):  # stdout is not a real file (a test runner's buffer)
-        pass
-    sys.exit(EXIT_CLOSED_PIPE)
 
 
 class _Main(click.Group):
@@ -140,31 +76,23 @@ class _Main(click.Group):
         try:
             return super().invoke(ctx)
         except BrokenPipeError:
-            _closed_pipe()
+            closed_pipe()
 
     def main(self, *args, **kwargs):
-        was_devnull = _stdout_is_devnull()
+        was_devnull = stdout_is_devnull()
         try:
             return super().main(*args, **kwargs)
         except SystemExit as e:
             # rich handles a closed pipe itself (Console.on_broken_pipe): stdout pointed at devnull, then exit 1
-            if e.code == 1 and not was_devnull and _stdout_is_devnull():
+            if e.code == 1 and not was_devnull and stdout_is_devnull():
                 sys.exit(EXIT_CLOSED_PIPE)
             try:
                 sys.stdout.flush()  # the last buffered output: the reader may be gone by now
             except BrokenPipeError:
-                _closed_pipe()
+                closed_pipe()
             except (OSError, ValueError, AttributeError):
                 pass
             raise
-
-
-def _stdout_is_devnull() -> bool:
-    try:
-        a, b = os.fstat(sys.stdout.fileno()), os.stat(os.devnull)
-    except (OSError, ValueError, AttributeError):
-        return False
-    return (a.st_dev, a.st_ino, a.st_rdev) == (b.st_dev, b.st_ino, b.st_rdev)
 
 
 @click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
@@ -182,9 +110,6 @@ def main():
         os.environ["COLUMNS"] = "160"  # piped or saved output: wide enough that tables do not truncate
 
 
-_debug = click.option("--debug", is_flag=True, help="Show the Python traceback on errors.")
-
-
 def _warn(message: str) -> None:
     click.echo(f"warning: {message}", err=True)
 
@@ -200,50 +125,10 @@ def _print_json(obj) -> None:
     click.echo(json.dumps(json_safe(obj), indent=2))
 
 
-def _finite_option(ctx, param, value):
-    """A float option must be a finite number (click's FloatRange lets ``inf`` and ``nan`` through)."""
-    import math
-
-    if value is not None and not math.isfinite(value):
-        raise click.BadParameter(f"{value!r} is not a finite number; give e.g. 4 (GiB)", ctx=ctx, param=param)
-    return value
-
-
-def _common_run(f):
-    opts = [
-        click.option("--paths", type=click.IntRange(min=1), default=None, help="Number of paths (default: simulation.paths)."),
-        click.option("--seed", type=click.IntRange(min=0, max=MAX_SEED), default=None, help="Seed (default: simulation.seed)."),
-        click.option("--threads", type=click.IntRange(min=1), default=None, help="Worker threads (default: all cores); results do not depend on it."),
-        click.option("--out", "out", type=click.Path(), default=None, help="Write the results Dataset to FILE.nc (atomically), or stream them block by block into a Zarr store RUN.zarr."),
-        click.option("--keep-paths", is_flag=True, help="Also keep (path, time) variables: revenue, margin, FCFF, cash, shares, multiple, price."),
-        click.option("--max-memory-gb", type=click.FloatRange(min=0.01), default=None, callback=_finite_option, help="Refuse runs whose estimated peak memory exceeds this many GiB (default: the available memory; --keep-paths arrays: 4 GiB)."),
-        click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object on stdout."),
-        click.option("--quiet", "-q", is_flag=True, help="No progress bar."),
-        _debug,
-    ]
-    for o in reversed(opts):
-        f = o(f)
-    return f
-
-
 @main.command()
 @click.argument("configs", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@_common_run
-@click.option("--scheduler", default=None, metavar="ADDRESS",
-              help="Run blocks as tasks on a Dask cluster: tcp://host:port of a running scheduler, or local:N "
-                   "for N worker processes on this machine (default: threads of this process).")
-@click.option("--resume", is_flag=True,
-              help="With --out RUN.zarr: finish an interrupted run, computing only its missing blocks.")
-@click.option("--plot", "plot_dir", type=click.Path(file_okay=False), default=None,
-              help="Write the figures (hist, cdf, fan, tornado, convergence) as PNG into DIR.")
-@click.option("--target-se", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Double the paths until the standard error of P(justified, DCF) is at most X (or --max-paths).")
-@click.option("--target-rse", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Double the paths until SE / P(justified, DCF) is at most X (or --max-paths).")
-@click.option("--max-paths", type=click.IntRange(min=1), default=10_000_000, show_default=True,
-              help="Upper limit on paths for --target-se / --target-rse.")
-@click.option("--implied-paths", type=click.IntRange(min=0), default=20_000, show_default=True,
-              help="Paths (the run's first) of the re-runs that solve for the implied cost of capital; 0: skip it.")
+@options("paths", "seed", "threads", "out", "keep-paths", "max-memory-gb", "json", "quiet", "debug", "scheduler", "resume",
+         "plot", "target-se", "target-rse", "max-paths", "implied-paths")
 @_guard
 def run(configs, paths, seed, threads, out, keep_paths, max_memory_gb, as_json, quiet, scheduler=None,
         resume=False, plot_dir=None, target_se=None, target_rse=None, max_paths=10_000_000, implied_paths=20_000):
@@ -356,17 +241,7 @@ def _run_batch(configs, paths, seed, threads, out, keep_paths, as_json, quiet, s
 
 @main.command()
 @click.argument("results", type=click.Path())
-@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object on stdout.")
-@click.option("--html", "html_out", type=click.Path(dir_okay=False), default=None,
-              help="Write a self-contained HTML page (tables and figures) to FILE.html (atomically).")
-@click.option("--tornado", "with_tornado", is_flag=True,
-              help="With --html: add the tornado (re-runs the file's config; off by default).")
-@click.option("--tornado-paths", type=click.IntRange(min=10), default=None,
-              help="With --tornado: paths of each tornado run (default: the run's paths, at most 2,000).")
-@click.option("--threads", type=click.IntRange(min=1), default=None, help="Worker threads (tornado re-runs).")
-@click.option("--price", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Re-evaluate both lenses at this price (value unit) from the stored values; no new run.")
-@_debug
+@options("json", "html", "tornado", "tornado-paths/report", "threads/tornado", "price", "debug")
 @_guard
 def report(results, as_json, html_out=None, with_tornado=False, tornado_paths=None, threads=None, price=None):
     """Re-print the report of a saved RESULTS file (.nc) or store (.zarr) without simulating.
@@ -426,10 +301,7 @@ def report(results, as_json, html_out=None, with_tornado=False, tornado_paths=No
 @main.command("update")
 @click.argument("results", type=click.Path(dir_okay=False))
 @click.argument("observations", type=click.Path(dir_okay=False))
-@click.option("--out", "out", type=click.Path(dir_okay=False), default=None,
-              help="Write the run plus its path weights to UPDATED.nc (`pricedin report` reads the weights).")
-@click.option("--json", "as_json", is_flag=True, help="Print the update as one JSON object on stdout.")
-@_debug
+@options("out/update", "json/update", "debug")
 @_guard
 def update_cmd(results, observations, out, as_json):
     """Update a saved RESULTS.nc on reported figures in OBSERVATIONS (.toml/.yaml).
@@ -458,7 +330,7 @@ def update_cmd(results, observations, out, as_json):
 
 @main.command()
 @click.argument("config", type=click.Path(dir_okay=False))
-@_debug
+@options("debug")
 @_guard
 def validate(config):
     """Check CONFIG and print it normalised (TOML)."""
@@ -471,7 +343,7 @@ def validate(config):
 
 
 @main.command()
-@_debug
+@options("debug")
 @_guard
 def schema():
     """Print the JSON Schema of a config file (for editors: units, bounds and defaults of every key)."""
@@ -487,25 +359,8 @@ def schema():
 
 @main.command()
 @click.argument("config", type=click.Path(dir_okay=False))
-@click.option("--scenarios", "scenarios_file", type=click.Path(dir_okay=False), default=None,
-              help="Scenario file (TOML); default: simulation.stress_scenarios, else stress/<config stem>.toml "
-                   "next to the config.")
-@click.option("--reverse", is_flag=True,
-              help="Reverse stress: the shift of each headline input that brings P(justified, DCF) to 50%.")
-@click.option("--input", "reverse_inputs", multiple=True, metavar="KEY",
-              help="With --reverse: search this input (key path) instead of the headline inputs; repeatable.")
-@click.option("--paths", type=click.IntRange(min=1), default=None,
-              help="Paths per scenario (default: simulation.paths; with --reverse at most 20,000).")
-@click.option("--seed", type=click.IntRange(min=0, max=MAX_SEED), default=None, help="Seed (default: simulation.seed).")
-@click.option("--threads", type=click.IntRange(min=1), default=None,
-              help="Worker threads (default: all cores); results do not depend on it.")
-@click.option("--out", "out", type=click.Path(dir_okay=False), default=None,
-              help="Write one Dataset with a scenario dimension to FILE.nc (atomically).")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object on stdout.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-@click.option("--scheduler", default=None, metavar="ADDRESS",
-              help="Run (scenario, block) tasks on a Dask cluster: tcp://host:port or local:N; same results as threads.")
-@_debug
+@options("scenarios", "reverse", "input", "paths/stress", "seed", "threads", "out/stress", "json", "quiet",
+         "scheduler/stress", "debug")
 @_guard
 def stress(config, scenarios_file, reverse, reverse_inputs, paths, seed, threads, out, as_json, quiet,
            scheduler=None):
@@ -583,26 +438,8 @@ def _emit(summary: dict, as_json: bool, out):
 
 @main.command()
 @click.argument("target", type=click.Path(dir_okay=False))
-@click.option("--paths", type=click.IntRange(min=10), default=5000, show_default=True,
-              help="Paths of the run when TARGET is a config.")
-@click.option("--tornado-paths", type=click.IntRange(min=10), default=None,
-              help="Paths of each tornado run (default: the run's paths; a prefix of the same seed).")
-@click.option("--low", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.10, show_default=True,
-              help="Tornado low quantile.")
-@click.option("--high", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.90, show_default=True,
-              help="Tornado high quantile.")
-@click.option("--bins", type=click.IntRange(min=2), default=None, help="Quantile bins of the first-order index.")
-@click.option("--no-tornado", is_flag=True, help="Only the global part (no re-runs).")
-@click.option("--fixed-swing", type=click.FloatRange(0, 1, max_open=True), default=0.25, show_default=True,
-              help="Tornado bar of each fixed input: its value -/+ this relative swing (0: drawn inputs only).")
-@click.option("--rank-by", type=click.Choice(["p_justified", "mean", "median"]), default="p_justified",
-              show_default=True, help="Tornado order: |change in P(justified, DCF)| (ties by mean value), mean or "
-                                      "median value.")
-@click.option("--top", type=click.IntRange(min=1), default=15, show_default=True,
-              help="Rows printed per table (--json always lists every input).")
-@click.option("--threads", type=click.IntRange(min=1), default=None, help="Worker threads.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
-@_debug
+@options("paths/sensitivity", "tornado-paths", "low", "high", "bins", "no-tornado", "fixed-swing", "rank-by", "top",
+         "threads/short", "json/one", "debug")
 @_guard
 def sensitivity(target, paths, tornado_paths, low, high, bins, no_tornado, top, threads, as_json, fixed_swing=0.25,
                 rank_by="p_justified"):
@@ -630,13 +467,7 @@ def sensitivity(target, paths, tornado_paths, low, high, bins, no_tornado, top, 
 
 @main.command()
 @click.argument("config", type=click.Path(dir_okay=False))
-@click.option("--paths", type=click.IntRange(min=0), default=5000, show_default=True,
-              help="Paths of the run that places each implied value in its distribution (0: no run).")
-@click.option("--max-horizon", type=click.IntRange(1, 100), default=50, show_default=True,
-              help="Longest horizon searched for the implied forecast period [years].")
-@click.option("--threads", type=click.IntRange(min=1), default=None, help="Worker threads.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
-@_debug
+@options("paths/implied", "max-horizon", "threads/short", "json/one", "debug")
 @_guard
 def implied(config, paths, max_horizon, threads, as_json):
     """Reverse DCF: the growth, margin and forecast period today's price implies."""
@@ -651,11 +482,7 @@ def implied(config, paths, max_horizon, threads, as_json):
 
 @main.command()
 @click.argument("results", type=click.Path(dir_okay=False))
-@click.option("--kind", type=click.Choice(["hist", "cdf", "fan", "tornado", "convergence"]), default="hist",
-              show_default=True, help="Which figure.")
-@click.option("-o", "--output", "output", type=click.Path(dir_okay=False), required=True, help="PNG file to write.")
-@click.option("--threads", type=click.IntRange(min=1), default=None, help="Worker threads (tornado re-runs).")
-@_debug
+@options("kind", "output", "threads/tornado", "debug")
 @_guard
 def plot(results, kind, output, threads):
     """Draw a figure of a saved RESULTS file (.nc) into a PNG file."""
