@@ -315,6 +315,7 @@ def kernel_options(cfg: Config):
     fopt[L.F_TAX_START] = cfg.tax.convergence_start_year
     fopt[L.F_TAX_END] = cfg.tax.convergence_year
     fopt[L.F_FIXED_FADE] = float(cfg.margin.fixed_cost_fade_year)
+    fopt[L.F_NOL_EXPIRY] = 0.0 if cfg.tax.nol_expiry_years is None else float(cfg.tax.nol_expiry_years)
     spy = cfg.simulation.steps_per_year
     closed = np.zeros(cfg.n_steps, dtype=np.int64)
     if cfg.financing.closed:

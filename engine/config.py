@@ -593,6 +593,9 @@ class Margin(_Base):
 class Tax(_Base):
     """Marginal tax rate; losses feed a carry-forward (NOL, balance_sheet.nol) used before tax is paid.
 
+    With ``nol_expiry_years`` = E, each fiscal year's loss lapses E years after the
+    year it arose (oldest used first); absent, the NOL never expires.
+
     With ``effective``, the rate is ``effective`` until ``convergence_start_year``,
     then moves linearly to ``rate`` (marginal) by ``convergence_year``; the
     terminal year is taxed at ``rate`` (Damodaran's ginzu spreadsheets).
@@ -602,6 +605,7 @@ class Tax(_Base):
     effective: Optional[Rate] = None
     convergence_start_year: float = 5.0
     convergence_year: float = 10.0
+    nol_expiry_years: Optional[Int] = None
 
     _n = field_validator("convergence_start_year", "convergence_year", mode="before")(
         lambda v: _num(_fixed_only(v, "tax convergence years"))
@@ -618,6 +622,9 @@ class Tax(_Base):
             raise InputError(f"{', '.join('tax.' + k for k in given)} given without tax.effective; add "
                              "tax.effective (the effective rate today) or remove "
                              + ("it" if len(given) == 1 else "them"))
+        if self.nol_expiry_years is not None and self.nol_expiry_years < 1:
+            raise InputError(f"tax.nol_expiry_years = {self.nol_expiry_years} must be a whole number >= 1 (years a "
+                             "tax loss is carried forward, e.g. 5); remove it for losses that never expire")
         if not 0 <= self.convergence_start_year <= self.convergence_year:
             raise InputError(
                 f"tax.convergence_start_year = {_fmt(self.convergence_start_year)} must be >= 0 and <= "
@@ -1379,6 +1386,7 @@ _FIELD_DOCS: dict[str, tuple[str, str, str]] = {
     'tax.effective': ('P, rate', '= rate', 'effective tax rate today; it applies until convergence_start_year, then moves linearly to rate by convergence_year (Damodaran ginzu)'),
     'tax.convergence_start_year': ('number', '5', 'last year taxed at the effective rate (needs effective)'),
     'tax.convergence_year': ('number', '10', 'first year taxed at the marginal rate (needs effective)'),
+    'tax.nol_expiry_years': ('integer >= 1', 'never expires', 'years a tax loss is carried forward: a loss of fiscal year o offsets profits up to year o + E and then lapses, oldest losses used first; the opening balance_sheet.nol counts as a loss of the base year (lapses at the end of year E); PRC: 5, 10 for a high and new technology enterprise'),
     'reinvestment': ('P, >= 0.01', 'required', 'revenue per unit of capital invested'),
     'reinvestment.sales_to_capital': ('P, >= 0.01, or `"none"`', 'required', 'revenue per unit of capital invested: reinvestment = change in revenue / sales_to_capital; "none": no reinvestment, invested capital stays at its starting value'),
     'cost_of_capital': ('', '', ''),

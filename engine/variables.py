@@ -357,6 +357,7 @@ FLOAT_OPTIONS = [
     Slot("F_TAX_START", "year", "tax path: last year at the effective rate"),
     Slot("F_TAX_END", "year", "tax path: first year at the marginal rate"),
     Slot("F_FIXED_FADE", "year", "year by which fixed-cost growth has faded to terminal.growth"),
+    Slot("F_NOL_EXPIRY", "year", "tax.nol_expiry_years: years a tax loss is carried forward (0 or NaN: never expires)"),
 ]
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from .._jit import jit
 
-__all__ = ["tax_with_nol", "reinvestment", "fcff", "tax_rate_at", "inverse_sales_to_capital",
+__all__ = ["tax_with_nol", "tax_with_expiring_nol", "reinvestment", "fcff", "tax_rate_at", "inverse_sales_to_capital",
            "starting_invested_capital"]
 
 
@@ -36,6 +36,61 @@ def tax_with_nol(ebit_flow, nol, tax_rate):
     used = nol if nol < ebit_flow else ebit_flow
     nol -= used
     return tax_rate * (ebit_flow - used), nol
+
+
+@jit
+def tax_with_expiring_nol(ebit_flow, vintages, year, expiry_years, tax_rate):
+    """Tax of one step with losses carried forward by fiscal year of origin, each expiring.
+
+    Parameters
+    ----------
+    ebit_flow : float
+        EBIT of the step [money] (annual rate x dt, or x the stub).
+    vintages : ndarray of float64, shape (n_years + 1,)
+        Losses still unused by fiscal year of origin [money]: index 0 is the base year
+        (the opening ``balance_sheet.nol``), index ``y`` fiscal year ``y`` (1-based).
+        Updated in place: a loss is added to ``vintages[year]``, a profit uses the
+        oldest unexpired vintages first (first in, first out).
+    year : int
+        Fiscal year of the step, 1-based (``fiscal_year``); ``year < vintages.shape[0]``.
+    expiry_years : int
+        Years a loss may be carried forward, >= 1 [year]: a loss of year ``o`` offsets
+        profits of years ``o .. o + expiry_years`` and lapses at the end of year
+        ``o + expiry_years``; the opening NOL (year 0) lapses at the end of year
+        ``expiry_years``.
+    tax_rate : float
+        Marginal tax rate [1].
+
+    Returns
+    -------
+    float
+        Tax of the step [money]: 0 for a loss; else
+        ``rate (EBIT - U)`` with ``U = min(EBIT, sum of vintages o >= year - expiry_years)``.
+
+    Notes
+    -----
+    PRC Enterprise Income Tax Law, art. 18: losses are carried forward at most 5 years;
+    10 years for qualifying high and new technology enterprises from 2018 (Caishui
+    [2018] No. 76). Within a fiscal year, a loss of one step offsets profits of later
+    steps of that year (the year's tax is on the year's net income). docs/model.md,
+    section 3, equation (3.3).
+    """
+    if ebit_flow < 0.0:
+        vintages[year] -= ebit_flow
+        return 0.0
+    first = year - expiry_years
+    if first < 0:
+        first = 0
+    left = ebit_flow
+    for o in range(first, year + 1):
+        if left <= 0.0:
+            break
+        v = vintages[o]
+        if v > 0.0:
+            used = v if v < left else left
+            vintages[o] = v - used
+            left -= used
+    return tax_rate * left
 
 
 @jit

@@ -27,11 +27,12 @@ import numpy as np
 
 from .._jit import jit
 from .cashflow import fcff as _fcff
-from .cashflow import inverse_sales_to_capital, reinvestment, starting_invested_capital, tax_rate_at, tax_with_nol
+from .cashflow import (inverse_sales_to_capital, reinvestment, starting_invested_capital, tax_rate_at,
+                       tax_with_expiring_nol, tax_with_nol)
 from .discounting import discount_step, step_growth, stub_length, wacc_at
 from .financing import (compound_factor, failure_payoff, failure_step_probability, failure_weighted, finance_or_fail,
                         grow_cash, market_equity)
-from .layout import (F_FIXED_FADE, I_ON_LOSS, L_LIQUIDATED, L_NOT_STEADY, Y_CASH, Y_EBIT, Y_FCFF)
+from .layout import (F_FIXED_FADE, F_NOL_EXPIRY, I_ON_LOSS, L_LIQUIDATED, L_NOT_STEADY, Y_CASH, Y_EBIT, Y_FCFF)
 from .layout import O_BREAKEVEN, O_BURN, O_FAIL_CAUSE, O_RUNWAY
 from .layout import (F_DT, F_ELAPSED, F_FADE_END, F_FADE_START, F_HORIZON, F_MCAP, F_MIN_SPREAD, F_PRICE, F_TO_PRICE,
                      I_KEEP, I_LIMITED, I_MARGIN_METHOD, I_MID_YEAR, I_N, I_NSEG, I_TV_METHOD, K_CASH, K_CHURN,
@@ -194,6 +195,11 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, fl
     lmkt = np.empty(K)  # market-share segments: log market size, accumulated log share noise
     lsh = np.empty(K)
     ex = np.empty(K)
+    # tax losses by fiscal year of origin (0: the base year's opening NOL), used only with an expiry
+    nol_expiry = fopt[F_NOL_EXPIRY]
+    expiring = nol_expiry == nol_expiry and nol_expiry > 0.0  # NaN or 0: the NOL never expires
+    expiry_years = int(nol_expiry) if expiring else 0
+    nol_vint = np.zeros((N - 1) // spy + 2 if expiring else 1)
     acc = np.zeros(K)  # observed years: the running year's sums of segment revenue rates
     n_obs = 0
     if obs_out is not None:
@@ -244,6 +250,10 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, fl
         cash0 = th[P_CASH]
         claims = -th[P_DEBT] - th[P_MI] + th[P_NONOP]
         nol = th[P_NOL]
+        if expiring:
+            for o in range(nol_vint.shape[0]):
+                nol_vint[o] = 0.0
+            nol_vint[0] = nol
         s2c = th[P_S2C]
         inv_s2c = inverse_sales_to_capital(s2c)
         ic = starting_invested_capital(th[P_IC], rev0, s2c)
@@ -423,7 +433,11 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, fl
 
             # ---- 3. taxes with a loss carry-forward
             ebit_flow = ebit * h
-            tax, nol = tax_with_nol(ebit_flow, nol, tax_rate_at(tau, tax_eff, tax_rate, tax_s, tax_e))
+            if expiring:
+                tax = tax_with_expiring_nol(ebit_flow, nol_vint, year, expiry_years,
+                                            tax_rate_at(tau, tax_eff, tax_rate, tax_s, tax_e))
+            else:
+                tax, nol = tax_with_nol(ebit_flow, nol, tax_rate_at(tau, tax_eff, tax_rate, tax_s, tax_e))
 
             # ---- 4. reinvestment and FCFF
             reinv = reinvestment(r_tot, r_prev, inv_s2c)
