@@ -256,7 +256,7 @@ def report(results, as_json, html_out=None, with_tornado=False, tornado_paths=No
     written by ``pricedin update`` (path weights) uses weighted quantiles (inverted CDF,
     type 1).
     """
-    from .summary import open_results, summarize
+    from .summary import open_results, summary_dict as summarize
 
     if price is not None and (html_out is not None or results.lower().rstrip("/").endswith(".zarr")):
         raise InputError("--price re-prices a .nc results file in the terminal or with --json; drop --html, "

@@ -170,7 +170,7 @@ def run_summary(ds, cfg, conv: Optional[dict] = None, implied_paths: int = 20_00
     dict
         :func:`engine.summary.summary_dict` plus ``"convergence"`` and ``"plots"`` where given.
     """
-    from .summary import summarize
+    from .summary import summary_dict as summarize
 
     summary = summarize(ds, implied=implied_paths > 0, implied_paths=implied_paths or None, threads=threads)
     if conv is not None:
@@ -217,7 +217,7 @@ def blocks_summary(res, cfg, store=None, threads: Optional[int] = None) -> dict:
 
         summary = summarize_store(store)
     else:
-        from .summary import summarize
+        from .summary import summary_dict as summarize
 
         summary = summarize(res)
     return add_implied(summary, cfg, threads)
@@ -238,7 +238,7 @@ def batch_rows(configs: Sequence, dss: Sequence, implied_paths: int = 20_000,
     threads : int, optional
         Worker threads of those re-runs.
     """
-    from .summary import summarize
+    from .summary import summary_dict as summarize
 
     rows = []
     for path, ds in zip(configs, dss):

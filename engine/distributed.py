@@ -649,7 +649,7 @@ def summarize_store(store, max_bytes: int = EXACT_SUMMARY_BYTES) -> dict:
     dict
         As :func:`engine.summarize`.
     """
-    from .summary import summarize
+    from .summary import summary_dict as summarize
 
     ds = open_store(store, load=False)
     if _store_bytes(ds) <= max_bytes:

@@ -815,7 +815,7 @@ def paired_delta(a, b) -> dict:
 
 
 def _row(name: str, description: str, ds) -> dict:
-    from .summary import summarize
+    from .summary import summary_dict as summarize
 
     s = summarize(ds)
     return {

@@ -14,7 +14,7 @@ import numpy as np
 from ._stats import mean_sd
 from .errors import InputError
 
-__all__ = ["summary_dict", "cash_and_funding", "summarize", "summary_dataset", "proportion", "QUANTILES", "PERCENTILE_METHOD",
+__all__ = ["summary_dict", "cash_and_funding", "summary_dataset", "proportion", "QUANTILES", "PERCENTILE_METHOD",
            "open_results", "save_results", "must_believe", "refuse_weighted"]
 
 #: Percentiles of value per share in every report.
@@ -182,11 +182,6 @@ def summary_dict(ds, implied: bool = False, implied_paths: Optional[int] = None,
     if hr_note:
         out["median_horizon_return_note"] = hr_note
     return out
-
-
-#: Transitional alias of :func:`summary_dict` for modules that still import it by this name;
-#: the notebook API's ``engine.summarize`` is :func:`summary_dataset`.
-summarize = summary_dict
 
 
 def _pctl_beyond(x, qs=(10, 50, 90)) -> dict:

@@ -13,7 +13,7 @@ from engine.cli import main
 from engine.config import config_from_dict
 from engine.errors import InputError
 from engine.simulate import simulate
-from engine.summary import open_results, save_results, summarize
+from engine.summary import open_results, save_results, summary_dict as summarize
 from engine.update import (kish_ess, load_observations, observations_from_dict, reprice, update,
                            updated_dataset, weighted_proportion, weighted_quantile)
 

@@ -5,7 +5,7 @@ images embedded as base64 ``data:`` URIs, and a Content-Security-Policy meta tag
 forbids the page from loading anything else. It opens from disk in any browser.
 
 The page holds the run header (company, paths, seed, horizon, config sha256,
-engine version, created), the report table (:func:`engine.summary.summarize`),
+engine version, created), the report table (:func:`engine.summary.summary_dict`),
 the "what you must believe" table with its base-rate statements, the global
 sensitivity table (:func:`engine.sensitivity.global_sensitivity`, from the saved
 draws), optionally the tornado (:func:`engine.sensitivity.tornado`, which re-runs
