@@ -58,7 +58,7 @@ from pydantic import (
     TypeAdapter,
     model_validator,
 )
-from scipy import special, stats
+from scipy import special
 from .errors import InputError
 
 __all__ = [
@@ -236,6 +236,19 @@ def _cached_dist(spec: "DistributionSpec") -> Any:
 
 #: u-resolution of the numerical inversion used for sampling (see ``DistributionSpec.sample_ppf``).
 PINV_U_RESOLUTION = 1e-12
+
+
+def _stats() -> Any:
+    """:mod:`scipy.stats`, imported on first use.
+
+    Its import takes about half a second (most of it scipy building docstrings), which a command that
+    only reads a config (``pricedin validate``) or draws only normal and lognormal inputs need not pay.
+    """
+    from scipy import stats
+
+    return stats
+
+
 #: Kinds whose exact scipy ppf is slow (an iterative inverse per value) and which are
 #: sampled through a numerical-inversion table instead.
 _PINV_KINDS = frozenset({"pert", "beta", "truncnormal"})
@@ -246,12 +259,15 @@ class _StdBeta:
 
     def __init__(self, a: float, b: float):
         self.a, self.b = a, b
-        self.c = -special.betaln(a, b)
+        # Python floats, not numpy scalars: UNU.RAN calls pdf some 10^4 times per table, and numpy scalar
+        # arithmetic is several times slower than float arithmetic (the values are the same doubles).
+        self.am1, self.bm1 = float(a) - 1.0, float(b) - 1.0
+        self.c = -float(special.betaln(a, b))
 
     def pdf(self, x: float) -> float:
         if not 0.0 < x < 1.0:
             return 0.0
-        return math.exp((self.a - 1.0) * math.log(x) + (self.b - 1.0) * math.log1p(-x) + self.c)
+        return math.exp(self.am1 * math.log(x) + self.bm1 * math.log1p(-x) + self.c)
 
     def cdf(self, x: float) -> float:
         return float(special.betainc(self.a, self.b, x))
@@ -765,7 +781,7 @@ class Fixed(DistributionSpec):
     def _make_dist(self) -> Any:
         # A one-point discrete distribution; ppf/quantile/bounds are
         # overridden so they return `value` everywhere.
-        return stats.rv_discrete(values=([self.value], [1.0]))()
+        return _stats().rv_discrete(values=([self.value], [1.0]))()
 
     def ppf(self, u: Any) -> np.ndarray:
         u = np.asarray(u, dtype=np.float64)
@@ -829,7 +845,7 @@ class Normal(DistributionSpec):
 
     def _make_dist(self) -> Any:
         m, s = self.loc_scale()
-        return stats.norm(loc=m, scale=s)
+        return _stats().norm(loc=m, scale=s)
 
     def mean(self) -> float:
         return self.loc_scale()[0]
@@ -922,7 +938,7 @@ class Lognormal(DistributionSpec):
 
     def _make_dist(self) -> Any:
         mu, sigma = self.log_params()
-        return stats.lognorm(s=sigma, scale=math.exp(mu))
+        return _stats().lognorm(s=sigma, scale=math.exp(mu))
 
     def mean(self) -> float:
         return self.moments()[0]
@@ -1004,7 +1020,7 @@ class Triangular(DistributionSpec):
 
     def _make_dist(self) -> Any:
         width = self.max - self.min
-        return stats.triang(c=(self.mode - self.min) / width, loc=self.min, scale=width)
+        return _stats().triang(c=(self.mode - self.min) / width, loc=self.min, scale=width)
 
 
 class Pert(DistributionSpec):
@@ -1056,7 +1072,7 @@ class Pert(DistributionSpec):
 
     def _make_dist(self) -> Any:
         a, b = self.shape()
-        return stats.beta(a, b, loc=self.min, scale=self.max - self.min)
+        return _stats().beta(a, b, loc=self.min, scale=self.max - self.min)
 
 
 class Uniform(DistributionSpec):
@@ -1100,7 +1116,7 @@ class Uniform(DistributionSpec):
 
     def _make_dist(self) -> Any:
         lo, hi = self.interval()
-        return stats.uniform(loc=lo, scale=hi - lo)
+        return _stats().uniform(loc=lo, scale=hi - lo)
 
 
 class Beta(DistributionSpec):
@@ -1174,7 +1190,7 @@ class Beta(DistributionSpec):
 
     def _make_dist(self) -> Any:
         a, b = self.shape()
-        return stats.beta(a, b, loc=self.min, scale=self.max - self.min)
+        return _stats().beta(a, b, loc=self.min, scale=self.max - self.min)
 
     def _transform_params(self) -> dict[str, Any]:
         p = self.to_dict()
@@ -1247,7 +1263,7 @@ class TruncNormal(DistributionSpec):
 
     def _make_dist(self) -> Any:
         a, b = self.standard_bounds()
-        return stats.truncnorm(a, b, loc=self.mean_, scale=self.sd)
+        return _stats().truncnorm(a, b, loc=self.mean_, scale=self.sd)
 
 
 SPEC_CLASSES: dict[str, type[DistributionSpec]] = {

@@ -41,7 +41,6 @@ from typing import Any, Sequence
 
 import numpy as np
 from scipy.special import ndtr, ndtri
-from scipy.stats import qmc
 from .errors import InputError
 
 __all__ = [
@@ -611,6 +610,8 @@ def draw_uniforms(n: int, d: int, method: Any, seedseq: Any) -> np.ndarray:
     if method is Method.RANDOM:
         u = rng.random((n, d))
     elif method is Method.LHS:
+        from scipy.stats import qmc  # here: importing scipy.stats costs ~0.5 s
+
         u = qmc.LatinHypercube(d, rng=rng).random(n)
     else:
         if d > _SOBOL_MAX_DIM:
@@ -620,6 +621,8 @@ def draw_uniforms(n: int, d: int, method: Any, seedseq: Any) -> np.ndarray:
         if n > _SOBOL_MAX_N:
             raise InputError(f"Sobol sampling supports at most 2**30 draws; got {n}")
         m = (n - 1).bit_length()
+        from scipy.stats import qmc
+
         u = qmc.Sobol(d, scramble=True, rng=rng).random_base2(m)[:n]
     u = np.ascontiguousarray(u, dtype=np.float64)
     np.clip(u, _U_LO, _U_HI, out=u)
