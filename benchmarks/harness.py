@@ -167,6 +167,27 @@ def startup(runs: int = 7) -> dict:
     return res
 
 
+def startup_split(paths: int = 100_000, config: Path = ROOT / "configs" / "zhipu.toml", runs: int = 5) -> dict:
+    """Where the time of a warm ``pricedin run`` goes: :mod:`benchmarks.startup` in ``runs`` fresh processes.
+
+    The numba cache is the user's (warm once any run has filled it). Each phase is the best of the
+    ``runs`` processes (a shared machine adds time, never removes it), so the phases may sum to less
+    than the best ``total_s``. Returns ``{"config", "paths", "runs", "phases": {name: s}, "total_s",
+    "modules"}`` (``modules`` of the last process).
+    """
+    cmd = [sys.executable, "-m", "benchmarks.startup", "--config", str(config), "--paths", str(int(paths))]
+    got = []
+    for _ in range(runs):
+        p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+        if p.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd)} failed ({p.returncode}):\n{p.stderr[-2000:]}")
+        got.append(json.loads(p.stdout.strip().splitlines()[-1]))
+    return {"config": str(config.relative_to(ROOT)) if config.is_relative_to(ROOT) else str(config),
+            "paths": int(paths), "runs": runs,
+            "phases": {k: min(g["phases"][k] for g in got) for k in got[0]["phases"]},
+            "total_s": min(g["total_s"] for g in got), "modules": got[-1]["modules"]}
+
+
 def monaco_case(paths: int = 10_000, seed: int = 0, repeats: int = 1) -> Optional[dict]:
     """The standard model in monaco (:mod:`benchmarks.monaco_ref`), in a fresh subprocess; None when
     monaco is not installed (``pip install 'pricedin[bench]'``)."""
@@ -212,7 +233,7 @@ def run_benchmarks(sizes: Iterable[int] = QUICK_SIZES, models: Iterable[str] = M
                    mode: str = "custom", quiet: bool = True,
                    log: Optional[Callable[[str], None]] = None,
                    distributed_sizes: Optional[Iterable[int]] = None, distributed_workers: int = 2,
-                   distributed_block_size: int = 65_536, monaco_paths: int = 10_000) -> dict:
+                   distributed_block_size: int = 65_536, monaco_paths: int = 10_000, split_runs: int = 5) -> dict:
     """Run the benchmark and return the results dict (the ``--json`` output).
 
     Parameters
@@ -223,7 +244,9 @@ def run_benchmarks(sizes: Iterable[int] = QUICK_SIZES, models: Iterable[str] = M
     keep_paths : also run ``keep_paths`` cases (skipped where the arrays exceed 4 GiB).
     keep_max_paths : run ``keep_paths`` cases only up to this many paths (default: all sizes).
     repeats : timings per case, best kept (default 3 up to 10^4 paths, 2 below 10^6, else 1).
-    cold : also time ``pricedin run`` in fresh processes (empty and warm numba cache).
+    cold : also time ``pricedin run`` in fresh processes (empty and warm numba cache), the start-up of
+        ``pricedin --version`` and the phases of a warm run of ``warm_paths`` paths (:func:`startup_split`,
+        best of ``split_runs`` processes).
     distributed_sizes : path counts of the ``distributed`` section (LocalCluster of
         ``distributed_workers`` processes vs as many threads, blocks of ``distributed_block_size``);
         None skips it. Skipped with a note when dask[distributed] is not installed.
@@ -329,6 +352,8 @@ def run_benchmarks(sizes: Iterable[int] = QUICK_SIZES, models: Iterable[str] = M
         st = startup()
         res["startup"] = st
         res["version_s"] = st["version_s"]
+        say(f"  start-up split (pricedin run, {warm_paths:,} paths, phase by phase, fresh processes) ...")
+        res["startup_split"] = startup_split(warm_paths, runs=split_runs)
 
     if distributed_sizes:
         say(f"  distributed: LocalCluster({distributed_workers} processes) vs {distributed_workers} threads ...")
@@ -433,6 +458,12 @@ def format_table(res: dict) -> str:
         lines.append(f"Start-up (fresh processes, median of {st['runs']}): `{st['command']} --version` "
                      f"{st['version_s']:.2f} s (best {st['version_best_s']:.2f} s), `--help` {st['help_s']:.2f} s "
                      f"(best {st['help_best_s']:.2f} s); a bare `python -c pass` {st['python_s']:.2f} s.")
+        lines.append("")
+    if "startup_split" in res:
+        sp = res["startup_split"]
+        lines.append(f"Warm `pricedin run {sp['config']} --paths {sp['paths']:,}` phase by phase (best of {sp['runs']} "
+                     f"fresh processes, {sp['total_s']:.2f} s in all after the interpreter's start): "
+                     + ", ".join(f"{k} {v:.2f}" for k, v in sp["phases"].items()) + " s.")
         lines.append("")
     m = res.get("monaco")
     if m and "cases_per_s" in m:

@@ -69,7 +69,7 @@ def test_harness_runs_at_tiny_size():
     from benchmarks import format_table, run_benchmarks
 
     res = run_benchmarks(sizes=[2000], models=["standard"], keep_paths=False, repeats=1,
-                         cold=True, cold_paths=200, warm_paths=500, monaco_paths=300)
+                         cold=True, cold_paths=200, warm_paths=500, monaco_paths=300, split_runs=1)
     for key in HEADLINE_KEYS:
         assert key in res, key
     assert res["engine_path_steps_per_s"] > 0
@@ -80,8 +80,11 @@ def test_harness_runs_at_tiny_size():
                                    "version_s"}
     st = res["startup"]
     assert 0 < st["version_best_s"] <= st["version_s"] and 0 < st["help_best_s"] <= st["help_s"]
+    sp = res["startup_split"]
+    assert sp["paths"] == 500 and sp["runs"] == 1 and sp["phases"]["simulate"] > 0
     table = format_table(res)
     assert "| standard | summary | 2,000 |" in table and "--version" in table
+    assert "--paths 500` phase by phase" in table and "import_xarray" in table
     from benchmarks.monaco_ref import monaco_available
 
     if monaco_available():
@@ -179,6 +182,44 @@ def test_cli_import_and_version_load_no_heavy_library():
         assert "engine.views.figures" not in mods and "engine.config" not in mods
     mods = _modules_after("import engine")
     assert not [m for m in mods if m.split(".")[0] in HEAVY]
+
+
+def test_config_path_imports_no_kernel_and_no_xarray():
+    """Reading a config (``pricedin validate``, ``schema``) needs neither numba, xarray nor dask; and
+    ``import engine.config`` alone does not import scipy.stats (its ~0.5 s import is paid on first use)."""
+    from pathlib import Path
+
+    zhipu = str(Path(__file__).resolve().parents[1] / "configs" / "zhipu.toml")
+    mods = _modules_after("import engine.config")
+    assert "scipy.stats" not in mods and "engine.distributions" in mods
+    for code in (f"from engine.cli import main\ntry:\n    main(['validate', {zhipu!r}])\n"
+                 "except SystemExit as e:\n    assert e.code == 0",
+                 "from engine.cli import main\ntry:\n    main(['schema'])\nexcept SystemExit as e:\n"
+                 "    assert e.code == 0"):
+        mods = _modules_after(code)
+        loaded = sorted(m for m in mods if m.split(".")[0] in ("numba", "llvmlite", "xarray", "pandas", "dask",
+                                                               "matplotlib"))
+        assert not loaded, (code, loaded[:10])
+        assert "engine.config" in mods and "engine.model.kernel" not in mods
+
+
+def test_startup_split_phases_add_up_in_a_fresh_process():
+    """benchmarks.startup times the phases of a run; they add up to its total, and the process ends
+    with what a run needs (no timing is asserted)."""
+    import json
+    import subprocess
+    import sys
+
+    p = subprocess.run([sys.executable, "-m", "benchmarks.startup", "--paths", "300"], capture_output=True,
+                       text=True)
+    assert p.returncode == 0, p.stderr[-2000:]
+    d = json.loads(p.stdout.strip().splitlines()[-1])
+    assert d["paths"] == 300 and list(d["phases"]) == [
+        "import_cli", "import_config", "load_config", "import_kernel", "import_xarray", "first_dataset",
+        "pinv_tables", "kernel_load", "simulate", "summary", "implied", "render"]
+    assert all(v >= 0 for v in d["phases"].values())
+    assert sum(d["phases"].values()) == pytest.approx(d["total_s"], rel=1e-9)
+    assert d["modules"]["numba"] and d["modules"]["xarray"] and not d["modules"]["matplotlib"]
 
 
 def test_lazy_api_names_resolve_and_the_functions_shadow_their_modules():

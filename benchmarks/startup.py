@@ -1,0 +1,139 @@
+"""Where the wall time of ``pricedin run CONFIG`` goes, phase by phase, in one fresh process.
+
+Run as ``python -m benchmarks.startup [--config C] [--paths N] [--out]``; prints one JSON object:
+``{"config", "paths", "phases": {name: seconds}, "total_s", "modules": {package: bool}}``. The phases follow
+the command's own steps (:mod:`engine.cli` ``run``), with the one-off costs that hide inside its first calls
+taken apart:
+
+``import_cli``
+    ``import engine.cli`` (click and the command line only; what ``pricedin --version`` pays).
+``import_config``
+    ``engine.config``: numpy, pydantic, scipy.special and the config models.
+``load_config``
+    Reading and validating the config (:func:`engine.commands.load_checked_config`); its quantile checks
+    import scipy.stats.
+``import_kernel``
+    ``engine.simulate``: numba and the kernel modules (nothing is compiled or loaded yet).
+``import_xarray``
+    ``import xarray`` (pandas with it).
+``first_dataset``
+    The first ``xarray.Dataset`` of the process: xarray imports dask here when it is installed (its
+    duck-array checks).
+``pinv_tables``
+    The numerical-inversion tables of the PERT, beta and truncated-normal inputs (built once per process).
+``kernel_load``
+    A one-path run: the compiled kernels loaded from numba's on-disk cache (or compiled, on an empty cache).
+``simulate``
+    The run of ``paths`` paths itself (:func:`engine.commands.simulate_run`).
+``save``
+    With ``--out``: :func:`engine.summary.save_results` to a temporary NetCDF file.
+``summary``
+    :func:`engine.summary.summary_dict` without the implied cost of capital.
+``implied``
+    The re-runs behind the implied cost of capital (:func:`engine.fairvalue.implied_cost_of_capital`,
+    ``min(paths, 20000)`` paths each).
+``render``
+    The terminal report (:func:`engine.views.tables.render_report`) into a null device.
+
+The phases sum to ``total_s`` (the interpreter's own start is outside). The command itself does the same
+work minus the one-path run and with the summary and implied rate in one call, so ``total_s`` is within a few
+milliseconds of ``pricedin run CONFIG --paths N`` less the interpreter start (``python -c pass``).
+``modules`` says which heavy packages the process had imported at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+HEAVY = ("numpy", "scipy", "scipy.stats", "pydantic", "numba", "xarray", "pandas", "dask", "rich", "matplotlib")
+
+
+def split(config: str = str(ROOT / "configs" / "zhipu.toml"), paths: int = 100_000, out: bool = False) -> dict:
+    """Time the phases of ``pricedin run config --paths paths`` in this process (see the module docstring).
+
+    Meaningful only in a fresh interpreter: a phase whose modules are already imported measures nothing.
+    Returns ``{"config", "paths", "phases": {name: seconds}, "total_s", "modules": {package: bool}}``.
+    """
+    phases: dict = {}
+    t = [time.perf_counter()]
+
+    def mark(name: str) -> None:
+        now = time.perf_counter()
+        phases[name] = now - t[0]
+        t[0] = now
+
+    t0 = t[0]
+    import engine.cli  # noqa: F401
+
+    mark("import_cli")
+    import engine.config  # noqa: F401
+
+    mark("import_config")
+    from engine.commands import load_checked_config
+
+    cfg = load_checked_config(config)
+    mark("load_config")
+    from engine.simulate import simulate
+
+    mark("import_kernel")
+    import numpy as np
+    import xarray as xr
+
+    mark("import_xarray")
+    xr.Dataset({"x": ("path", np.zeros(1))})
+    mark("first_dataset")
+    u = np.full(1, 0.5)
+    for p in cfg.parameters():
+        if not p.spec.is_fixed:
+            p.spec.sample_ppf(u)
+    mark("pinv_tables")
+    simulate(cfg, paths=1, threads=1)
+    mark("kernel_load")
+    from engine.commands import simulate_run
+
+    ds, _ = simulate_run(cfg, paths=paths)
+    mark("simulate")
+    if out:
+        from engine.summary import save_results
+
+        with tempfile.TemporaryDirectory() as tmp:
+            save_results(ds, os.path.join(tmp, "run.nc"))
+        mark("save")
+    from engine.summary import summary_dict
+
+    s = summary_dict(ds, implied=False)
+    mark("summary")
+    from engine.fairvalue import IMPLIED_PATHS, implied_cost_of_capital
+
+    s["implied_cost_of_capital"] = implied_cost_of_capital(cfg, paths=min(paths, IMPLIED_PATHS),
+                                                           seed=int(ds.attrs["seed"]))
+    mark("implied")
+    from rich.console import Console
+
+    from engine.views.tables import render_report
+
+    with open(os.devnull, "w") as null:
+        render_report(s, Console(file=null, soft_wrap=False, width=160))
+    mark("render")
+    return {"config": config, "paths": int(paths), "phases": phases, "total_s": t[0] - t0,
+            "modules": {m: m in sys.modules for m in HEAVY}}
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.startup", description=__doc__.splitlines()[0])
+    ap.add_argument("--config", default=str(ROOT / "configs" / "zhipu.toml"))
+    ap.add_argument("--paths", type=int, default=100_000)
+    ap.add_argument("--out", action="store_true", help="also time saving the results to NetCDF")
+    a = ap.parse_args(argv)
+    print(json.dumps(split(a.config, a.paths, a.out)))
+
+
+if __name__ == "__main__":
+    main()
