@@ -172,8 +172,8 @@ def startup_split(paths: int = 100_000, config: Path = ROOT / "configs" / "zhipu
 
     The numba cache is the user's (warm once any run has filled it). Each phase is the best of the
     ``runs`` processes (a shared machine adds time, never removes it), so the phases may sum to less
-    than the best ``total_s``. Returns ``{"config", "paths", "runs", "phases": {name: s}, "total_s",
-    "modules"}`` (``modules`` of the last process).
+    than the best ``total_s``; the same for the CPU times. Returns ``{"config", "paths", "runs", "phases":
+    {name: s}, "total_s", "cpu_phases": {name: s}, "cpu_s", "modules"}`` (``modules`` of the last process).
     """
     cmd = [sys.executable, "-m", "benchmarks.startup", "--config", str(config), "--paths", str(int(paths))]
     got = []
@@ -185,7 +185,9 @@ def startup_split(paths: int = 100_000, config: Path = ROOT / "configs" / "zhipu
     return {"config": str(config.relative_to(ROOT)) if config.is_relative_to(ROOT) else str(config),
             "paths": int(paths), "runs": runs,
             "phases": {k: min(g["phases"][k] for g in got) for k in got[0]["phases"]},
-            "total_s": min(g["total_s"] for g in got), "modules": got[-1]["modules"]}
+            "total_s": min(g["total_s"] for g in got),
+            "cpu_phases": {k: min(g["cpu_phases"][k] for g in got) for k in got[0]["cpu_phases"]},
+            "cpu_s": min(g["cpu_s"] for g in got), "modules": got[-1]["modules"]}
 
 
 def monaco_case(paths: int = 10_000, seed: int = 0, repeats: int = 1) -> Optional[dict]:

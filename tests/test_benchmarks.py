@@ -219,6 +219,8 @@ def test_startup_split_phases_add_up_in_a_fresh_process():
         "pinv_tables", "kernel_load", "simulate", "summary", "implied", "render"]
     assert all(v >= 0 for v in d["phases"].values())
     assert sum(d["phases"].values()) == pytest.approx(d["total_s"], rel=1e-9)
+    assert list(d["cpu_phases"]) == list(d["phases"]) and all(v >= 0 for v in d["cpu_phases"].values())
+    assert sum(d["cpu_phases"].values()) == pytest.approx(d["cpu_s"], rel=1e-9)
     assert d["modules"]["numba"] and d["modules"]["xarray"] and not d["modules"]["matplotlib"]
 
 
