@@ -241,8 +241,9 @@ PINV_U_RESOLUTION = 1e-12
 def _stats() -> Any:
     """:mod:`scipy.stats`, imported on first use.
 
-    Its import takes about half a second (most of it scipy building docstrings), which a command that
-    only reads a config (``pricedin validate``) or draws only normal and lognormal inputs need not pay.
+    Its import takes about half a second (most of it scipy building docstrings): importing this module or
+    :mod:`engine.config` (``pricedin schema``) does not pay it; the first frozen distribution does (a
+    quantile, a support end or a mean of most kinds).
     """
     from scipy import stats
 
