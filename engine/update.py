@@ -1107,7 +1107,8 @@ def _resimulate(plan, theta, ids, fresh_ids, switch_step: int, generation: int) 
     """The one call that re-simulates paths from the observation date (:func:`engine._run.resimulate`).
 
     Paths with parameters ``theta`` (n, n_columns) replay the shocks of global path ids ``ids`` for steps
-    ``t <= switch_step`` and draw fresh shocks of ``generation`` with ids ``fresh_ids`` after; returns
+    ``t <= switch_step`` (steps counted from 1: fiscal year ``k`` of the run ends at step ``k x steps_per_year``)
+    and draw fresh shocks of ``generation`` with ids ``fresh_ids`` after; returns
     ``{"out": (NO, n), "flags": (NL, n), "obs_out", "obs_seg"}``.
     """
     try:
@@ -1254,7 +1255,7 @@ def resample(ds, observations, target_ess: Optional[float] = None, max_paths: Op
         pooled ESS; ``weights``: ``1 / P``; ``warning`` when the pool stopped at ``max_paths`` short of the
         target; ``resample``: ``generation``, ``target_ess``, ``max_paths``, ``run_ess`` (the run's own ESS),
         ``pooled_paths``, ``pooled_ess``, ``stopped_by`` ('target_ess' or 'max_paths'), ``distinct_ancestors``,
-        ``switch_step`` (0-based, last replayed step), ``replayed_to`` (fiscal year whose end it is),
+        ``switch_step`` (the last replayed step, counted from 1), ``replayed_to`` (the fiscal year it ends),
         ``earlier_observations``) and the resampled run: the variables of a summary-mode run (dim ``path``,
         ``P``; the observed years) plus ``ancestor`` (path,) int64, each path's ancestor's global id, and attrs
         ``update_observations``, ``update_ess`` (the pooled ESS), ``resample_generation`` (1),
@@ -1358,7 +1359,7 @@ def resample(ds, observations, target_ess: Optional[float] = None, max_paths: Op
     # 3. re-simulate from the observation date, in chunks of a block (counter-based shocks: chunks do not matter)
     grid = _run_grid(plain)
     periods = [parse_period(o.period, *grid) for o in every]
-    switch = max(p.stop for p in periods) - 1
+    switch = max(p.stop for p in periods)  # the last step of the last observed period, counted from 1
     out, flags = result_arrays(P)
     obs_out, obs_seg = observed_arrays(P, cfg.n_observed_years, nseg)
     chunks = [(lo, min(P, lo + B)) for lo in range(0, P, B)]
@@ -1379,7 +1380,7 @@ def resample(ds, observations, target_ess: Optional[float] = None, max_paths: Op
     new["ancestor"] = (("path",), ancestors, {
         "units": "1", "long_name": "ancestor's global path id",
         "description": "the pooled prior path this path was resampled from (the run's paths are 0 ... P-1, further "
-                       "prior paths b x block_size ...); its shocks up to step resample_switch_step are replayed"})
+                       "prior paths b x block_size ...); its shocks up to step resample_switch_step (counted from 1) are replayed"})
     dicts = [o.model_dump(exclude_none=True) for o in every]
     figures = [_observed(plain, o.quantity, o.segment, p) for o, p in zip(every, periods)]
     post_figures = [_observed(new, o.quantity, o.segment, p) for o, p in zip(every, periods)]
@@ -1390,7 +1391,7 @@ def resample(ds, observations, target_ess: Optional[float] = None, max_paths: Op
     info = {"generation": generation, "target_ess": target, "max_paths": cap, "run_ess": float(r0.ess),
             "pooled_paths": int(ll.size), "pooled_ess": float(pooled_ess), "stopped_by": stopped_by,
             "distinct_ancestors": int(np.unique(ancestors).size), "switch_step": int(switch),
-            "replayed_to": int(grid[0] + (switch + 1) // spy), "earlier_observations": n_earlier}
+            "replayed_to": int(grid[0] + switch // spy), "earlier_observations": n_earlier}
     r.ess = float(pooled_ess)
     r.resample = info
     r.warning = None if stopped_by == "target_ess" else (

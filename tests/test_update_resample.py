@@ -176,7 +176,7 @@ def test_resample_an_updated_file_pools_on_every_figure(base):
     r_both, new_both = resample(ds, both, target_ess=300)
     np.testing.assert_array_equal(new["ancestor"].values, new_both["ancestor"].values)
     assert r.resample["earlier_observations"] == 1 and len(json.loads(new.attrs["update_observations"])) == 2
-    assert r.resample["switch_step"] == 1  # the last step of 2027
+    assert r.resample["switch_step"] == 2 and r.resample["replayed_to"] == 2027  # 2027 ends at step 2
     with pytest.raises(InputError, match="already applied"):
         resample(up, first)
 
