@@ -179,6 +179,12 @@ def test_resample_an_updated_file_pools_on_every_figure(base):
     assert r.resample["switch_step"] == 2 and r.resample["replayed_to"] == 2027  # 2027 ends at step 2
     with pytest.raises(InputError, match="already applied"):
         resample(up, first)
+    # the resampled sample is updated on later figures like any run, and refuses those it already holds
+    with pytest.raises(InputError, match="already applied"):
+        update(new, first)
+    later = update(new, {"observations": [{"quantity": "revenue", "period": "2028", "value": 1300.0,
+                                           "error": {"sd": 100.0}}]})
+    assert later.header["earlier_observations"] == 2 and 0 < later.ess < P
 
 
 # --------------------------------------------------------------------------- CLI and bad input
