@@ -110,11 +110,12 @@ def time_split(cfg, paths: int) -> dict:
     ppf), the compiled kernel (``simulate_block``), and the rest of ``simulate`` (allocation,
     the xarray Dataset), timed on the same paths."""
     from engine import _kernels as K
-    from engine.sampling import block_seed
+    from engine.sampling import shock_key
     from engine.simulate import ParameterTable, _Plan
 
     cfg = cfg.model_copy(update={"simulation": cfg.simulation.model_copy(update={"paths": int(paths)})})
     plan = _Plan(cfg, ParameterTable(cfg))
+    key = shock_key(cfg.simulation.seed)
     B = cfg.simulation.block_size
     t_theta = t_kernel = 0.0
     out = np.empty((K.NO, min(B, paths)))
@@ -126,8 +127,9 @@ def time_split(cfg, paths: int) -> dict:
         t0 = time.perf_counter()
         theta, _ = plan.theta(b, n)
         t1 = time.perf_counter()
-        rng = np.random.default_rng(block_seed(cfg.simulation.seed, b, 1))
-        K.simulate_block(theta, plan.gm, plan.iopt, plan.fopt, plan.closed, plan.shock, rng, out[:, :n], flags[:, :n], ko, ks)
+        ids = np.arange(b * B, b * B + n, dtype=np.int64)
+        K.simulate_block(theta, plan.gm, plan.iopt, plan.fopt, plan.closed, plan.shock, key, ids, ids, cfg.n_steps, 0,
+                         out[:, :n], flags[:, :n], ko, ks)
         t2 = time.perf_counter()
         t_theta += t1 - t0
         t_kernel += t2 - t1

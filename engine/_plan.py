@@ -2,8 +2,8 @@
 
 Seed contract: a run is fixed by (config, seed, block size). Paths are cut into
 blocks of ``block_size``; block ``i`` draws its parameters from
-``SeedSequence(seed, spawn_key=(i, 0))`` and its per-step shocks from
-``SeedSequence(seed, spawn_key=(i, 1))`` (both children of child ``i``). Hence the
+``SeedSequence(seed, spawn_key=(i, 0))``; the per-step shocks are counter-based, a
+function of (seed, global path id, step, variate) only (:mod:`engine.model.rng`). Hence the
 result is bit-identical for any thread count, and a run of P paths is the exact
 prefix of a longer run with the same seed (for Latin hypercube sampling, only at
 block boundaries, since the design is built per block).

@@ -1,7 +1,8 @@
 """Run: blocks of paths through the kernel, on threads or a Dask cluster.
 
 The one block runner of the engine. :func:`fill_block` is the one code path of a
-block (its parameters, its shock stream, the kernel); :func:`run_tasks` runs block
+block (its parameters, its path ids, the kernel); :func:`resimulate` runs given
+parameter rows with given paths' shocks (sequential Monte Carlo); :func:`run_tasks` runs block
 tasks on a thread pool of this process or, given a Dask client, on a cluster, and
 yields each result as it finishes. :func:`engine.simulate.simulate` runs blocks
 that write into views of the run's arrays; :mod:`engine.distributed` and
@@ -23,9 +24,9 @@ from ._plan import to_cash_flow_currency
 from .errors import InputError
 from .model import layout as L
 from .model.kernel import simulate_block
-from .sampling import block_seed
+from .sampling import shock_key
 
-__all__ = ["fill_block", "result_arrays", "observed_arrays", "run_one_block", "compute_block", "run_tasks", "block_bounds"]
+__all__ = ["fill_block", "resimulate", "result_arrays", "observed_arrays", "run_one_block", "compute_block", "run_tasks", "block_bounds"]
 
 
 def block_bounds(cfg, block: int) -> tuple[int, int]:
@@ -73,12 +74,104 @@ def fill_block(plan, iopt, b: int, n: int, out, flags, draws_out, keep_out, keep
             draws[:, j] = val
     draws_out[:] = draws.T
     to_cash_flow_currency(plan.cfg, plan.table, theta)  # rates in another currency: by interest-rate parity
-    rng = np.random.default_rng(block_seed(plan.cfg.simulation.seed, b, 1))
+    lo = b * plan.cfg.simulation.block_size
+    ids = np.arange(lo, lo + n, dtype=np.int64)  # the global path ids: the shocks depend on these alone
+    _kernel(plan, iopt, theta, ids, ids, plan.cfg.n_steps, 0, out, flags, keep_out, keep_seg, obs_out, obs_seg)
+
+
+def _kernel(plan, iopt, theta, ids, fresh_ids, switch_step, generation, out, flags, keep_out, keep_seg,
+            obs_out, obs_seg) -> None:
+    """:func:`simulate_block` with the run's shock key (int arguments as int64: one specialisation)."""
+    key = shock_key(plan.cfg.simulation.seed)
+    args = (theta, plan.gm, iopt, plan.fopt, plan.closed, plan.shock, key, ids, fresh_ids, int(switch_step),
+            int(generation), out, flags, keep_out, keep_seg)
     if obs_out is None:
-        simulate_block(theta, plan.gm, iopt, plan.fopt, plan.closed, plan.shock, rng, out, flags, keep_out, keep_seg)
+        simulate_block(*args)
     else:
-        simulate_block(theta, plan.gm, iopt, plan.fopt, plan.closed, plan.shock, rng, out, flags, keep_out, keep_seg,
-                       obs_out, obs_seg)
+        simulate_block(*args, obs_out, obs_seg)
+
+
+def resimulate(plan, theta, ids, fresh_ids=None, switch_step=None, generation=0, observed=True) -> dict:
+    """Simulate given parameter rows with the shocks of given paths, optionally switching to fresh shocks.
+
+    The re-simulation step of sequential Monte Carlo (resample paths, replay each
+    ancestor's shocks up to an observation step, then draw fresh shocks): row ``p``
+    of ``theta`` is simulated with the shocks of global path id ``ids[p]`` for the
+    steps ``t <= switch_step`` and, after it, with the shocks of path id
+    ``fresh_ids[p]`` in generation ``generation`` (a part of the counter space that
+    no run and no other generation draws from, :mod:`engine.model.rng`). Because the
+    shocks are counter-based, ``resimulate(plan, theta_of_paths, ids)`` reproduces
+    the run's rows for those ids bit for bit, from any block.
+
+    Parameters
+    ----------
+    plan : engine._plan.Plan
+        The run's plan (its seed fixes the shock key).
+    theta : ndarray(float64), (n, n_columns)
+        Drawn parameters as ``plan.theta`` returns them (before the cash-flow-currency
+        conversion, which is applied here to a copy).
+    ids : array of int, (n,)
+        Global path ids (``>= 0``) whose shocks row ``p`` replays.
+    fresh_ids : array of int, (n,), optional
+        Path ids of the fresh shocks after ``switch_step`` (default: ``ids``).
+    switch_step : int, optional
+        The last replayed step, ``0 <= switch_step <= n_steps`` (steps are 1-based; a
+        fiscal year ``y`` ends at step ``y * steps_per_year``). None: the paths' own
+        shocks throughout (``n_steps``).
+    generation : int
+        The fresh shocks' generation, ``>= 1`` when ``switch_step < n_steps``.
+    observed : bool
+        False: skip the observed fiscal years.
+
+    Returns
+    -------
+    dict
+        ``out`` ndarray(float64), (NO, n): the ``O_*`` rows; ``flags`` ndarray(int8),
+        (NL, n): the ``L_*`` rows; ``obs_out`` ndarray(float64), (NY, n, year) and
+        ``obs_seg`` (n, year, segment): the observed fiscal years, or None (as
+        :func:`run_one_block`).
+
+    Raises
+    ------
+    InputError
+        ``theta`` is not (n, n_columns); ``ids`` or ``fresh_ids`` is not n non-negative
+        integers; ``switch_step`` is outside ``0 .. n_steps``; ``generation`` is not
+        ``>= 1`` for a switch.
+    """
+    cfg = plan.cfg
+    n_steps = cfg.n_steps
+    theta = np.array(theta, dtype=np.float64, order="C", copy=True)
+    n_cols = len(plan.table.specs)
+    if theta.ndim != 2 or theta.shape[1] != n_cols:
+        raise InputError(f"theta has shape {theta.shape}; expected (n, {n_cols}) as plan.theta returns it")
+    n = theta.shape[0]
+
+    def _ids(v, name):
+        a = np.asarray(v)
+        if a.shape != (n,) or not (np.issubdtype(a.dtype, np.integer) or a.size == 0) or (a.size and a.min() < 0):
+            raise InputError(f"{name} must be {n} non-negative integer path ids (one per row of theta); "
+                             f"got shape {a.shape}, dtype {a.dtype}")
+        return np.ascontiguousarray(a, dtype=np.int64)
+
+    ids = _ids(ids, "ids")
+    fresh = ids if fresh_ids is None else _ids(fresh_ids, "fresh_ids")
+    if switch_step is None:
+        switch_step = n_steps
+    if isinstance(switch_step, bool) or not isinstance(switch_step, (int, np.integer)) or not 0 <= switch_step <= n_steps:
+        raise InputError(f"switch_step = {switch_step!r} must be an integer step in 0 .. {n_steps} "
+                         f"(the run's n_steps); None keeps the paths' own shocks throughout")
+    if isinstance(generation, bool) or not isinstance(generation, (int, np.integer)) or generation < 0:
+        raise InputError(f"generation = {generation!r} must be a non-negative integer")
+    if switch_step < n_steps and generation < 1:
+        raise InputError(f"generation = {generation} with switch_step = {switch_step}: fresh shocks need a "
+                         f"generation >= 1 (generation 0 is the run's own shocks)")
+    to_cash_flow_currency(cfg, plan.table, theta)
+    out, flags = result_arrays(n)
+    obs_out, obs_seg = (observed_arrays(n, cfg.n_observed_years, len(cfg.segments)) if observed
+                        else (None, None))
+    _kernel(plan, plan.iopt, theta, ids, fresh, switch_step, generation, out, flags,
+            np.empty((L.NK, 1, 1)), np.empty((1, 1, len(cfg.segments))), obs_out, obs_seg)
+    return {"out": out, "flags": flags, "obs_out": obs_out, "obs_seg": obs_seg}
 
 
 def observed_arrays(n: int, n_years: int, n_segments: int) -> tuple:

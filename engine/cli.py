@@ -301,23 +301,41 @@ def report(results, as_json, html_out=None, with_tornado=False, tornado_paths=No
 @main.command("update")
 @click.argument("results", type=click.Path(dir_okay=False))
 @click.argument("observations", type=click.Path(dir_okay=False))
-@options("out/update", "json/update", "debug")
+@options("out/update", "json/update")
+@click.option("--resample", "do_resample", is_flag=True, help="Sequential Monte Carlo: pool further prior paths "
+              "until --target-ess, resample the run's number of paths by weight and re-simulate them from the "
+              "observation date with fresh shocks (--out then writes that equally weighted sample).")
+@click.option("--target-ess", type=float, default=None, help="With --resample: the pooled ESS to reach (default: "
+              "min(1000, 1% of the run's paths), the warning threshold).")
+@click.option("--max-paths", type=int, default=None, help="With --resample: most prior paths to pool, the run's "
+              "included (default: 20 x the run's paths).")
+@options("threads/short", "debug")
 @_guard
-def update_cmd(results, observations, out, as_json):
+def update_cmd(results, observations, out, as_json, do_resample, target_ess, max_paths, threads=None):
     """Update a saved RESULTS.nc on reported figures in OBSERVATIONS (.toml/.yaml).
 
     Each path is weighted by the likelihood of the figures (importance weighting); the report is
-    recomputed with the weights and a "what changed" table. See README, "Updating on reported figures".
+    recomputed with the weights and a "what changed" table. With --resample the weighted paths are
+    resampled and re-simulated into an equally weighted posterior sample. See README, "Updating on
+    reported figures".
     """
     from . import update as upd
     from .summary import open_results, save_results
 
     if out is not None and not out.lower().endswith(".nc"):
         raise InputError(f"--out {out!r}: the updated run is saved as NetCDF; give a file name ending in .nc")
+    if not do_resample and (target_ess is not None or max_paths is not None or threads is not None):
+        raise InputError("--target-ess, --max-paths and --threads go with --resample; add --resample or drop them")
     ds = open_results(results)
-    r = upd.update(ds, upd.load_observations(observations))
-    if out is not None:
-        save_results(upd.updated_dataset(ds, r), out)
+    if do_resample:
+        r, new = upd.resample(ds, upd.load_observations(observations), target_ess=target_ess, max_paths=max_paths,
+                              threads=threads, command="pricedin " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
+        if out is not None:
+            save_results(new, out)
+    else:
+        r = upd.update(ds, upd.load_observations(observations))
+        if out is not None:
+            save_results(upd.updated_dataset(ds, r), out)
     if as_json:
         click.echo(r.to_json())
         if r.warning:

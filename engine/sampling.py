@@ -9,14 +9,22 @@ distribution's quantile function (:meth:`engine.distributions.DistributionSpec.p
 Seed contract
 -------------
 A run is fixed by (config, seed, block size). The paths are generated in
-blocks; block ``i`` draws from child ``i`` of ``SeedSequence(seed)``, and its
-independent streams are children of that child: stream 0 (:data:`STREAM_PARAMS`)
-for the parameter draws, stream 1 (:data:`STREAM_SHOCKS`) for the per-step
-shocks of the simulation kernel. :func:`block_seed` builds these directly as
-``SeedSequence(seed, spawn_key=(block, stream))``, which equals
-``SeedSequence(seed).spawn(block + 1)[block].spawn(stream + 1)[stream]``.
-Changing the block size therefore changes the draws; changing the number of
-blocks (the number of paths, in whole blocks) does not change earlier blocks.
+blocks; block ``i`` draws its parameters from child ``i`` of
+``SeedSequence(seed)``: stream 0 (:data:`STREAM_PARAMS`) of that child,
+``SeedSequence(seed, spawn_key=(block, STREAM_PARAMS))`` (:func:`block_seed`,
+which equals ``SeedSequence(seed).spawn(block + 1)[block].spawn(1)[0]``).
+Changing the block size therefore changes the parameter draws; changing the
+number of blocks (the number of paths, in whole blocks) does not change earlier
+blocks.
+
+The per-step shocks of the simulation kernel do not depend on blocks at all:
+each is a pure function of (key, global path id, step, variate number,
+generation) by the counter-based generator of :mod:`engine.model.rng`
+(Philox4x64-10). The key is two 64-bit words of
+``SeedSequence(seed, spawn_key=(STREAM_SHOCKS,))`` (:func:`shock_key`), a node
+no block stream draws from (blocks use its children). A path's shocks are
+therefore the same in any block size, block order, thread count or run length,
+and can be replayed from its id (:func:`engine._run.resimulate`).
 
 Rank correlation
 ----------------
@@ -54,6 +62,7 @@ __all__ = [
     "check_correlation",
     "copula_factor",
     "block_seed",
+    "shock_key",
     "Method",
     "draw_uniforms",
     "correlate_uniforms",
@@ -63,7 +72,8 @@ __all__ = [
 
 #: Stream number of the parameter draws within a block (see :func:`block_seed`).
 STREAM_PARAMS: int = 0
-#: Stream number of the per-step shocks within a block.
+#: Stream number of the per-step shocks: the key of the counter-based generator is drawn from
+#: ``SeedSequence(seed, spawn_key=(STREAM_SHOCKS,))`` (see :func:`shock_key`).
 STREAM_SHOCKS: int = 1
 
 #: A matrix whose least eigenvalue is below ``-PSD_TOL`` is not accepted as
@@ -503,7 +513,8 @@ def block_seed(seed: int, block: int, stream: int) -> np.random.SeedSequence:
         block size B).
     stream : int
         Stream within the block: :data:`STREAM_PARAMS` (0) for parameter
-        draws, :data:`STREAM_SHOCKS` (1) for per-step shocks.
+        draws; 2 is the stress test's extra stream. (Stream 1 was the per-step
+        shocks before they became counter-based; see :func:`shock_key`.)
 
     Returns
     -------
@@ -523,6 +534,33 @@ def block_seed(seed: int, block: int, stream: int) -> np.random.SeedSequence:
     block = _nonneg_int(block, "block")
     stream = _nonneg_int(stream, "stream")
     return np.random.SeedSequence(seed, spawn_key=(block, stream))
+
+
+def shock_key(seed: int) -> np.ndarray:
+    """The key of the per-step shocks of a run: Philox4x64-10's two 64-bit key words.
+
+    Parameters
+    ----------
+    seed : int
+        Run seed, ``0 <= seed <= MAX_SEED``.
+
+    Returns
+    -------
+    ndarray(uint64), (2,)
+        ``SeedSequence(seed, spawn_key=(STREAM_SHOCKS,)).generate_state(2, np.uint64)``
+        (numpy's SeedSequence hashes the seed and spawn key into well-mixed words,
+        O'Neill's seed_seq design); the kernel's variates are then functions of this
+        key and their coordinates only (:mod:`engine.model.rng`).
+
+    Raises
+    ------
+    InputError
+        If the seed is not a non-negative integer or is above :data:`MAX_SEED`.
+    """
+    seed = _nonneg_int(seed, "seed")
+    if seed > MAX_SEED:
+        raise InputError(f"seed = {seed} is above the largest 64-bit seed {MAX_SEED}; give a smaller seed")
+    return np.random.SeedSequence(seed, spawn_key=(STREAM_SHOCKS,)).generate_state(2, np.uint64)
 
 
 class Method(str, Enum):

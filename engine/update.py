@@ -53,6 +53,9 @@ __all__ = [
     "kish_ess",
     "render_update",
     "render_reprice",
+    "resample",
+    "systematic_resample",
+    "RESAMPLE_STREAM",
 ]
 
 #: Quantities an observation may name: how a period's figure is formed from the kept (path, time) variables.
@@ -812,6 +815,9 @@ class UpdateResult:
         Company, currency, value unit, price, paths, seed (:func:`engine.summary.report_header`), and
         ``figure_unit``: the unit of reported money figures (reporting currency and money unit, "CNY million");
         ``earlier_observations`` (count) when the file was updated before (then ``prior`` is that update).
+    resample : dict or None
+        Set by :func:`resample` (see there): then ``posterior`` is the report of the re-simulated,
+        equally weighted sample, ``weights`` are ``1 / P`` and ``ess`` is the pooled importance sample's.
     """
 
     weights: np.ndarray
@@ -824,6 +830,7 @@ class UpdateResult:
     changes: list
     warning: Optional[str]
     header: dict = field(default_factory=dict)
+    resample: Optional[dict] = None
 
     def to_json(self) -> str:
         """:meth:`to_dict` as indented JSON text, non-finite numbers as null."""
@@ -831,9 +838,12 @@ class UpdateResult:
 
     def to_dict(self) -> dict:
         """JSON-ready dict (the ``pricedin update --json`` output); weights are not included."""
-        return {**self.header, "observations": self.observations, "ess": self.ess,
-                "ess_threshold": self.ess_threshold, "ess_warning": self.warning, "prior": self.prior,
-                "posterior": self.posterior, "changes": self.changes}
+        d = {**self.header, "observations": self.observations, "ess": self.ess,
+             "ess_threshold": self.ess_threshold, "ess_warning": self.warning, "prior": self.prior,
+             "posterior": self.posterior, "changes": self.changes}
+        if self.resample is not None:
+            d["resample"] = self.resample
+        return d
 
 
 def _json_ready(obj):
@@ -862,20 +872,22 @@ def _get(d, path):
     return d
 
 
-def _build_result(ds, observations_dicts, periods_obs, prior_w, post_w, ll, threshold) -> UpdateResult:
+def _build_result(ds, observations_dicts, periods_obs, prior_w, post_w, ll, threshold, post_ds=None,
+                  post_figures=None) -> UpdateResult:
+    """The update report; ``post_ds`` / ``post_figures``: a posterior sample of its own (``--resample``)."""
     from .summary import report_header
 
     P = int(ds.sizes["path"])
     prior = weighted_report(ds, prior_w)
-    post = weighted_report(ds, post_w)
+    post = weighted_report(ds if post_ds is None else post_ds, post_w)
     ess = post["ess"]
     thr = ess_threshold(P) if threshold is None else float(threshold)
     changes = [{"what": label, "kind": "headline", "format": fmt, "prior": _get(prior, path),
                 "posterior": _get(post, path)} for label, path, fmt in _HEADLINES]
     obs_out = []
-    for od, m in zip(observations_dicts, periods_obs):
+    for i, (od, m) in enumerate(zip(observations_dicts, periods_obs)):
         pm = float(weighted_quantile(m, 0.5, prior_w))
-        qm = float(weighted_quantile(m, 0.5, post_w))
+        qm = float(weighted_quantile(m if post_figures is None else post_figures[i], 0.5, post_w))
         obs_out.append({**od, "prior_median": pm, "posterior_median": qm})
         fmt = "fraction" if od["quantity"] == "operating_margin" else "money"
         label = " ".join(str(x) for x in (od["quantity"], od.get("segment"), od["period"]) if x)
@@ -891,7 +903,9 @@ def _build_result(ds, observations_dicts, periods_obs, prior_w, post_w, ll, thre
     if ess < thr:
         warning = (f"effective sample size {ess:,.1f} of {P:,} paths is below {thr:,.0f}: the reported figures are "
                    "surprising under the run's assumptions, and the updated numbers rest on a handful of paths. "
-                   "Check the figures and their units; re-run with more paths (and --keep-paths), or revise the "
+                   "Check the figures and their units; resample (`pricedin update --resample`, engine.update."
+                   "resample: pool further prior paths to a target ESS, then re-simulate the resampled paths "
+                   "from the observation date), re-run with more paths (and --keep-paths), or revise the "
                    "config's inputs toward the reported figures and run again; a wider error only if the "
                    "reporting noise really is larger")
     return UpdateResult(weights=post_w, log_likelihood=ll, observations=obs_out, ess=ess, ess_threshold=thr,
@@ -953,7 +967,7 @@ def update(ds, observations, ess_threshold: Optional[float] = None) -> UpdateRes
                          "`pricedin run CONFIG --keep-paths --out RUN.nc`")
     _duplicates(observations)
     earlier = []
-    if "weight" in ds:
+    if "weight" in ds or "update_observations" in ds.attrs:  # an updated or a resampled file
         try:
             earlier = json.loads(ds.attrs.get("update_observations", "[]") or "[]")
         except json.JSONDecodeError:
@@ -979,7 +993,7 @@ def update(ds, observations, ess_threshold: Optional[float] = None) -> UpdateRes
     w = w / w.sum()
     dicts = [o.model_dump(exclude_none=True) for o in observations]
     r = _build_result(ds, dicts, figures, prior_w, w, ll, ess_threshold)
-    if "weight" in ds:
+    if earlier:
         r.header["earlier_observations"] = len(earlier)  # "before" is that earlier update, not the plain run
     return r
 
@@ -1037,6 +1051,369 @@ def result_from_dataset(ds, ess_threshold: Optional[float] = None) -> UpdateResu
         figures = [_observed(ds, o.quantity, o.segment, p) for o, p in zip(applied, periods)]
         dicts = [o.model_dump(exclude_none=True) for o in applied]
     return _build_result(ds, dicts, figures, np.full(P, 1.0 / P), w, np.full(P, np.nan), ess_threshold)
+
+
+# --------------------------------------------------------------------------- resampling (sequential Monte Carlo)
+
+
+#: First spawn-key element of the resampling stream: the systematic-resampling uniform of generation ``g`` is
+#: drawn from ``SeedSequence(seed, spawn_key=(RESAMPLE_STREAM, g))``. Blocks use ``spawn_key=(block, stream)``
+#: with ``block < 2**32`` (a run's block count), so this stream never meets a block's.
+RESAMPLE_STREAM = 2**32 + 14
+
+
+def systematic_resample(weights, n: int, u: float) -> np.ndarray:
+    """Systematic resampling: ``n`` ancestor indices from the weights and one uniform.
+
+    Ancestor ``k`` (k = 0 ... n - 1) is the index ``i`` with ``C_{i-1} <= (u + k) / n < C_i``, ``C`` the
+    normalised cumulative weights (Kitagawa 1996, "Monte Carlo filter and smoother for non-Gaussian
+    nonlinear state space models", JCGS 5(1); Douc, Cappé & Moulines 2005, "Comparison of resampling
+    schemes for particle filtering", ISPA). Index ``i`` appears ``floor(n w_i)`` or ``ceil(n w_i)`` times
+    (``w`` normalised), so the resampled set adds less noise than multinomial resampling.
+
+    Parameters
+    ----------
+    weights : array_like, (M,)
+        Non-negative finite weights, not all 0 (any scale).
+    n : int
+        Number of ancestors to draw, >= 1.
+    u : float
+        The uniform, in [0, 1).
+
+    Returns
+    -------
+    ndarray(int64), (n,)
+        Ancestor indices into ``weights``, ascending.
+
+    Raises
+    ------
+    InputError
+        Negative, non-finite or all-zero weights; ``n`` < 1; ``u`` outside [0, 1).
+    """
+    w = np.asarray(weights, dtype=np.float64)
+    if w.ndim != 1 or not w.size or not np.all(np.isfinite(w)) or np.any(w < 0) or not w.sum() > 0:
+        raise InputError("weights: expected a 1-d array of non-negative finite numbers, not all 0")
+    if int(n) < 1:
+        raise InputError(f"n = {n}: the number of ancestors to draw must be >= 1")
+    if not 0.0 <= float(u) < 1.0:
+        raise InputError(f"u = {u}: the systematic-resampling uniform must lie in [0, 1)")
+    cdf = np.cumsum(w)
+    cdf = cdf / cdf[-1]
+    pos = (float(u) + np.arange(int(n))) / int(n)
+    return np.minimum(np.searchsorted(cdf, pos, side="right"), w.size - 1).astype(np.int64)
+
+
+def _resimulate(plan, theta, ids, fresh_ids, switch_step: int, generation: int) -> dict:
+    """The one call that re-simulates paths from the observation date (:func:`engine._run.resimulate`).
+
+    Paths with parameters ``theta`` (n, n_columns) replay the shocks of global path ids ``ids`` for steps
+    ``t <= switch_step`` (steps counted from 1: fiscal year ``k`` of the run ends at step ``k x steps_per_year``)
+    and draw fresh shocks of ``generation`` with ids ``fresh_ids`` after; returns
+    ``{"out": (NO, n), "flags": (NL, n), "obs_out", "obs_seg"}``.
+    """
+    try:
+        from ._run import resimulate
+    except ImportError:
+        raise InternalError("engine._run.resimulate is missing: this build draws no counter-based shocks, so a "
+                            "path cannot be re-simulated from the observation date; this is a bug") from None
+    return resimulate(plan, theta, ids, fresh_ids=fresh_ids, switch_step=int(switch_step),
+                      generation=int(generation), observed=True)
+
+
+class _PooledESS:
+    """Kish's ESS of a growing set of log-weights, by running sums rescaled at each new maximum."""
+
+    def __init__(self):
+        self.m, self.s1, self.s2 = -np.inf, 0.0, 0.0
+
+    def add(self, ll) -> float:
+        ll = np.asarray(ll, dtype=np.float64)
+        top = float(np.max(ll)) if ll.size else -np.inf
+        if top > self.m:
+            if np.isfinite(self.m):
+                self.s1 *= math.exp(self.m - top)
+                self.s2 *= math.exp(2.0 * (self.m - top))
+            self.m = top
+        if np.isfinite(self.m):
+            e = np.exp(ll - self.m)
+            self.s1 += float(e.sum())
+            self.s2 += float(np.dot(e, e))
+        return self.s1 * self.s1 / self.s2 if self.s2 > 0 else 0.0
+
+
+def _resample_checks(ds, observations, target_ess, max_paths):
+    """Validate a resampling request; returns (plain run, all observations, earlier count, target, cap)."""
+    P = int(ds.sizes["path"])
+    if "scenario" in ds.dims:
+        raise InputError("a stress file (one run per scenario) cannot be resampled; resample the results of "
+                         "`pricedin run CONFIG --out RUN.nc`")
+    if "resample_generation" in ds.attrs:
+        raise InputError(f"the results file is already a resampled posterior (generation "
+                         f"{ds.attrs['resample_generation']}): its paths are no longer prior draws, so the prior "
+                         "sample cannot be grown from it. Resample the original run with every figure (those in "
+                         "its update_observations attribute and the new ones), or update this file without "
+                         "resampling")
+    if not _has_observed(ds) or int(ds.sizes.get("year", 0)) == 0:
+        raise InputError("resampling needs the observed fiscal years every run keeps per path (the pooled prior "
+                         "paths are weighted on them), and this run kept none (simulation.observed_years = 0, or "
+                         "a file written before observed years existed); re-run with simulation.observed_years > 0 "
+                         "(default 3) covering the reported years, then resample that file")
+    if target_ess is None:
+        target = ess_threshold(P)
+    else:
+        try:
+            target = float(target_ess)
+        except (TypeError, ValueError):
+            target = float("nan")
+        if not (math.isfinite(target) and target > 0):
+            raise InputError(f"target_ess = {target_ess!r}: must be a number > 0, the effective sample size the "
+                             f"pooled prior paths should reach; e.g. target_ess = {max(1.0, ess_threshold(P)):g} "
+                             f"(the default, min(1000, 1% of the run's {P:,} paths))")
+    if max_paths is None:
+        cap = 20 * P
+    else:
+        try:
+            cap = int(max_paths)
+        except (TypeError, ValueError):
+            cap = -1
+        if cap < P or cap != max_paths:
+            raise InputError(f"max_paths = {max_paths!r}: must be a whole number >= the run's {P:,} paths (the pool "
+                             f"starts with them); e.g. max_paths = {20 * P} (the default, 20 x the run's paths)")
+    if target > cap:
+        raise InputError(f"target_ess = {target:g} is above max_paths = {cap:,}: the ESS of N paths is at most N; "
+                         f"raise max_paths or lower target_ess")
+    earlier = []
+    if "weight" in ds:  # an updated file: pool on the plain run with every figure, earlier and new
+        try:
+            raw = json.loads(ds.attrs.get("update_observations", "[]") or "[]")
+            earlier = observations_from_dict({"observations": raw}) if raw else []
+        except (InputError, json.JSONDecodeError):
+            raise InputError("the results file's update_observations attribute is damaged; resample the original "
+                             "run with every figure") from None
+        _duplicates(observations, [o.model_dump() for o in earlier], what="update_observations")
+    plain = ds.drop_vars("weight") if "weight" in ds else ds.copy()
+    plain.attrs = {k: v for k, v in ds.attrs.items() if k not in ("update_observations", "update_ess")}
+    if _has_kept(plain):
+        plain = plain.drop_dims("time")  # read the observed years, as for the pooled paths
+    n_years = int(plain.sizes["year"])
+    grid = _run_grid(plain)
+    every = list(earlier) + list(observations)
+    for i, o in enumerate(every):
+        key = f"observations.{i - len(earlier)}" if i >= len(earlier) else f"update_observations.{i}"
+        per = parse_period(o.period, *grid, key=f"{key}.period")
+        spy = grid[2]
+        if per.stop - per.start != spy or per.stop // spy > n_years:
+            raise InputError(f"{key}.period = {o.period!r}: resampling weighs paths on the fiscal years every run "
+                             f"keeps (simulation.observed_years = {n_years}: {grid[0] + 1}-{grid[0] + n_years}); "
+                             "observe a whole fiscal year among them, or re-run with a larger "
+                             "simulation.observed_years")
+    return plain, every, len(earlier), target, cap
+
+
+def resample(ds, observations, target_ess: Optional[float] = None, max_paths: Optional[int] = None,
+             threads: Optional[int] = None, command: str = ""):
+    """Condition a run on reported figures by sequential Monte Carlo: grow, weight, resample, re-simulate.
+
+    Importance weights (:func:`update`) leave the posterior carried by the few paths close to a
+    surprising figure. This step (one step of a sequential Monte Carlo sampler; Del Moral, Doucet &
+    Jasra 2006, "Sequential Monte Carlo samplers", JRSS B 68(3)):
+
+    1. **Grow the prior sample.** The run's paths (global ids ``0 ... P-1``) are pooled with further
+       prior paths of the same config and seed: blocks ``b = ceil(P / B), ...`` of ``simulation.block_size``
+       ``B`` paths (global ids ``b B ...``, parameters ``plan.theta(b, n)``, so they are the paths a longer
+       run would hold; the last block is cut at ``max_paths``), each weighted by the likelihood of the
+       observations (:func:`log_likelihood`), until the pooled Kish ESS reaches ``target_ess`` (block by
+       block, in order: the stop does not depend on ``threads``) or the pool reaches ``max_paths``.
+    2. **Resample** ``P`` ancestors from the pooled weights (:func:`systematic_resample`, its uniform from
+       ``SeedSequence(seed, spawn_key=(RESAMPLE_STREAM, 1))``).
+    3. **Re-simulate** each from the observation date: its ancestor's parameters and, up to the last step of
+       the last observed period, its ancestor's own shocks (so every observed figure is the ancestor's,
+       bit for bit); fresh shocks of generation 1 (ids ``0 ... P-1``) after it.
+
+    The result is an equally weighted posterior sample of ``P`` paths. On a file written by
+    :func:`updated_dataset` the pool is weighted on the figures applied earlier and the new ones together.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A run's results with observed fiscal years (``simulation.observed_years`` > 0), not resampled before.
+    observations : list of Observation or dict
+        As for :func:`update`; whole fiscal years within the run's observed years.
+    target_ess : float, optional
+        Pooled Kish ESS to reach, > 0; default :func:`ess_threshold` of the run's paths (``min(1000, 0.01 P)``).
+    max_paths : int, optional
+        Most paths in the pool (the run's included), >= P; default ``20 P``.
+    threads : int, optional
+        Worker threads for the pooled and re-simulated blocks (default: all cores); results do not depend on it.
+    command : str
+        The command line recorded in the ``history`` attribute.
+
+    Returns
+    -------
+    (UpdateResult, xarray.Dataset)
+        The report (``prior``: the run; ``posterior``: the resampled sample, equally weighted; ``ess``: the
+        pooled ESS; ``weights``: ``1 / P``; ``warning`` when the pool stopped at ``max_paths`` short of the
+        target; ``resample``: ``generation``, ``target_ess``, ``max_paths``, ``run_ess`` (the run's own ESS),
+        ``pooled_paths``, ``pooled_ess``, ``stopped_by`` ('target_ess' or 'max_paths'), ``distinct_ancestors``,
+        ``switch_step`` (the last replayed step, counted from 1), ``replayed_to`` (the fiscal year it ends),
+        ``earlier_observations``) and the resampled run: the variables of a summary-mode run (dim ``path``,
+        ``P``; the observed years) plus ``ancestor`` (path,) int64, each path's ancestor's global id, and attrs
+        ``update_observations``, ``update_ess`` (the pooled ESS), ``resample_generation`` (1),
+        ``resample_pooled_paths``, ``resample_target_ess``, ``resample_stopped_by``, ``resample_switch_step``.
+        It has no ``weight`` variable: every path weighs 1 / P.
+
+    Raises
+    ------
+    InputError
+        Everything :func:`update` refuses; a run without observed years; a half, quarter or year beyond the
+        observed years; a file resampled before; ``target_ess`` not > 0; ``max_paths`` below the run's paths
+        or below ``target_ess``.
+    """
+    import time
+
+    from . import __version__
+    from ._assemble import assemble
+    from ._plan import Plan, ParameterTable
+    from ._run import fill_block, observed_arrays, result_arrays, run_tasks
+    from .model import layout as L
+    from .sensitivity import config_of
+    from .variables import param_var_name
+
+    t0 = time.perf_counter()
+    if isinstance(observations, dict):
+        observations = observations_from_dict(observations)
+    observations = list(observations)
+    if not observations:
+        raise InputError("observations: none given; give at least one [[observations]] table")
+    _duplicates(observations)
+    plain, every, n_earlier, target, cap = _resample_checks(ds, observations, target_ess, max_paths)
+    r0 = update(plain, every, ess_threshold=target)  # validates; the run's own weights
+    P = int(plain.sizes["path"])
+    cfg = config_of(plain)
+    table = ParameterTable(cfg)
+    plan = Plan(cfg, table)
+    B = int(cfg.simulation.block_size)
+    nseg = len(cfg.segments)
+    first = -(-P // B)
+
+    # 1. grow the prior sample, block by block, until the target ESS or the cap
+    def pooled_block(b: int, n: int) -> np.ndarray:
+        out, flags = result_arrays(n)
+        draws = np.empty((len(table.drawn), n))
+        obs_out, obs_seg = observed_arrays(n, cfg.n_observed_years, nseg)
+        fill_block(plan, plan.iopt, b, n, out, flags, draws, np.empty((L.NK, 1, 1)), np.empty((1, 1, nseg)),
+                   obs_out=obs_out, obs_seg=obs_seg)
+        part = assemble(cfg, table, out, flags, draws, None, None, 0.0, "", __version__, obs_out, obs_seg)
+        return log_likelihood(part, every)
+
+    pool = _PooledESS()
+    ess = pool.add(r0.log_likelihood)
+    lls, blocks = [r0.log_likelihood], []  # blocks: (block, paths) pooled, in order
+    n_pool = P
+    nxt = first
+    while ess < target and n_pool < cap:
+        # about the paths the target needs at the ESS per path so far, at most doubling the pool a round
+        want = n_pool * (target / ess - 1.0) if ess > 0 else float(cap)
+        sizes, room, b = [], cap - n_pool, nxt
+        while room > 0 and sum(n for _, n in sizes) < min(max(want, 1.0), n_pool):
+            sizes.append((b, min(B, room)))
+            room -= sizes[-1][1]
+            b += 1
+        got = dict(run_tasks(pooled_block, sizes, threads=threads))
+        for i, (b, n) in enumerate(sizes):
+            lls.append(got[i])
+            blocks.append((b, n))
+            n_pool += n
+            nxt = b + 1
+            ess = pool.add(got[i])
+            if ess >= target:
+                break
+    stopped_by = "target_ess" if ess >= target else "max_paths"
+    ll = np.concatenate(lls)
+    ids = np.concatenate([np.arange(P, dtype=np.int64)] + [b * B + np.arange(n, dtype=np.int64) for b, n in blocks])
+    from scipy.special import logsumexp
+
+    w = np.exp(ll - logsumexp(ll))
+    pooled_ess = kish_ess(w)
+
+    # 2. resample P ancestors
+    generation = 1
+    rng = np.random.default_rng(np.random.SeedSequence(int(cfg.simulation.seed),
+                                                       spawn_key=(RESAMPLE_STREAM, generation)))
+    pick = systematic_resample(w, P, float(rng.random()))
+    ancestors = ids[pick]
+    theta = np.empty((P, len(table.specs)))
+    theta[:] = table.base_row
+    in_run = pick < P
+    if table.drawn:
+        stored = np.stack([np.asarray(plain[param_var_name(table.keys[c])].values, dtype=np.float64)
+                           for c in table.drawn])  # (n_drawn, P): the run's draws
+        theta[np.ix_(np.flatnonzero(in_run), table.drawn)] = stored[:, pick[in_run]].T
+        sizes_of = dict(blocks)
+        for b in np.unique(ancestors[~in_run] // B):
+            rows = np.flatnonzero(~in_run & (ancestors // B == b))
+            tb, _ = plan.theta(int(b), sizes_of[int(b)])
+            theta[rows] = tb[ancestors[rows] - int(b) * B]
+    draws = np.ascontiguousarray(theta[:, table.drawn].T)
+
+    # 3. re-simulate from the observation date, in chunks of a block (counter-based shocks: chunks do not matter)
+    grid = _run_grid(plain)
+    periods = [parse_period(o.period, *grid) for o in every]
+    switch = max(p.stop for p in periods)  # the last step of the last observed period, counted from 1
+    out, flags = result_arrays(P)
+    obs_out, obs_seg = observed_arrays(P, cfg.n_observed_years, nseg)
+    chunks = [(lo, min(P, lo + B)) for lo in range(0, P, B)]
+
+    def chunk(lo: int, hi: int) -> dict:
+        return _resimulate(plan, theta[lo:hi].copy(), ancestors[lo:hi], np.arange(lo, hi, dtype=np.int64), switch,
+                           generation)
+
+    for i, res in run_tasks(chunk, chunks, threads=threads):
+        lo, hi = chunks[i]
+        out[:, lo:hi] = res["out"]
+        flags[:, lo:hi] = res["flags"]
+        if obs_out is not None:
+            obs_out[:, lo:hi] = res["obs_out"]
+            obs_seg[lo:hi] = res["obs_seg"]
+    new = assemble(cfg, table, out, flags, draws, None, None, time.perf_counter() - t0, command, __version__,
+                   obs_out, obs_seg)
+    new["ancestor"] = (("path",), ancestors, {
+        "units": "1", "long_name": "ancestor's global path id",
+        "description": "the pooled prior path this path was resampled from (the run's paths are 0 ... P-1, further "
+                       "prior paths b x block_size ...); its shocks up to step resample_switch_step (counted from 1) are replayed"})
+    dicts = [o.model_dump(exclude_none=True) for o in every]
+    figures = [_observed(plain, o.quantity, o.segment, p) for o, p in zip(every, periods)]
+    post_figures = [_observed(new, o.quantity, o.segment, p) for o, p in zip(every, periods)]
+    uniform = np.full(P, 1.0 / P)
+    r = _build_result(plain, dicts, figures, uniform, uniform, np.full(P, np.nan), target, post_ds=new,
+                      post_figures=post_figures)
+    spy = grid[2]
+    info = {"generation": generation, "target_ess": target, "max_paths": cap, "run_ess": float(r0.ess),
+            "pooled_paths": int(ll.size), "pooled_ess": float(pooled_ess), "stopped_by": stopped_by,
+            "distinct_ancestors": int(np.unique(ancestors).size), "switch_step": int(switch),
+            "replayed_to": int(grid[0] + switch // spy), "earlier_observations": n_earlier}
+    r.ess = float(pooled_ess)
+    r.resample = info
+    r.warning = None if stopped_by == "target_ess" else (
+        f"the pooled ESS reached {pooled_ess:,.1f}, short of the target {target:,.0f}, at max_paths = {cap:,} "
+        f"pooled paths ({info['distinct_ancestors']:,} distinct ancestors): the figures are far in the tail of "
+        "the run's assumptions. Raise max_paths, lower target_ess, or revise the config's inputs toward the "
+        "reported figures and run again")
+    now = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
+    new.attrs.update({
+        "update_observations": json.dumps([{k: v for k, v in o.items() if k not in ("prior_median", "posterior_median")}
+                                           for o in r.observations]),
+        "update_ess": float(pooled_ess),
+        "resample_generation": generation,
+        "resample_pooled_paths": int(ll.size),
+        "resample_target_ess": float(target),
+        "resample_stopped_by": stopped_by,
+        "resample_switch_step": int(switch),
+        "history": f"{ds.attrs.get('history', '')}\n{now} pricedin update --resample: {len(every)} observation(s), "
+                   f"{ll.size:,} pooled prior paths, pooled ESS {pooled_ess:.1f} ({stopped_by}); generation "
+                   f"{generation}".lstrip("\n"),
+    })
+    return r, new
 
 
 # --------------------------------------------------------------------------- a new price
@@ -1211,10 +1588,20 @@ def render_update(r: UpdateResult, console=None) -> None:
 
     c = console or Console(soft_wrap=False)
     h = r.header
+    rs = r.resample
+    pooled = f"{rs['pooled_paths']:,} pooled prior" if rs is not None else f"{h.get('paths', 0):,}"
     c.print(f"[bold]{h.get('company', '')}[/bold] updated on {len(r.observations)} reported figure(s): "
-            f"{h.get('paths', 0):,} paths, effective sample size (Kish) {r.ess:,.1f}: the weighted paths are "
+            f"{pooled} paths, effective sample size (Kish) {r.ess:,.1f}: the weighted paths are "
             f"worth {r.ess:,.0f} equally weighted ones")
-    if "earlier_observations" in h:
+    if rs is not None:
+        c.print(f"resampled (sequential Monte Carlo, generation {rs['generation']}): {rs['pooled_paths']:,} prior "
+                f"paths pooled (the run's {h.get('paths', 0):,}, ESS {rs['run_ess']:,.1f}, and further paths of the "
+                f"same seed) to a pooled ESS of {rs['pooled_ess']:,.1f} (target {rs['target_ess']:,.0f}: "
+                + ("reached" if rs["stopped_by"] == "target_ess" else f"not reached at max_paths {rs['max_paths']:,}")
+                + f"); {h.get('paths', 0):,} paths resampled from {rs['distinct_ancestors']:,} distinct ancestors, "
+                f"their own shocks replayed to the end of {rs['replayed_to']} and fresh shocks after; 'after' is "
+                "that equally weighted sample, and its standard errors count its paths as independent")
+    elif "earlier_observations" in h:
         c.print(f"on top of {h['earlier_observations']} figure(s) applied to this file earlier: 'before' is that "
                 "earlier update, not the plain run")
     if r.observations:

@@ -63,15 +63,16 @@ def test_valuation_at_base_year_end_is_pinned():
     Pinned sums for a stochastic config (growth noise, margin noise, cash interest, SBC dilution, failure hazard)
     at 1, 4 and 12 steps a year, year-end and mid-year. They were first the previous release's numbers (the
     valuation date changed nothing at f = 0, bit for bit); they were regenerated once when the growth, terminal
-    and failure semantics changed (issue 9), and move only with a deliberate model change.
+    and failure semantics changed (issue 9) and when the shocks became counter-based (issue 12), and move only
+    with a deliberate model change.
     """
     before = {
-        (1, False): (1417.4324117762872, 13.429374023271473, 53406.102449556434, 15),
-        (1, True): (1483.1649034942861, 13.429374023271473, 53406.102449556434, 15),
-        (4, False): (1492.8023192437233, 15.464238393495902, 52616.53703072415, 16),
-        (4, True): (1550.369006112036, 15.464238393495902, 52616.53703072415, 16),
-        (12, False): (1408.6382120950325, 12.922616013047776, 47417.309089392475, 17),
-        (12, True): (1460.7784836224166, 12.922616013047776, 47417.309089392475, 17),
+        (1, False): (1425.380581820423, 13.953968819124393, 52816.48831676435, 17),
+        (1, True): (1491.3809898397412, 13.953968819124393, 52816.48831676435, 17),
+        (4, False): (1522.3167424810222, 12.239894226530764, 49913.790630335054, 19),
+        (4, True): (1581.403232920926, 12.239894226530764, 49913.790630335054, 19),
+        (12, False): (1599.1855314315228, 12.338261945997695, 52791.1829528054, 18),
+        (12, True): (1659.0298401340597, 12.338261945997695, 52791.1829528054, 18),
     }
     for (spy, mid), ref in before.items():
         b = base_dict()

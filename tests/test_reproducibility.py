@@ -186,8 +186,9 @@ def test_compiled_kernel_equals_plain_python(zhipu):
         ks = np.empty((40, cfg.n_steps, 2))
         iopt = plan.iopt.copy()
         iopt[K.I_KEEP] = 1
-        rng = np.random.default_rng(123)
-        fn(theta, plan.gm, iopt, plan.fopt, plan.closed, plan.shock, rng, out, flags, ko, ks)
+        ids = np.arange(40, dtype=np.int64) + 123
+        fn(theta, plan.gm, iopt, plan.fopt, plan.closed, plan.shock, np.array([5, 7], dtype=np.uint64), ids, ids,
+           cfg.n_steps, 0, out, flags, ko, ks)
         outs.append((out, flags, ko))
     np.testing.assert_allclose(outs[0][0], outs[1][0], rtol=1e-9, atol=1e-9)
     np.testing.assert_array_equal(outs[0][1], outs[1][1])

@@ -12,11 +12,13 @@ generated from the registry :mod:`engine.variables`.
 Units: money amounts are annual rates in money units of the reporting currency; a
 step's flow is ``rate * dt``. Rates are fractions per year.
 
-Randomness: each path consumes exactly ``4 * n_segments + 3`` variates per step
-(growth, revenue, churn and a second growth normal per segment; margin and
-multiple normals; one uniform for failure), whatever happens on the path, so every path's shocks are the
-same under any scenario (common random numbers) and a block's first m paths are
-the same in a run of any length.
+Randomness: step ``t`` of a path has ``4 * n_segments + 3`` variates, numbered in a
+fixed order (growth, revenue, churn and a second growth normal per segment; margin and
+multiple normals; one uniform for failure), each a pure function of (key, the path's
+global id, ``t``, its number, generation) by the counter-based generator
+:mod:`engine.model.rng`. So a path's shocks are the same under any scenario (common
+random numbers by coordinates) and in any block size, block order, thread or run
+length; a failed path draws nothing more (no later draw depends on it).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import math
 import numpy as np
 
 from .._jit import jit
+from .rng import fill_step
 from .cashflow import fcff as _fcff
 from .cashflow import (inverse_sales_to_capital, reinvestment, starting_invested_capital, tax_rate_at,
                        tax_with_expiring_nol, tax_with_nol)
@@ -83,8 +86,8 @@ def _write_year(obs_out, obs_seg, p, y, acc, acc_e, acc_f, cash_y, dead, dt):
 
 
 @jit
-def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, flags, keep_out, keep_seg,
-                   obs_out=None, obs_seg=None):
+def simulate_block(theta, growth_method, iopt, fopt, closed, shock, key, ids, fresh_ids, switch_step, generation,
+                   out, flags, keep_out, keep_seg, obs_out=None, obs_seg=None):
     """Simulate one block of paths, fused over time (docs/model.md, sections 1-9).
 
     Parameters
@@ -106,8 +109,20 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, fl
     shock : ndarray(float64, ndim=2), (time, NSH + n_seg * NSS)
         Scenario overlays by step (``SH_*`` then ``SS_*`` per segment); zeros
         (and NaN for ``SS_CHURN_SET``) leave the model unchanged.
-    rng : numpy.random.Generator
-        The block's shock stream (consumed sequentially, path by path).
+    key : ndarray(uint64, ndim=1), (2,)
+        The run's shock key (:func:`engine.sampling.shock_key`).
+    ids : ndarray(int64, ndim=1), (path,)
+        Row ``p`` is simulated with the shocks of global path id ``ids[p]`` for the
+        steps ``t <= switch_step`` (in a run: ``lo + arange(n)`` for the block ``[lo, hi)``).
+    fresh_ids : ndarray(int64, ndim=1), (path,)
+        Row ``p`` draws the shocks of path id ``fresh_ids[p]`` of generation
+        ``generation`` for the steps ``t > switch_step`` (unused when ``switch_step``
+        is ``N``; pass ``ids``).
+    switch_step : int
+        The last step of the replayed shocks, ``0 .. N`` (``N``: no switch, the run itself).
+    generation : int
+        The generation of the fresh shocks after ``switch_step`` (``>= 1`` in a
+        re-simulation, see :func:`engine._run.resimulate`; the run is generation 0).
     out : ndarray(float64, ndim=2), (NO, path)
         Written: the ``O_*`` per-path results, one row per variable (so each
         becomes a result variable without a copy).
@@ -201,6 +216,10 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, fl
     expiry_years = int(nol_expiry) if expiring else 0
     nol_vint = np.zeros((N - 1) // spy + 2 if expiring else 1)
     acc = np.zeros(K)  # observed years: the running year's sums of segment revenue rates
+    n_normal = 4 * K + 2  # the step's variates: these normals, then one uniform
+    zbuf = np.empty(n_normal + 1)
+    k0 = key[0]
+    k1 = key[1]
     n_obs = 0
     if obs_out is not None:
         n_obs = obs_out.shape[2]
@@ -337,15 +356,6 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, fl
 
         for t in range(1, N + 1):
             tau = t * dt
-            # ---- draws: a fixed count per step, whatever the path's state
-            for k in range(K):
-                eg[k] = rng.standard_normal()
-                er[k] = rng.standard_normal()
-                ec[k] = rng.standard_normal()
-                ex[k] = rng.standard_normal()
-            e_m = rng.standard_normal()
-            e_mu = rng.standard_normal()
-            u_fail = rng.random()
             if failed:
                 if keep:
                     for v in range(NK):
@@ -363,6 +373,20 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, rng, out, fl
                         for k in range(K):
                             acc[k] = 0.0
                 continue
+
+            # ---- draws: variates 0 .. 4K + 2 of step t of this path (its own id up to the switch)
+            if t <= switch_step:
+                fill_step(k0, k1, ids[p], t, 0, n_normal, zbuf)
+            else:
+                fill_step(k0, k1, fresh_ids[p], t, generation, n_normal, zbuf)
+            for k in range(K):
+                eg[k] = zbuf[4 * k]
+                er[k] = zbuf[4 * k + 1]
+                ec[k] = zbuf[4 * k + 2]
+                ex[k] = zbuf[4 * k + 3]
+            e_m = zbuf[4 * K]
+            e_mu = zbuf[4 * K + 1]
+            u_fail = zbuf[4 * K + 2]
 
             # ---- 1. revenue by segment
             r_tot = 0.0

@@ -1,0 +1,283 @@
+"""The kernel's shock generator: counter-based, so every variate is a pure function of its coordinates.
+
+Each variate of the path kernel is a pure function of (key, path id, step, variate index,
+generation): nothing else -- not the block size, the block's order, the thread, the run's
+length, nor the draws before it -- changes it. A run's paths, blocks and workers are then
+bit-identical by construction, common random numbers hold coordinate by coordinate, and a
+path's shocks can be replayed from its global id alone (:func:`engine._run.resimulate`).
+
+Integers: Philox4x64-10
+-----------------------
+The bits come from Philox4x64-10 (Salmon, Moraes, Dror and Shaw 2011, "Parallel random
+numbers: as easy as 1, 2, 3", SC'11), a keyed bijection of a 256-bit counter: ten rounds of
+two 64 x 64 -> 128-bit multiplications (the high half computed from 32-bit halves, as
+numba has no 128-bit integer) with the key bumped by the Weyl constants between rounds. It is
+the generator of ``numpy.random.Philox``, so :func:`philox4x64` is tested bit for bit against
+numpy (numpy increments its counter before each use: its outputs for counter ``c`` are ours
+for ``c + 1``). The counter of step ``t`` (1-based) of path ``i`` in generation ``g`` is
+
+    ``(j, t, i, g)`` (words 0 to 3),
+
+and its four 64-bit outputs are variates ``4 j .. 4 j + 3`` of that step. The key is two
+64-bit words from the run's seed (:func:`engine.sampling.shock_key`). Generation 0 is the
+run; a re-simulation draws its fresh shocks from generation ``g >= 1`` (a disjoint part of
+the same counter space, so independent of the run's by Philox's design).
+
+Variates
+--------
+- Normals: the top 53 bits ``k`` of an output give the uniform ``u = (k + 1/2) 2^-53``
+  (strictly inside (0, 1), symmetric about 1/2), and the normal is ``Phi^-1(u)`` by
+  Wichura's algorithm AS241 (PPND16; Applied Statistics 37(3), 477-484, 1988; relative
+  accuracy about 1e-16): a rational polynomial for ``|u - 1/2| <= 0.425`` (85% of draws, no
+  transcendental call), ``sqrt(-log(min(u, 1 - u)))`` and a rational polynomial in the tails.
+  ``u - 1/2`` and ``min(u, 1 - u)`` are formed exactly from ``k`` (both are multiples of
+  ``2^-54`` below ``2^53`` of them), so the normals are exactly antisymmetric in ``k`` and
+  reach ``|z| = 8.29`` (``u = 2^-54``).
+- Uniforms (the failure draw): the top 52 bits ``k`` give ``u = (k + 1/2) 2^-52``, the odd
+  multiples of ``2^-53``, each exact in float64, in ``[2^-53, 1 - 2^-53]``.
+
+Why this generator (measured on the kernel; see docs/decisions.md): Philox4x64-10 can be
+checked against a published implementation (numpy's) word for word.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+from .._jit import jit
+
+__all__ = ["philox4x64", "as241", "normal_quantile", "bits_to_normal", "bits_to_uniform", "fill_step",
+           "variates", "PHILOX_ROUNDS"]
+
+#: Rounds of Philox4x64 (the "-10" of Philox4x64-10; numpy's and Random123's default).
+PHILOX_ROUNDS = 10
+
+# Random123 (philox.h) constants for Philox4x64: the multipliers and the Weyl key bumps
+_M0 = np.uint64(0xD2E7470EE14C6C93)
+_M1 = np.uint64(0xCA5A826395121157)
+_W0 = np.uint64(0x9E3779B97F4A7C15)  # golden ratio
+_W1 = np.uint64(0xBB67AE8584CAA73B)  # sqrt(3) - 1
+_LO32 = np.uint64(0xFFFFFFFF)
+_S32 = np.uint64(32)
+_S10 = np.uint64(10)
+_S12 = np.uint64(12)
+_ONE = np.uint64(1)
+_TWO53 = np.int64(1 << 53)
+_TWOM54 = 2.0**-54
+_TWOM52 = 2.0**-52
+
+
+@jit(inline="always")
+def _mulhilo(a, b):
+    """(high, low) 64-bit words of the 128-bit product ``a * b`` of two uint64 (schoolbook on 32-bit halves)."""
+    a0 = a & _LO32
+    a1 = a >> _S32
+    b0 = b & _LO32
+    b1 = b >> _S32
+    p00 = a0 * b0
+    p01 = a0 * b1
+    p10 = a1 * b0
+    p11 = a1 * b1
+    mid = (p00 >> _S32) + (p01 & _LO32) + (p10 & _LO32)
+    return p11 + (p01 >> _S32) + (p10 >> _S32) + (mid >> _S32), a * b
+
+
+@jit(inline="always")
+def philox4x64(c0, c1, c2, c3, k0, k1):
+    """Philox4x64-10 of one counter: four uint64 words.
+
+    Parameters
+    ----------
+    c0, c1, c2, c3 : uint64
+        The counter, word 0 first.
+    k0, k1 : uint64
+        The key.
+
+    Returns
+    -------
+    tuple of 4 uint64
+        The outputs, word 0 first; equal to ``numpy.random.Philox(counter=c - 1, key=k).random_raw(4)``
+        (numpy increments the counter before use).
+
+    Notes
+    -----
+    Salmon, Moraes, Dror and Shaw (2011), "Parallel random numbers: as easy as 1, 2, 3",
+    Proc. SC'11; the round function and constants of Random123's ``philox.h``.
+    """
+    for _ in range(PHILOX_ROUNDS):
+        hi0, lo0 = _mulhilo(_M0, c0)
+        hi1, lo1 = _mulhilo(_M1, c2)
+        c0, c1, c2, c3 = hi1 ^ c1 ^ k0, lo1, hi0 ^ c3 ^ k1, lo0
+        k0 += _W0
+        k1 += _W1
+    return c0, c1, c2, c3
+
+
+@jit(inline="always")
+def as241(q, r):
+    """Wichura's AS241 (PPND16): the standard normal quantile of ``p``, given ``q = p - 1/2`` and ``r = min(p, 1 - p)``.
+
+    Parameters
+    ----------
+    q : float
+        ``p - 1/2``, in (-1/2, 1/2).
+    r : float
+        ``min(p, 1 - p)`` in (0, 1/2], used only when ``|q| > 0.425`` (passed separately so
+        that the tail is not limited by the rounding of ``1 - p``).
+
+    Returns
+    -------
+    float
+        ``Phi^-1(p)``, relative error about 1e-16.
+
+    Notes
+    -----
+    M. J. Wichura (1988), "Algorithm AS 241: The percentage points of the normal
+    distribution", Applied Statistics 37(3), 477-484 (the coefficients as published).
+    """
+    if abs(q) <= 0.425:
+        s = 0.180625 - q * q
+        num = (((((((2.5090809287301226727e+3 * s + 3.3430575583588128105e+4) * s
+                    + 6.7265770927008700853e+4) * s + 4.5921953931549871457e+4) * s
+                  + 1.3731693765509461125e+4) * s + 1.9715909503065514427e+3) * s
+                + 1.3314166789178437745e+2) * s + 3.3871328727963666080e+0) * q
+        den = (((((((5.2264952788528545610e+3 * s + 2.8729085735721942674e+4) * s
+                    + 3.9307895800092710610e+4) * s + 2.1213794301586595867e+4) * s
+                  + 5.3941960214247511077e+3) * s + 6.8718700749205790830e+2) * s
+                + 4.2313330701600911252e+1) * s + 1.0)
+        return num / den
+    s = math.sqrt(-math.log(r))
+    if s <= 5.0:
+        s -= 1.6
+        num = (((((((7.74545014278341407640e-4 * s + 2.27238449892691845833e-2) * s
+                    + 2.41780725177450611770e-1) * s + 1.27045825245236838258e+0) * s
+                  + 3.64784832476320460504e+0) * s + 5.76949722146069140550e+0) * s
+                + 4.63033784615654529590e+0) * s + 1.42343711074968357734e+0)
+        den = (((((((1.05075007164441684324e-9 * s + 5.47593808499534494600e-4) * s
+                    + 1.51986665636164571966e-2) * s + 1.48103976427480074590e-1) * s
+                  + 6.89767334985100004550e-1) * s + 1.67638483018380384940e+0) * s
+                + 2.05319162663775882187e+0) * s + 1.0)
+    else:
+        s -= 5.0
+        num = (((((((2.01033439929228813265e-7 * s + 2.71155556874348757815e-5) * s
+                    + 1.24266094738807843860e-3) * s + 2.65321895265761230930e-2) * s
+                  + 2.96560571828504891230e-1) * s + 1.78482653991729133580e+0) * s
+                + 5.46378491116411436990e+0) * s + 6.65790464350110377720e+0)
+        den = (((((((2.04426310338993978564e-15 * s + 1.42151175831644588870e-7) * s
+                    + 1.84631831751005468180e-5) * s + 7.86869131145613259100e-4) * s
+                  + 1.48753612908506148525e-2) * s + 1.36929880922735805310e-1) * s
+                + 5.99832206555887937690e-1) * s + 1.0)
+    x = num / den
+    return -x if q < 0.0 else x
+
+
+@jit
+def normal_quantile(p):
+    """``Phi^-1(p)`` for ``0 < p < 1`` by :func:`as241` (``r = min(p, 1 - p)`` rounded as float64)."""
+    q = p - 0.5
+    return as241(q, p if q <= 0.0 else 1.0 - p)
+
+
+@jit(inline="always")
+def bits_to_normal(x):
+    """A standard normal from one uint64: ``Phi^-1((k + 1/2) 2^-53)``, ``k`` the top 53 bits of ``x``.
+
+    ``q = u - 1/2 = (2k + 1 - 2^53) 2^-54`` and ``min(u, 1 - u) = 1/2 - |q|`` are exact in
+    float64, so ``bits_to_normal(~x) == -bits_to_normal(x)`` and the tails are not rounded.
+    """
+    m = np.int64((x >> _S10) | _ONE) - _TWO53  # 2k + 1 - 2^53: odd, |m| < 2^53
+    q = m * _TWOM54
+    return as241(q, 0.5 - abs(q))
+
+
+@jit(inline="always")
+def bits_to_uniform(x):
+    """A uniform from one uint64: ``(k + 1/2) 2^-52``, ``k`` the top 52 bits of ``x``; exact, in [2^-53, 1 - 2^-53]."""
+    return (np.float64(x >> _S12) + 0.5) * _TWOM52
+
+
+@jit(inline="always")
+def fill_step(k0, k1, path, step, generation, n_normal, buf):
+    """The variates of one step of one path: ``buf[:n_normal]`` standard normals, ``buf[n_normal]`` a uniform.
+
+    Variate ``v`` is output word ``v % 4`` of Philox4x64-10 at counter ``(v // 4, step, path,
+    generation)`` under key ``(k0, k1)``.
+
+    Parameters
+    ----------
+    k0, k1 : uint64
+        The run's key (:func:`engine.sampling.shock_key`).
+    path : int64
+        The path's global id (0 .. paths - 1 in a run).
+    step : int64
+        The step, 1 .. n_steps.
+    generation : int64
+        0 for the run, ``g >= 1`` for a re-simulation's fresh shocks.
+    n_normal : int64
+        Normals wanted; the uniform is variate ``n_normal``.
+    buf : ndarray(float64, ndim=1), (>= n_normal + 1,)
+        Written.
+    """
+    c1 = np.uint64(step)
+    c2 = np.uint64(path)
+    c3 = np.uint64(generation)
+    n_var = n_normal + 1
+    for j in range((n_var + 3) // 4):
+        x0, x1, x2, x3 = philox4x64(np.uint64(j), c1, c2, c3, k0, k1)
+        v = 4 * j
+        buf[v] = bits_to_normal(x0) if v < n_normal else bits_to_uniform(x0)
+        if v + 1 < n_var:
+            buf[v + 1] = bits_to_normal(x1) if v + 1 < n_normal else bits_to_uniform(x1)
+        if v + 2 < n_var:
+            buf[v + 2] = bits_to_normal(x2) if v + 2 < n_normal else bits_to_uniform(x2)
+        if v + 3 < n_var:
+            buf[v + 3] = bits_to_normal(x3) if v + 3 < n_normal else bits_to_uniform(x3)
+
+
+@jit
+def variates(key, ids, step0, generation, out):
+    """The variates of many paths and steps, as the kernel draws them (a test and benchmark helper).
+
+    Parameters
+    ----------
+    key : ndarray(uint64), (2,)
+        The key.
+    ids : ndarray(int64), (path,)
+        Global path ids.
+    step0 : int
+        The first step (steps are 1-based in the kernel).
+    generation : int
+        The generation (0: a run).
+    out : ndarray(float64), (path, step, n_var)
+        Written: ``out[i, s, :n_var - 1]`` are the normals and ``out[i, s, n_var - 1]``
+        the uniform of step ``step0 + s`` of path ``ids[i]`` (:func:`fill_step` with
+        ``n_normal = n_var - 1``).
+    """
+    n_var = out.shape[2]
+    buf = np.empty(n_var)
+    for i in range(out.shape[0]):
+        for s in range(out.shape[1]):
+            fill_step(key[0], key[1], ids[i], step0 + s, generation, n_var - 1, buf)
+            for v in range(n_var):
+                out[i, s, v] = buf[v]
+
+
+def _philox4x64_py(c0, c1, c2, c3, k0, k1):  # pragma: no cover - runs only with NUMBA_DISABLE_JIT=1
+    """:func:`philox4x64` on Python integers (numpy's uint64 scalars warn on the wrap-around the algorithm uses)."""
+    mask = (1 << 64) - 1
+    c0, c1, c2, c3, k0, k1 = (int(w) for w in (c0, c1, c2, c3, k0, k1))
+    m0, m1, w0, w1 = int(_M0), int(_M1), int(_W0), int(_W1)
+    for _ in range(PHILOX_ROUNDS):
+        p0 = m0 * c0
+        p1 = m1 * c2
+        c0, c1, c2, c3 = (p1 >> 64) ^ c1 ^ k0, p1 & mask, (p0 >> 64) ^ c3 ^ k1, p0 & mask
+        k0 = (k0 + w0) & mask
+        k1 = (k1 + w1) & mask
+    return np.uint64(c0), np.uint64(c1), np.uint64(c2), np.uint64(c3)
+
+
+if numba.config.DISABLE_JIT:  # pragma: no cover - the interpreted kernel (mutation tests)
+    philox4x64 = _philox4x64_py
