@@ -170,7 +170,8 @@ class _Hist:
         for q in qs:
             h = (n - 1) * q / 100.0
             k = int(math.floor(h))
-            (x0, w0), (x1, w1) = order_stat(k), order_stat(min(k + 1, n - 1))
+            (x0, w0) = order_stat(k)
+            (x1, w1) = (x0, w0) if h == k else order_stat(min(k + 1, n - 1))
             if x0 is None or x1 is None:
                 vals[q], bounds[q] = None, 0.0
             else:

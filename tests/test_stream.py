@@ -80,8 +80,9 @@ def test_nan_beyond_horizon_percentile_is_none():
     h.counts[BINS // 2 + 10] = 1
     h.nan = 9
     h.lo = h.hi = 0.5
-    v, _ = h.quantiles([10, 50], nan_last=True)
-    assert v[50] is None and v[10] is not None
+    v, b = h.quantiles([0, 5, 50], nan_last=True)
+    assert v[0] == 0.5 and b[0] == 0.0  # rank 0 of 10: the one finite value
+    assert v[5] is None and v[50] is None  # type 7 at ranks 0.45 and 4.5 touches a path beyond the horizon
 
 
 def test_missing_block_is_an_internal_error():
