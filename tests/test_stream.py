@@ -116,7 +116,7 @@ def test_cli_stream(tmp_path):
     cfg.write_text(standard_config(paths=1000).to_toml())
     r = CliRunner().invoke(main, ["run", str(cfg), "--paths", "70000", "--stream", "--json", "-q"])
     assert r.exit_code == 0, r.output
-    s = json.loads(r.output)
+    s = json.loads(r.output[r.output.index("{"):])  # after the config warnings on stderr
     assert s["paths"] == 70_000 and s["streamed"] is True and "approximation" in s
     r = CliRunner().invoke(main, ["run", str(cfg), "--stream", "--out", str(tmp_path / "x.nc")])
     assert r.exit_code == 2 and "--stream" in r.output and "--out" in r.output
