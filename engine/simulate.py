@@ -17,6 +17,7 @@ from typing import Callable, Optional, Union
 import numpy as np
 
 from ._assemble import FLAG_ROWS, KEEP_ROWS, OUT_ROWS, NonFiniteResultError, assemble, check_finite, encode_attrs
+from ._hugepage import no_hugepage_advice
 from ._plan import (DEFAULT_MEMORY_LIMIT, MemoryLimitError, ParameterTable, Plan, as_config, base_shock,
                     check_run_memory,
                     cached_plan, keep_paths_bytes, parameter_table, run_config)
@@ -25,11 +26,10 @@ from .config import Config, check_overrides
 from .distributions import parse_number  # noqa: F401  (re-exported for callers)
 from .errors import InputError
 from .model import layout as L
-from .stream import no_hugepage_advice, stream_summary  # noqa: F401  (stream_summary re-exported)
 from .variables import param_var_name
 
 __all__ = ["simulate", "compute_block", "ParameterTable", "parameter_table", "MemoryLimitError", "keep_paths_bytes",
-           "NonFiniteResultError", "check_finite", "encode_attrs", "base_shock", "param_var_name", "stream_summary"]
+           "NonFiniteResultError", "check_finite", "encode_attrs", "base_shock", "param_var_name"]
 
 # Names kept for the modules that import them from here (stress, sensitivity, implied, benchmarks).
 _Plan = Plan

@@ -34,13 +34,14 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Callable, Optional, Union
+from typing import Callable, Optional
 
 import numpy as np
 
+from ._hugepage import no_hugepage_advice
 from ._jit import jit
 
-__all__ = ["stream_summary", "StreamAccumulator", "BINS", "T_MAX"]
+__all__ = ["stream_summary", "StreamAccumulator", "BINS", "T_MAX", "no_hugepage_advice"]
 
 #: Histogram bins per summarised variable (exact int64 counts: 8 MiB each).
 BINS = 1 << 20
@@ -462,42 +463,3 @@ def stream_summary(cfg, paths: Optional[int] = None, seed: Optional[int] = None,
     out = acc.summary(time.perf_counter() - t0, command)
     out["streamed"] = True
     return out
-
-
-class no_hugepage_advice:
-    """Context: numpy's ``madvise(MADV_HUGEPAGE)`` on new large arrays off, the previous setting restored after.
-
-    numpy (>= 1.20 on Linux) advises the kernel to back every allocation of 4 MiB and
-    more with transparent huge pages. Where the kernel has none to give (``AnonHugePages:
-    0 kB``, THP ``defrag = madvise``) each page fault first tries to compact memory:
-    measured on a 2-core VM, about 2 ms per MB of first touch, most of a large run's
-    non-kernel time. The engine's per-path arrays are written once, in order, and read
-    once, where huge pages save little; so the engine turns the advice off while it
-    allocates them. The setting is process-wide (numpy's
-    ``numpy._core.multiarray._set_madvise_hugepage``): arrays other threads allocate
-    meanwhile get no advice either, which changes no value. A numpy without the switch,
-    or ``NUMPY_MADVISE_HUGEPAGE`` set in the environment (the user's choice), leaves
-    numpy's setting alone.
-    """
-
-    def __enter__(self):
-        import os
-
-        self._set = None
-        if "NUMPY_MADVISE_HUGEPAGE" in os.environ:
-            return self
-        try:
-            from numpy._core.multiarray import _set_madvise_hugepage
-        except ImportError:  # pragma: no cover - numpy < 2
-            try:
-                from numpy.core.multiarray import _set_madvise_hugepage
-            except ImportError:
-                return self
-        self._set = _set_madvise_hugepage
-        self._old = bool(_set_madvise_hugepage(False))
-        return self
-
-    def __exit__(self, *exc):
-        if self._set is not None:
-            self._set(self._old)
-        return False
