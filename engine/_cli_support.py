@@ -115,6 +115,9 @@ def _table() -> dict:
         "scheduler": (("--scheduler",), dict(default=None, metavar="ADDRESS", help="Run blocks as tasks on a Dask "
                       "cluster: tcp://host:port of a running scheduler, or local:N for N worker processes on this "
                       "machine (default: threads of this process).")),
+        "stream": (("--stream",), dict(is_flag=True, help="Reduce the run block by block in bounded memory (for "
+                                       "very large --paths): counts, probabilities and the mean exact, percentiles "
+                                       "within a stated bound; no results file, no 'what you must believe'.")),
         "resume": (("--resume",), dict(is_flag=True, help="With --out RUN.zarr: finish an interrupted run, computing "
                                        "only its missing blocks.")),
         "plot": (("--plot", "plot_dir"), dict(type=P(file_okay=False), default=None, help="Write the figures (hist, "

@@ -128,10 +128,11 @@ def _print_json(obj) -> None:
 @main.command()
 @click.argument("configs", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @options("paths", "seed", "threads", "out", "keep-paths", "max-memory-gb", "json", "quiet", "debug", "scheduler", "resume",
-         "plot", "target-se", "target-rse", "max-paths", "implied-paths")
+         "plot", "target-se", "target-rse", "max-paths", "implied-paths", "stream")
 @_guard
 def run(configs, paths, seed, threads, out, keep_paths, max_memory_gb, as_json, quiet, scheduler=None,
-        resume=False, plot_dir=None, target_se=None, target_rse=None, max_paths=10_000_000, implied_paths=20_000):
+        resume=False, plot_dir=None, target_se=None, target_rse=None, max_paths=10_000_000, implied_paths=20_000,
+        stream=False):
     """Simulate CONFIG and print the report.
 
     With several CONFIGs (e.g. configs/*.toml) every company is valued in one
@@ -160,10 +161,24 @@ def run(configs, paths, seed, threads, out, keep_paths, max_memory_gb, as_json, 
             raise InputError("--threads is for the in-process backend; with --scheduler the cluster's workers "
                              "run the blocks (give local:N for N worker processes)")
     command = "pricedin " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    if stream:
+        for flag, given in (("--out", out), ("--keep-paths", keep_paths), ("--plot", plot_dir),
+                            ("--target-se", target_se), ("--target-rse", target_rse), ("--scheduler", scheduler),
+                            ("several configs", len(configs) > 1)):
+            if given:
+                raise InputError(f"--stream keeps no per-path results, so {flag} is not available with it; drop "
+                                 "--stream (or, for a results store of a very large run, use --out RUN.zarr)")
     if len(configs) > 1:
         return _run_batch(configs, paths, seed, threads, out, keep_paths, as_json, quiet, scheduler, plot_dir,
                           target_se, target_rse, command, implied_paths)
     cfg = _load_config(configs[0])
+    if stream:
+        from .stream import stream_summary
+
+        with _progress(quiet or as_json) as progress:
+            summary = stream_summary(cfg, paths=paths, seed=seed, threads=threads, progress=progress,
+                                     command=command)
+        return _emit(summary, as_json, None)
     if scheduler is not None or zarr_out:
         for flag, given in (("--keep-paths", keep_paths), ("--plot", plot_dir), ("--target-se", target_se),
                             ("--target-rse", target_rse)):

@@ -17,6 +17,7 @@ from typing import Callable, Optional, Union
 import numpy as np
 
 from ._assemble import FLAG_ROWS, KEEP_ROWS, OUT_ROWS, NonFiniteResultError, assemble, check_finite, encode_attrs
+from ._hugepage import no_hugepage_advice
 from ._plan import (DEFAULT_MEMORY_LIMIT, MemoryLimitError, ParameterTable, Plan, as_config, base_shock,
                     check_run_memory,
                     cached_plan, keep_paths_bytes, parameter_table, run_config)
@@ -138,6 +139,18 @@ def simulate(
             raise InputError(f"override {key!r} is not an input of this config")
         col = table.column(key)
         over_cols.append((col, table.drawn.index(col) if col in table.drawn else -1, float(val)))
+    with no_hugepage_advice():  # first touch of the per-path arrays without huge-page compaction (see there)
+        return _run_and_assemble(cfg, table, plan, iopt_keep=int(keep_paths), over_cols=over_cols, threads=threads,
+                                 progress=progress, command=command, theta_fn=theta_fn, version=__version__)
+
+
+def _run_and_assemble(cfg, table, plan, iopt_keep, over_cols, threads, progress, command, theta_fn, version):
+    """Allocate the run's arrays, run its blocks into them, assemble the Dataset (the body of :func:`simulate`)."""
+    P = cfg.simulation.paths
+    B = cfg.simulation.block_size
+    N = cfg.n_steps
+    nseg = len(cfg.segments)
+    keep_paths = bool(iopt_keep)
     nblocks = math.ceil(P / B)
     # variable-major layouts: each row becomes a result variable without a copy
     out, flags = result_arrays(P)
@@ -171,4 +184,4 @@ def simulate(
     elapsed = time.perf_counter() - t0
     # ---- assemble
     return assemble(cfg, table, out, flags, draws_all, keep_out if keep_paths else None,
-                    keep_seg if keep_paths else None, elapsed, command, __version__, obs_out, obs_seg)
+                    keep_seg if keep_paths else None, elapsed, command, version, obs_out, obs_seg)

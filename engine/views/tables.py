@@ -173,9 +173,11 @@ def render_report(s: dict, console=None) -> None:
         c.print(f"[yellow]median annual holder return: {s['median_horizon_return_note']}.[/yellow]")
     ap = s.get("approximation")
     if ap and not ap["exact"]:
-        worst = max(ap["max_abs_error"].values())
-        c.print(f"[yellow]Approximate quantiles (store too large to load): {ap['method']}; largest possible "
-                f"absolute error {money(worst)}.[/yellow]")
+        vps_err = [v for k, v in ap["max_abs_error"].items() if k.startswith("value_per_share")]
+        worst = max(vps_err or ap["max_abs_error"].values())
+        why = "streamed run" if s.get("streamed") else "store too large to load"
+        c.print(f"[yellow]Approximate quantiles ({why}): {ap['method']}; largest possible absolute error of a "
+                f"value percentile {money(worst)}.[/yellow]")
     if s.get("must_believe"):
         render_must_believe(s["must_believe"], c)
 
