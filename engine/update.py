@@ -681,7 +681,8 @@ def weighted_proportion(mask, w) -> dict:
     Returns
     -------
     dict
-        ``estimate`` p = sum(w x hit) / sum(w); ``se`` = sqrt(p (1 - p) / ESS); ``ci95_low``,
+        ``estimate`` p = sum(w x hit) / sum(w); ``se`` = sqrt(p (1 - p) / ESS) (NaN when p is 0 or 1: the
+        plug-in formula gives a false 0 there, as in :func:`engine.summary.proportion`); ``ci95_low``,
         ``ci95_high``: the Wilson score interval (Wilson 1927, JASA 22) with n = ESS, Kish's ESS standing
         in for the estimate's own effective sample size ``p (1 - p) / Var(p)`` of Korn & Graubard (1998,
         Survey Methodology 24(2)); ``ess``. With equal weights this is :func:`engine.summary.proportion`
@@ -692,8 +693,8 @@ def weighted_proportion(mask, w) -> dict:
     Kish's ESS does not look at which paths are hits. The self-normalised importance-sampling variance
     ``sum_i w_i^2 (hit_i - p)^2`` (w summing to 1; Owen 2013, *Monte Carlo theory, methods and
     examples*, section 9.2) does; the two agree when the weights are unrelated to the hits and differ
-    when the hits sit on heavy or light paths (on the README's Zhipu update Kish's standard errors are
-    6-13% wider).
+    when the hits sit on heavy or light paths (on the README's Zhipu update, where the market lens rests on
+    2 paths, Kish's standard error is 2% narrower).
     """
     w = np.asarray(w, dtype=np.float64)
     m = np.asarray(mask, dtype=bool)
@@ -702,7 +703,12 @@ def weighted_proportion(mask, w) -> dict:
     p = min(max(p, 0.0), 1.0)
     n = kish_ess(w)
     lo, hi = _wilson(p, n)
-    return {"estimate": p, "se": math.sqrt(p * (1.0 - p) / n), "ci95_low": lo, "ci95_high": hi, "ess": n}
+    return {"estimate": p, "se": _se(p, n), "ci95_low": lo, "ci95_high": hi, "ess": n}
+
+
+def _se(p: float, n: float) -> float:
+    """``sqrt(p (1 - p) / n)``; NaN when p is 0 or 1 (as :func:`engine.summary.proportion`: a false 0 there)."""
+    return math.sqrt(p * (1.0 - p) / n) if 0.0 < p < 1.0 else float("nan")
 
 
 def _wilson(p: float, n: float) -> tuple[float, float]:
@@ -777,7 +783,7 @@ def resampled_proportion(mask, ancestor, pooled_ess: float) -> dict:
     size is Korn & Graubard's (1998, Survey Methodology 24(2)) ``n_eff = p (1 - p) / V``, at most the number
     of paths ``P`` (then the binomial error of ``P`` independent paths, the smallest the sample can claim);
     when ``V`` says nothing (p = 0 or 1, or one ancestor) ``n_eff = min(P, pooled_ess)``. The standard error
-    is ``sqrt(p (1 - p) / n_eff)`` and the interval Wilson's (1927) with ``n = n_eff``.
+    is ``sqrt(p (1 - p) / n_eff)`` (NaN when p is 0 or 1) and the interval Wilson's (1927) with ``n = n_eff``.
 
     Parameters
     ----------
@@ -799,8 +805,7 @@ def resampled_proportion(mask, ancestor, pooled_ess: float) -> dict:
     p = float(np.count_nonzero(m)) / P
     n, how = _ancestry_n(p * (1.0 - p), ancestor_variance(m, ancestor), P, pooled_ess)
     lo, hi = _wilson(p, n)
-    return {"estimate": p, "se": math.sqrt(p * (1.0 - p) / n), "ci95_low": lo, "ci95_high": hi, "ess": n,
-            "ess_from": how}
+    return {"estimate": p, "se": _se(p, n), "ci95_low": lo, "ci95_high": hi, "ess": n, "ess_from": how}
 
 
 def _ancestry_errors(report: dict, ds, ancestor, pooled_ess: float) -> dict:
@@ -1602,7 +1607,8 @@ def reprice(ds, price: float) -> dict:
         ``price_percentile`` [%], ``fair_value_ratio`` (E[value per share] / price), ``breakeven_price``
         (the price at which P(DCF-justified) = 50%: the median value per share; None when that median
         is <= 0, as then no price > 0 is DCF-justified on half the paths), ``median_value_per_share``,
-        ``weighted``, ``ess``, ``exact``, ``note``.
+        ``weighted``, ``resampled`` (a file written by ``update --resample``: errors from the ancestry),
+        ``ess``, ``exact``, ``note``.
 
     Raises
     ------
@@ -1669,6 +1675,7 @@ def reprice(ds, price: float) -> dict:
         "breakeven_price": median if median > 0 else None,
         "median_value_per_share": median,
         "weighted": weighted,
+        "resampled": "ancestor" in ds,
         "ess": ess,
         "exact": exact,
         "note": note,
@@ -1778,7 +1785,8 @@ def render_reprice(r: dict, console=None) -> None:
     unit = r["value_unit"]
     c.print(f"[bold]{r['company']}[/bold] at a price of {_fmt(r['price'], 'money')} {unit} (the run used "
             f"{_fmt(r['run_price'], 'money')}), from the stored values of {r['paths']:,} paths"
-            + (f", weighted (ESS {r['ess']:,.1f})" if r["weighted"] else ""))
+            + (f", weighted (ESS {r['ess']:,.1f})" if r["weighted"] else "")
+            + (", resampled (standard errors from the paths' ancestry)" if r.get("resampled") else ""))
     t = Table(title="P(price is justified)", title_justify="left")
     for col, j in (("lens", "left"), ("estimate", "right"), ("std error", "right"), ("Wilson 95% CI", "right"),
                    ("justified when", "left")):

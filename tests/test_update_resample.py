@@ -203,6 +203,7 @@ def test_conjugate_lognormal_revenue_weighted_and_resampled(base):
     assert y1.var() / ancestor_variance(y1, anc) < 0.8 * P < vps["n_eff"]
     # `report POST.nc --price` reads the same ancestry
     rp = reprice(new, float(new.attrs["price"]))
+    assert rp["resampled"] and not reprice(ds, float(ds.attrs["price"]))["resampled"]
     for lens in ("dcf", "market"):
         assert rp["p_justified"][lens]["se"] == pytest.approx(rr.posterior["p_justified"][lens]["se"])
     assert new.sizes["path"] == P and "weight" not in new
