@@ -51,6 +51,8 @@ __all__ = [
     "reprice",
     "reprice_json",
     "kish_ess",
+    "ancestor_variance",
+    "resampled_proportion",
     "render_update",
     "render_reprice",
     "resample",
@@ -679,7 +681,8 @@ def weighted_proportion(mask, w) -> dict:
     Returns
     -------
     dict
-        ``estimate`` p = sum(w x hit) / sum(w); ``se`` = sqrt(p (1 - p) / ESS); ``ci95_low``,
+        ``estimate`` p = sum(w x hit) / sum(w); ``se`` = sqrt(p (1 - p) / ESS) (NaN when p is 0 or 1: the
+        plug-in formula gives a false 0 there, as in :func:`engine.summary.proportion`); ``ci95_low``,
         ``ci95_high``: the Wilson score interval (Wilson 1927, JASA 22) with n = ESS, Kish's ESS standing
         in for the estimate's own effective sample size ``p (1 - p) / Var(p)`` of Korn & Graubard (1998,
         Survey Methodology 24(2)); ``ess``. With equal weights this is :func:`engine.summary.proportion`
@@ -690,8 +693,8 @@ def weighted_proportion(mask, w) -> dict:
     Kish's ESS does not look at which paths are hits. The self-normalised importance-sampling variance
     ``sum_i w_i^2 (hit_i - p)^2`` (w summing to 1; Owen 2013, *Monte Carlo theory, methods and
     examples*, section 9.2) does; the two agree when the weights are unrelated to the hits and differ
-    when the hits sit on heavy or light paths (on the README's Zhipu update Kish's standard errors are
-    6-13% wider).
+    when the hits sit on heavy or light paths (on the README's Zhipu update, where the market lens rests on
+    2 paths, Kish's standard error is 2% narrower).
     """
     w = np.asarray(w, dtype=np.float64)
     m = np.asarray(mask, dtype=bool)
@@ -699,12 +702,129 @@ def weighted_proportion(mask, w) -> dict:
     p = float(w[m].sum()) / s
     p = min(max(p, 0.0), 1.0)
     n = kish_ess(w)
+    lo, hi = _wilson(p, n)
+    return {"estimate": p, "se": _se(p, n), "ci95_low": lo, "ci95_high": hi, "ess": n}
+
+
+def _se(p: float, n: float) -> float:
+    """``sqrt(p (1 - p) / n)``; NaN when p is 0 or 1 (as :func:`engine.summary.proportion`: a false 0 there)."""
+    return math.sqrt(p * (1.0 - p) / n) if 0.0 < p < 1.0 else float("nan")
+
+
+def _wilson(p: float, n: float) -> tuple[float, float]:
+    """The 95% Wilson score interval (Wilson 1927, JASA 22) of a proportion ``p`` at a (real) sample size ``n``."""
     z2 = _Z95 * _Z95
     denom = 1.0 + z2 / n
     centre = (p + z2 / (2.0 * n)) / denom
     half = _Z95 * math.sqrt(p * (1.0 - p) / n + z2 / (4.0 * n * n)) / denom
-    return {"estimate": p, "se": math.sqrt(p * (1.0 - p) / n), "ci95_low": max(0.0, centre - half),
-            "ci95_high": min(1.0, centre + half), "ess": n}
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def ancestor_variance(x, ancestor) -> float:
+    """Variance of the mean of a resampled sample, estimated from its ancestry.
+
+    ``V = (1 / P^2) sum_a ( sum_{i: ancestor_i = a} (x_i - xbar) )^2``: the paths are grouped by the prior
+    path they descend from (their ancestor), the deviations from the sample mean are summed within each
+    group, and the group sums are treated as independent. This is the ancestry ("Eve index") estimator
+    of the variance of a particle estimate of Chan & Lai (2013, "A general theory of particle filters in
+    hidden Markov models and some applications", Annals of Statistics 41(6)), studied by Lee & Whiteley
+    (2018, "Variance estimation in the particle filter", Biometrika 105(3)), whose unbiased version
+    multiplies it by (P / (P - 1))^2 after one resampling step, a factor within 0.1% of 1 from
+    P = 2,000 paths; in survey terms it is the with-replacement variance estimator of a cluster sample,
+    the ancestors the clusters (Cochran 1977, *Sampling Techniques*, section 9A).
+
+    Copies of one ancestor share its drawn inputs and its observed years, so they are not independent:
+    ``V`` counts an ancestor with ``n`` copies that agree as one draw of weight ``n / P`` (when every copy
+    equals its ancestor, ``V = sum_a (n_a / P)^2 (x_a - xbar)^2``, the self-normalised importance-sampling
+    variance of the pooled weights, Owen 2013, *Monte Carlo theory, methods and examples*, section 9.2),
+    and it credits the fresh shocks after the report where copies part ways. With one ancestor it is 0
+    (nothing tells the spread between ancestors): callers fall back on the pooled ESS.
+
+    Parameters
+    ----------
+    x : array_like, (P,)
+        Per-path values (any unit; a bool hit indicator for a probability).
+    ancestor : array_like of int, (P,)
+        Each path's ancestor (any labels: equal labels, one group).
+
+    Returns
+    -------
+    float
+        ``V`` in the squared unit of ``x``; the standard error of the sample mean is ``sqrt(V)``.
+
+    Raises
+    ------
+    InputError
+        ``x`` and ``ancestor`` of different shapes, empty, or ``x`` not finite.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    a = np.asarray(ancestor)
+    if x.ndim != 1 or x.shape != a.shape or not x.size:
+        raise InputError(f"x {x.shape} and ancestor {a.shape}: expected two 1-d arrays of the same length >= 1 (one "
+                         "entry a path)")
+    if not np.all(np.isfinite(x)):
+        raise InputError("x: every value must be finite to estimate the variance of its mean")
+    _, group = np.unique(a, return_inverse=True)
+    sums = np.bincount(group.ravel(), weights=x - x.mean())
+    return float(np.dot(sums, sums)) / float(x.size) ** 2
+
+
+def _ancestry_n(var_x: float, v_hat: float, paths: int, fallback: float) -> tuple[float, str]:
+    """(effective n, how it was found): ``var_x / V`` (Korn & Graubard 1998) capped at the paths, else the fallback."""
+    if var_x > 0 and v_hat > 0:
+        return min(float(paths), var_x / v_hat), "ancestors"
+    return min(float(paths), float(fallback)), "pooled_ess"
+
+
+def resampled_proportion(mask, ancestor, pooled_ess: float) -> dict:
+    """A probability from an equally weighted resampled sample, with error bars from its ancestry.
+
+    ``p`` is the share of hits; ``V`` = :func:`ancestor_variance` of the hit indicator. The effective sample
+    size is Korn & Graubard's (1998, Survey Methodology 24(2)) ``n_eff = p (1 - p) / V``, at most the number
+    of paths ``P`` (then the binomial error of ``P`` independent paths, the smallest the sample can claim);
+    when ``V`` says nothing (p = 0 or 1, or one ancestor) ``n_eff = min(P, pooled_ess)``. The standard error
+    is ``sqrt(p (1 - p) / n_eff)`` (NaN when p is 0 or 1) and the interval Wilson's (1927) with ``n = n_eff``.
+
+    Parameters
+    ----------
+    mask : array_like of bool, (P,)
+        Whether each path is a hit.
+    ancestor : array_like of int, (P,)
+        Each path's ancestor (:func:`resample`'s ``ancestor`` variable).
+    pooled_ess : float
+        Kish's ESS of the pooled prior paths the sample was resampled from (> 0).
+
+    Returns
+    -------
+    dict
+        ``estimate``, ``se``, ``ci95_low``, ``ci95_high``, ``ess`` (= ``n_eff``) as :func:`weighted_proportion`,
+        and ``ess_from``: ``'ancestors'`` or ``'pooled_ess'``.
+    """
+    m = np.asarray(mask, dtype=bool)
+    P = int(m.size)
+    p = float(np.count_nonzero(m)) / P
+    n, how = _ancestry_n(p * (1.0 - p), ancestor_variance(m, ancestor), P, pooled_ess)
+    lo, hi = _wilson(p, n)
+    return {"estimate": p, "se": _se(p, n), "ci95_low": lo, "ci95_high": hi, "ess": n, "ess_from": how}
+
+
+def _ancestry_errors(report: dict, ds, ancestor, pooled_ess: float) -> dict:
+    """``report`` (:func:`weighted_report` of an equally weighted resampled ``ds``) with errors from the ancestry.
+
+    P(justified) in both lenses by :func:`resampled_proportion`; the mean value per share's ``se_mean`` =
+    ``sd / sqrt(n_eff)``, ``n_eff = sd^2 / V`` (:func:`ancestor_variance`) capped at the paths (or
+    ``min(P, pooled_ess)`` when ``V`` = 0), stored as ``value_per_share.n_eff``; ``ess`` = ``pooled_ess``.
+    """
+    out = dict(report)
+    out["p_justified"] = {lens: resampled_proportion(ds[f"justified_{lens}"].values, ancestor, pooled_ess)
+                          for lens in ("dcf", "market")}
+    vps = dict(report["value_per_share"])
+    v = np.asarray(ds["value_per_share"].values, dtype=np.float64)
+    n, how = _ancestry_n(vps["sd"] ** 2, ancestor_variance(v, ancestor), v.size, pooled_ess)
+    vps.update({"se_mean": vps["sd"] / math.sqrt(n), "n_eff": n, "n_eff_from": how})
+    out["value_per_share"] = vps
+    out["ess"] = float(pooled_ess)
+    return out
 
 
 def _wmean(x, w) -> float:
@@ -1393,6 +1513,8 @@ def resample(ds, observations, target_ess: Optional[float] = None, max_paths: Op
             "distinct_ancestors": int(np.unique(ancestors).size), "switch_step": int(switch),
             "replayed_to": int(grid[0] + switch // spy), "earlier_observations": n_earlier}
     r.ess = float(pooled_ess)
+    # copies of one ancestor share its inputs and observed years: errors from the ancestry, not P independent paths
+    r.posterior = _ancestry_errors(r.posterior, new, ancestors, pooled_ess)
     r.resample = info
     r.warning = None if stopped_by == "target_ess" else (
         f"the pooled ESS reached {pooled_ess:,.1f}, short of the target {target:,.0f}, at max_paths = {cap:,} "
@@ -1480,11 +1602,13 @@ def reprice(ds, price: float) -> dict:
     -------
     dict
         ``price``, ``run_price``, ``value_unit``, ``p_justified`` {dcf, market} (as
-        :func:`engine.summary.proportion` unweighted; :func:`weighted_proportion` weighted),
+        :func:`engine.summary.proportion` unweighted; :func:`weighted_proportion` weighted;
+        :func:`resampled_proportion` on a resampled file, one with an ``ancestor`` variable),
         ``price_percentile`` [%], ``fair_value_ratio`` (E[value per share] / price), ``breakeven_price``
         (the price at which P(DCF-justified) = 50%: the median value per share; None when that median
         is <= 0, as then no price > 0 is DCF-justified on half the paths), ``median_value_per_share``,
-        ``weighted``, ``ess``, ``exact``, ``note``.
+        ``weighted``, ``resampled`` (a file written by ``update --resample``: errors from the ancestry),
+        ``ess``, ``exact``, ``note``.
 
     Raises
     ------
@@ -1522,7 +1646,13 @@ def reprice(ds, price: float) -> dict:
         median = float(weighted_quantile(v, 0.5, w))
         ess = kish_ess(w)
     else:
-        pj = {"dcf": proportion(int(np.count_nonzero(jd)), n), "market": proportion(int(np.count_nonzero(jm)), n)}
+        if "ancestor" in ds:  # a resampled posterior (`update --resample`): copies of one ancestor are not independent
+            anc = np.asarray(ds["ancestor"].values)
+            pooled = float(ds.attrs.get("update_ess", n))
+            pj = {"dcf": resampled_proportion(jd, anc, pooled), "market": resampled_proportion(jm, anc, pooled)}
+        else:
+            pj = {"dcf": proportion(int(np.count_nonzero(jd)), n),
+                  "market": proportion(int(np.count_nonzero(jm)), n)}
         pct = float(100.0 * np.count_nonzero(v < price) / n)
         mean = mean_sd(v)[0]
         median = float(np.percentile(v, 50))
@@ -1545,6 +1675,7 @@ def reprice(ds, price: float) -> dict:
         "breakeven_price": median if median > 0 else None,
         "median_value_per_share": median,
         "weighted": weighted,
+        "resampled": "ancestor" in ds,
         "ess": ess,
         "exact": exact,
         "note": note,
@@ -1600,7 +1731,8 @@ def render_update(r: UpdateResult, console=None) -> None:
                 + ("reached" if rs["stopped_by"] == "target_ess" else f"not reached at max_paths {rs['max_paths']:,}")
                 + f"); {h.get('paths', 0):,} paths resampled from {rs['distinct_ancestors']:,} distinct ancestors, "
                 f"their own shocks replayed to the end of {rs['replayed_to']} and fresh shocks after; 'after' is "
-                "that equally weighted sample, and its standard errors count its paths as independent")
+                "that equally weighted sample, its standard errors from its ancestry (copies of one ancestor share "
+                "its inputs and reported years: the effective n of each estimate is at most the paths)")
     elif "earlier_observations" in h:
         c.print(f"on top of {h['earlier_observations']} figure(s) applied to this file earlier: 'before' is that "
                 "earlier update, not the plain run")
@@ -1616,13 +1748,13 @@ def render_update(r: UpdateResult, console=None) -> None:
             t.add_row(label, _fmt(o["value"], fmt), err, _fmt(o["prior_median"], fmt), _fmt(o["posterior_median"], fmt))
         c.print(t)
     pj = Table(title="P(today's price is justified), updated", title_justify="left")
-    for col, j in (("lens", "left"), ("before", "right"), ("after", "right"), ("std error (ESS)", "right"),
-                   ("Wilson 95% CI (ESS)", "right")):
+    for col, j in (("lens", "left"), ("before", "right"), ("after", "right"), ("std error", "right"),
+                   ("Wilson 95% CI", "right"), ("effective n", "right")):
         pj.add_column(col, justify=j)
     for lens, name in (("dcf", "DCF"), ("market", "market")):
         a, b = r.prior["p_justified"][lens], r.posterior["p_justified"][lens]
         pj.add_row(name, _fmt(a["estimate"], "probability"), _fmt(b["estimate"], "probability"),
-                   _fmt(b["se"], "probability"), _interval(b))
+                   _fmt(b["se"], "probability"), _interval(b), f"{b['ess']:,.0f}")
     c.print(pj)
     ch = Table(title=f"What changed (values in {h.get('value_unit', '')}; reported figures and money inputs in "
                      f"{h.get('figure_unit', '')}; medians of drawn inputs)", title_justify="left")
@@ -1631,8 +1763,15 @@ def render_update(r: UpdateResult, console=None) -> None:
     for row in r.changes:
         ch.add_row(escape(row["what"]), _fmt(row["prior"], row["format"]), _fmt(row["posterior"], row["format"]))
     c.print(ch)
-    c.print("[dim]Quantiles and medians: weighted inverse empirical CDF; standard errors and intervals use the "
-            "effective sample size.[/dim]")
+    if rs is None:
+        c.print("[dim]Quantiles and medians: weighted inverse empirical CDF; standard errors and intervals use the "
+                "effective sample size (Kish).[/dim]")
+    else:
+        vps = r.posterior["value_per_share"]
+        c.print(f"[dim]Quantiles and medians: inverse empirical CDF. Standard errors and intervals group the paths "
+                f"by ancestor (Chan & Lai 2013): effective n = p (1 - p) / variance, at most the {h.get('paths', 0):,} "
+                f"paths; the mean value per share {_fmt(vps['mean'], 'money')} has standard error "
+                f"{_fmt(vps['se_mean'], 'money')} (effective n {vps['n_eff']:,.0f}).[/dim]")
     if r.warning:
         c.print(f"[yellow]warning: {r.warning}[/yellow]")
 
@@ -1646,7 +1785,8 @@ def render_reprice(r: dict, console=None) -> None:
     unit = r["value_unit"]
     c.print(f"[bold]{r['company']}[/bold] at a price of {_fmt(r['price'], 'money')} {unit} (the run used "
             f"{_fmt(r['run_price'], 'money')}), from the stored values of {r['paths']:,} paths"
-            + (f", weighted (ESS {r['ess']:,.1f})" if r["weighted"] else ""))
+            + (f", weighted (ESS {r['ess']:,.1f})" if r["weighted"] else "")
+            + (", resampled (standard errors from the paths' ancestry)" if r.get("resampled") else ""))
     t = Table(title="P(price is justified)", title_justify="left")
     for col, j in (("lens", "left"), ("estimate", "right"), ("std error", "right"), ("Wilson 95% CI", "right"),
                    ("justified when", "left")):

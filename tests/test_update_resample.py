@@ -16,7 +16,8 @@ from engine.config import config_from_dict
 from engine.errors import InputError
 from engine.simulate import simulate
 from engine.summary import open_results, save_results
-from engine.update import resample, systematic_resample, update, updated_dataset
+from engine.update import (ancestor_variance, reprice, resample, resampled_proportion, systematic_resample, update,
+                           updated_dataset)
 
 try:  # the counter-based re-simulation (engine._run.resimulate)
     from engine._run import resimulate  # noqa: F401
@@ -92,6 +93,73 @@ def test_systematic_resample_refuses_bad_input(args):
         systematic_resample(*args)
 
 
+# --------------------------------------------------------------------------- standard errors from the ancestry
+
+
+def _wilson(p, n, z=1.959963984540054):
+    c = (p + z * z / (2 * n)) / (1 + z * z / n)
+    h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return c - h, c + h
+
+
+def test_two_ancestors_by_hand():
+    """10 paths, copies of two ancestors: 6 of ancestor 7 (3 justified), 4 of ancestor 9 (all justified).
+
+    p = 7/10; group sums of (hit - p): 3 - 6 x 0.7 = -1.2 and 4 - 4 x 0.7 = +1.2;
+    V = (1.44 + 1.44) / 10^2 = 0.0288; n_eff = 0.7 x 0.3 / 0.0288 = 7.2917 (< 10 paths).
+    """
+    anc = [7] * 6 + [9] * 4
+    hit = [True, False, True, False, True, False] + [True] * 4
+    assert ancestor_variance(hit, anc) == pytest.approx(0.0288, rel=1e-12)
+    d = resampled_proportion(hit, anc, pooled_ess=1.9)
+    assert d["estimate"] == pytest.approx(0.7)
+    assert d["se"] == pytest.approx(math.sqrt(0.0288), rel=1e-12)  # = sqrt(p (1 - p) / n_eff)
+    assert d["ess"] == pytest.approx(0.21 / 0.0288, rel=1e-12) and d["ess_from"] == "ancestors"
+    lo, hi = _wilson(0.7, 0.21 / 0.0288)
+    assert (d["ci95_low"], d["ci95_high"]) == (pytest.approx(lo, rel=1e-12), pytest.approx(hi, rel=1e-12))
+    # counting the 10 paths as independent would claim a standard error of sqrt(0.21 / 10) = 0.145 < 0.170
+    assert d["se"] > math.sqrt(0.21 / 10)
+    # the labels do not matter, nor the order of the paths
+    assert ancestor_variance(hit[::-1], [1] * 4 + [0] * 6) == pytest.approx(0.0288, rel=1e-12)
+    # a mean: values 1, 2, 3 of ancestor 0, 10, 10 of ancestor 1: mean 26/5 = 5.2;
+    # sums (6 - 15.6) = -9.6 and (20 - 10.4) = +9.6; V = 2 x 9.6^2 / 25 = 7.3728
+    assert ancestor_variance([1.0, 2.0, 3.0, 10.0, 10.0], [0, 0, 0, 1, 1]) == pytest.approx(7.3728, rel=1e-12)
+
+
+@settings(deadline=None, max_examples=100)
+@given(st.lists(st.tuples(st.floats(-1e3, 1e3), st.integers(1, 6)), min_size=1, max_size=30))
+def test_identical_copies_give_the_importance_sampling_variance(groups):
+    """Copies equal to their ancestor: V = sum_a (n_a / P)^2 (x_a - xbar)^2, the self-normalised
+    importance-sampling variance of weights n_a / P (Owen 2013, section 9.2)."""
+    x = np.concatenate([[v] * n for v, n in groups])
+    anc = np.concatenate([[i] * n for i, (_, n) in enumerate(groups)])
+    w = np.array([n for _, n in groups]) / x.size
+    xbar = x.mean()
+    expect = float(np.sum(w**2 * (np.array([v for v, _ in groups]) - xbar) ** 2))
+    assert ancestor_variance(x, anc) == pytest.approx(expect, rel=1e-9, abs=1e-9 * (1 + xbar * xbar))
+    # every path its own ancestor: the plain variance of the mean, var / P
+    assert ancestor_variance(x, np.arange(x.size)) == pytest.approx(x.var() / x.size, rel=1e-9, abs=1e-9)
+
+
+def test_effective_n_is_capped_and_falls_back_on_the_pooled_ess():
+    # one ancestor: V = 0 says nothing about the spread between ancestors; n = min(P, pooled ESS)
+    d = resampled_proportion([True, False, True, True], [5, 5, 5, 5], pooled_ess=1.2)
+    assert d["ess"] == 1.2 and d["ess_from"] == "pooled_ess" and d["se"] == pytest.approx(math.sqrt(0.1875 / 1.2))
+    # no hit: the interval comes from min(P, pooled ESS) paths
+    d = resampled_proportion([False] * 8, [0, 0, 1, 1, 2, 2, 3, 3], pooled_ess=50.0)
+    assert d["estimate"] == 0 and d["ess"] == 8 and d["ci95_high"] == pytest.approx(_wilson(0.0, 8)[1])
+    # copies that disagree inside each ancestor (V below the binomial p (1 - p) / P): at most the P paths
+    hit = [True, False, False, True, False, True, False, False]
+    anc = [0, 0, 1, 1, 2, 2, 3, 3]
+    assert 0 < ancestor_variance(hit, anc) < 0.375 * 0.625 / 8
+    d = resampled_proportion(hit, anc, pooled_ess=3.0)
+    assert d["ess"] == 8 and d["ess_from"] == "ancestors"
+    with pytest.raises(InputError, match="same length"):
+        ancestor_variance([1.0, 2.0], [0])
+    with pytest.raises(InputError, match="finite"):
+        ancestor_variance([1.0, np.nan], [0, 1])
+
+
 # --------------------------------------------------------------------------- the conjugate check
 
 
@@ -118,6 +186,26 @@ def test_conjugate_lognormal_revenue_weighted_and_resampled(base):
     assert rs["stopped_by"] == "target_ess" and rs["pooled_ess"] >= 1000 and rs["run_ess"] == pytest.approx(r.ess)
     assert rs["pooled_paths"] > P and (rs["pooled_paths"] - P) % B == 0
     assert rr.ess == rs["pooled_ess"] and rr.warning is None
+    # errors of the equally weighted sample from its ancestry, not from P independent paths
+    anc = new["ancestor"].values
+    for lens in ("dcf", "market"):
+        got = rr.posterior["p_justified"][lens]
+        want = resampled_proportion(new[f"justified_{lens}"].values, anc, rs["pooled_ess"])
+        assert got == want and got["ess"] <= P
+    v = new["value_per_share"].values
+    vps = rr.posterior["value_per_share"]
+    n_mean = min(P, v.var() / ancestor_variance(v, anc))
+    assert vps["n_eff"] == pytest.approx(n_mean) and vps["se_mean"] == pytest.approx(v.std() / math.sqrt(n_mean))
+    assert vps["se_mean"] >= v.std() / math.sqrt(P) * (1 - 1e-12) and rr.posterior["ess"] == rs["pooled_ess"]
+    # revenue of the reported year is the ancestor's, shared by its copies: the effective n of its mean is well
+    # below P (about 1,400 of 2,000 here, pooled ESS 1,028); the value, which the fresh shocks move, keeps more
+    y1 = new["observed_revenue"].values[:, 0, 0]
+    assert y1.var() / ancestor_variance(y1, anc) < 0.8 * P < vps["n_eff"]
+    # `report POST.nc --price` reads the same ancestry
+    rp = reprice(new, float(new.attrs["price"]))
+    assert rp["resampled"] and not reprice(ds, float(ds.attrs["price"]))["resampled"]
+    for lens in ("dcf", "market"):
+        assert rp["p_justified"][lens]["se"] == pytest.approx(rr.posterior["p_justified"][lens]["se"])
     assert new.sizes["path"] == P and "weight" not in new
     lq = np.log(new["observed_revenue"].values[:, 0, 0])
     se = math.sqrt(var * (1 / rs["pooled_ess"] + 1 / P))  # importance error + resampling error (bound)
