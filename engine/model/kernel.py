@@ -18,7 +18,8 @@ multiple normals; one uniform for failure), each a pure function of (key, the pa
 global id, ``t``, its number, generation) by the counter-based generator
 :mod:`engine.model.rng`. So a path's shocks are the same under any scenario (common
 random numbers by coordinates) and in any block size, block order, thread or run
-length; a failed path draws nothing more (no later draw depends on it).
+length. A path's variates for all its steps are drawn before its time loop
+(:func:`engine.model.rng.fill_path`).
 """
 
 from __future__ import annotations
