@@ -48,6 +48,14 @@ def test_philox_known_words_and_carries():
     assert int(z[0]) == 0x16554D9ECA36314C
 
 
+def test_philox_lanes_equal_one_counter_at_a_time():
+    words = np.random.default_rng(5).integers(0, 2**64, size=(4, 37), dtype=np.uint64)
+    lanes = words.copy()
+    R.philox4x64_lanes(lanes[0], lanes[1], lanes[2], lanes[3], KEY[0], KEY[1])
+    for i in range(37):
+        assert tuple(lanes[:, i]) == R.philox4x64(*words[:, i], KEY[0], KEY[1])
+
+
 @settings(max_examples=100, deadline=None)
 @given(st.tuples(U64, U64, U64, U64), st.tuples(U64, U64))
 def test_python_fallback_equals_the_compiled_philox(counter, key):
@@ -75,9 +83,10 @@ def test_fill_path_equals_fill_step_with_and_without_a_switch():
     raw = np.empty(n_steps * w, dtype=np.uint64)
     z = np.empty(n_steps * w)
     tail = np.empty(n_steps * w, dtype=np.int64)
+    ctr = np.empty((4, n_steps * w // 4), dtype=np.uint64)
     buf = np.empty(n_normal + 1)
     for switch, fresh, gen in ((n_steps, 77, 0), (13, 4242, 2)):
-        R.fill_path(KEY[0], KEY[1], 77, fresh, switch, gen, n_normal, raw, z, tail)
+        R.fill_path(KEY[0], KEY[1], 77, fresh, switch, gen, n_normal, raw, z, tail, ctr)
         for t in range(1, n_steps + 1):
             own = t <= switch
             R.fill_step(KEY[0], KEY[1], 77 if own else fresh, t, 0 if own else gen, n_normal, buf)

@@ -222,6 +222,7 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, key, ids, fr
     zall = np.empty(N * w_step)  # the path's variates, all steps (drawn before its time loop)
     raw = np.empty(N * w_step, dtype=np.uint64)
     tail = np.empty(N * w_step, dtype=np.int64)
+    ctr = np.empty((4, N * w_step // 4), dtype=np.uint64)
     k0 = key[0]
     k1 = key[1]
     n_obs = 0
@@ -358,7 +359,7 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, key, ids, fr
         breakeven = np.nan
         cause = 0.0
 
-        fill_path(k0, k1, ids[p], fresh_ids[p], switch_step, generation, n_normal, raw, zall, tail)
+        fill_path(k0, k1, ids[p], fresh_ids[p], switch_step, generation, n_normal, raw, zall, tail, ctr)
         for t in range(1, N + 1):
             tau = t * dt
             if failed:
