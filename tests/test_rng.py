@@ -48,6 +48,14 @@ def test_philox_known_words_and_carries():
     assert int(z[0]) == 0x16554D9ECA36314C
 
 
+def test_philox_lanes_equal_one_counter_at_a_time():
+    words = np.random.default_rng(5).integers(0, 2**64, size=(4, 37), dtype=np.uint64)
+    lanes = words.copy()
+    R.philox4x64_lanes(lanes[0], lanes[1], lanes[2], lanes[3], KEY[0], KEY[1])
+    for i in range(37):
+        assert tuple(lanes[:, i]) == R.philox4x64(*words[:, i], KEY[0], KEY[1])
+
+
 @settings(max_examples=100, deadline=None)
 @given(st.tuples(U64, U64, U64, U64), st.tuples(U64, U64))
 def test_python_fallback_equals_the_compiled_philox(counter, key):
@@ -66,6 +74,24 @@ def test_fill_step_numbers_the_variates_by_counter_words():
         assert buf[v] == ref
     k = int(_numpy_philox((0, 7, 12345, 3), KEY)[0]) >> 11
     assert buf[0] == ndtri((k + 0.5) * 2.0**-53) or abs(buf[0] / ndtri((k + 0.5) * 2.0**-53) - 1) < 1e-14
+
+
+def test_fill_path_equals_fill_step_with_and_without_a_switch():
+    """The kernel's all-steps-at-once draw gives the step-by-step numbers, the switch included."""
+    n_normal, n_steps = 10, 40
+    w = 12
+    raw = np.empty(n_steps * w, dtype=np.uint64)
+    z = np.empty(n_steps * w)
+    tail = np.empty(n_steps * w, dtype=np.int64)
+    ctr = np.empty((4, n_steps * w // 4), dtype=np.uint64)
+    buf = np.empty(n_normal + 1)
+    for switch, fresh, gen in ((n_steps, 77, 0), (13, 4242, 2)):
+        R.fill_path(KEY[0], KEY[1], 77, fresh, switch, gen, n_normal, raw, z, tail, ctr)
+        for t in range(1, n_steps + 1):
+            own = t <= switch
+            R.fill_step(KEY[0], KEY[1], 77 if own else fresh, t, 0 if own else gen, n_normal, buf)
+            np.testing.assert_array_equal(z[(t - 1) * w:(t - 1) * w + n_normal + 1], buf)
+    assert (np.abs(z.reshape(n_steps, w)[:, :n_normal]) > 1.4395).any()  # the tails were exercised
 
 
 # ------------------------------------------------------------------ uniforms and AS241

@@ -18,7 +18,8 @@ multiple normals; one uniform for failure), each a pure function of (key, the pa
 global id, ``t``, its number, generation) by the counter-based generator
 :mod:`engine.model.rng`. So a path's shocks are the same under any scenario (common
 random numbers by coordinates) and in any block size, block order, thread or run
-length; a failed path draws nothing more (no later draw depends on it).
+length. A path's variates for all its steps are drawn before its time loop
+(:func:`engine.model.rng.fill_path`).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import math
 import numpy as np
 
 from .._jit import jit
-from .rng import fill_step
+from .rng import fill_path
 from .cashflow import fcff as _fcff
 from .cashflow import (inverse_sales_to_capital, reinvestment, starting_invested_capital, tax_rate_at,
                        tax_with_expiring_nol, tax_with_nol)
@@ -217,7 +218,11 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, key, ids, fr
     nol_vint = np.zeros((N - 1) // spy + 2 if expiring else 1)
     acc = np.zeros(K)  # observed years: the running year's sums of segment revenue rates
     n_normal = 4 * K + 2  # the step's variates: these normals, then one uniform
-    zbuf = np.empty(n_normal + 1)
+    w_step = 4 * ((n_normal + 4) // 4)  # slots per step (variates rounded up to whole Philox calls)
+    zall = np.empty(N * w_step)  # the path's variates, all steps (drawn before its time loop)
+    raw = np.empty(N * w_step, dtype=np.uint64)
+    tail = np.empty(N * w_step, dtype=np.int64)
+    ctr = np.empty((4, N * w_step // 4), dtype=np.uint64)
     k0 = key[0]
     k1 = key[1]
     n_obs = 0
@@ -354,6 +359,7 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, key, ids, fr
         breakeven = np.nan
         cause = 0.0
 
+        fill_path(k0, k1, ids[p], fresh_ids[p], switch_step, generation, n_normal, raw, zall, tail, ctr)
         for t in range(1, N + 1):
             tau = t * dt
             if failed:
@@ -375,18 +381,15 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, key, ids, fr
                 continue
 
             # ---- draws: variates 0 .. 4K + 2 of step t of this path (its own id up to the switch)
-            if t <= switch_step:
-                fill_step(k0, k1, ids[p], t, 0, n_normal, zbuf)
-            else:
-                fill_step(k0, k1, fresh_ids[p], t, generation, n_normal, zbuf)
+            o = (t - 1) * w_step
             for k in range(K):
-                eg[k] = zbuf[4 * k]
-                er[k] = zbuf[4 * k + 1]
-                ec[k] = zbuf[4 * k + 2]
-                ex[k] = zbuf[4 * k + 3]
-            e_m = zbuf[4 * K]
-            e_mu = zbuf[4 * K + 1]
-            u_fail = zbuf[4 * K + 2]
+                eg[k] = zall[o + 4 * k]
+                er[k] = zall[o + 4 * k + 1]
+                ec[k] = zall[o + 4 * k + 2]
+                ex[k] = zall[o + 4 * k + 3]
+            e_m = zall[o + 4 * K]
+            e_mu = zall[o + 4 * K + 1]
+            u_fail = zall[o + 4 * K + 2]
 
             # ---- 1. revenue by segment
             r_tot = 0.0
