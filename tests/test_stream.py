@@ -37,6 +37,11 @@ def test_exact_keys_equal_the_in_memory_report(both):
         assert s[k] == m[k], k
     assert s["runway"]["beyond_horizon_share"] == m["runway"]["beyond_horizon_share"]
     assert s["must_believe"] is None and s["streamed"] is True
+    # the header's valuation date and discount-rate line, as the in-memory report prints them (it was '' and '')
+    for k in ("company", "currency", "value_unit", "per_share", "price", "seed", "block_size", "sampling",
+              "horizon_years", "valuation_date", "discount_rates"):
+        assert s[k] == m[k], k
+    assert s["valuation_date"]
 
 
 def test_quantiles_within_their_stated_bound(both):
