@@ -116,6 +116,25 @@ def test_hugepage_advice_restored(monkeypatch):
         _set_madvise_hugepage(old)
 
 
+def test_hugepage_advice_restored_when_two_threads_interleave(monkeypatch):
+    # thread A enters, thread B enters, A leaves, B leaves: B saw "off" as the setting before it and restored
+    # that, so numpy's advice stayed off for the rest of the process
+    from numpy._core.multiarray import _set_madvise_hugepage
+
+    monkeypatch.delenv("NUMPY_MADVISE_HUGEPAGE", raising=False)
+    old = _set_madvise_hugepage(True)
+    try:
+        a, b = no_hugepage_advice(), no_hugepage_advice()
+        a.__enter__()
+        b.__enter__()
+        a.__exit__(None, None, None)
+        assert _set_madvise_hugepage(False) is False  # still off: B is inside
+        b.__exit__(None, None, None)
+        assert _set_madvise_hugepage(True) is True  # the setting before the first one, restored by the last one
+    finally:
+        _set_madvise_hugepage(old)
+
+
 def test_cli_stream(tmp_path):
     cfg = tmp_path / "c.toml"
     cfg.write_text(standard_config(paths=1000).to_toml())
