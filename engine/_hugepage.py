@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+
 __all__ = ["no_hugepage_advice"]
+
+_LOCK = threading.Lock()
+_DEPTH = 0  # contexts inside now, in all threads
+_SAVED = True  # numpy's setting before the first of them
 
 
 class no_hugepage_advice:
@@ -16,7 +22,9 @@ class no_hugepage_advice:
     once, where huge pages save little; so the engine turns the advice off while it
     allocates them. The setting is process-wide (numpy's
     ``numpy._core.multiarray._set_madvise_hugepage``): arrays other threads allocate
-    meanwhile get no advice either, which changes no value. A numpy without the switch,
+    meanwhile get no advice either, which changes no value. Contexts that overlap (threads
+    entering and leaving in any order) share one count: the first saves numpy's setting and
+    the last restores it. A numpy without the switch,
     or ``NUMPY_MADVISE_HUGEPAGE`` set in the environment (the user's choice), leaves
     numpy's setting alone.
     """
@@ -35,10 +43,19 @@ class no_hugepage_advice:
             except ImportError:
                 return self
         self._set = _set_madvise_hugepage
-        self._old = bool(_set_madvise_hugepage(False))
+        with _LOCK:  # the first of overlapping contexts (any threads, any order) saves, the last restores
+            global _DEPTH, _SAVED
+            if _DEPTH == 0:
+                _SAVED = bool(_set_madvise_hugepage(False))
+            _DEPTH += 1
         return self
 
     def __exit__(self, *exc):
         if self._set is not None:
-            self._set(self._old)
+            with _LOCK:
+                global _DEPTH
+                _DEPTH -= 1
+                if _DEPTH == 0:
+                    self._set(_SAVED)
+            self._set = None
         return False

@@ -343,6 +343,7 @@ class StreamAccumulator:
             "price": self.price, "seed": int(self.cfg.simulation.seed),
             "block_size": int(self.cfg.simulation.block_size), "sampling": self.cfg.simulation.sampling.value,
             "horizon_years": self.horizon, "ticker": self.cfg.company.ticker,
+            "valuation_date": self.cfg.company.valuation_date.isoformat(), "discount_rates": self.cfg.discount_rates,
         }
         units = " ".join(x for x in (self.cfg.company.reporting_currency, self.cfg.company.money_unit) if x)
         return {

@@ -738,7 +738,9 @@ def ancestor_variance(x, ancestor) -> float:
     equals its ancestor, ``V = sum_a (n_a / P)^2 (x_a - xbar)^2``, the self-normalised importance-sampling
     variance of the pooled weights, Owen 2013, *Monte Carlo theory, methods and examples*, section 9.2),
     and it credits the fresh shocks after the report where copies part ways. With one ancestor it is 0
-    (nothing tells the spread between ancestors): callers fall back on the pooled ESS.
+    (nothing tells the spread between ancestors): callers fall back on the pooled ESS. For whole numbers
+    (bool or integer ``x``: a hit indicator) the group sums are formed in exact integers, so ``V`` is 0
+    exactly when every group's share equals the overall share (not the square of a rounding residue).
 
     Parameters
     ----------
@@ -757,16 +759,27 @@ def ancestor_variance(x, ancestor) -> float:
     InputError
         ``x`` and ``ancestor`` of different shapes, empty, or ``x`` not finite.
     """
-    x = np.asarray(x, dtype=np.float64)
+    x0 = np.asarray(x)
+    x = np.asarray(x0, dtype=np.float64)
     a = np.asarray(ancestor)
     if x.ndim != 1 or x.shape != a.shape or not x.size:
         raise InputError(f"x {x.shape} and ancestor {a.shape}: expected two 1-d arrays of the same length >= 1 (one "
                          "entry a path)")
     if not np.all(np.isfinite(x)):
         raise InputError("x: every value must be finite to estimate the variance of its mean")
-    _, group = np.unique(a, return_inverse=True)
-    sums = np.bincount(group.ravel(), weights=x - x.mean())
-    return float(np.dot(sums, sums)) / float(x.size) ** 2
+    _, group, n_a = np.unique(a, return_inverse=True, return_counts=True)
+    if n_a.size == 1:  # one group: its sum of deviations is 0 exactly (in floats only to rounding)
+        return 0.0
+    group = group.ravel()
+    P = x.size
+    if (x0.dtype == np.bool_ or np.issubdtype(x0.dtype, np.integer)) and P * float(np.abs(x).sum()) < 2.0**62:
+        # whole numbers (a hit indicator): the group sums of deviations, (P S_a - n_a S) / P, in exact integers,
+        # so groups whose shares all equal the overall share give V = 0, not rounding residue
+        s_a = np.bincount(group, weights=x).astype(np.int64)
+        num = (P * s_a - n_a.astype(np.int64) * int(s_a.sum())).astype(np.float64)
+        return float(np.dot(num, num)) / float(P) ** 4
+    sums = np.bincount(group, weights=x - x.mean())
+    return float(np.dot(sums, sums)) / float(P) ** 2
 
 
 def _ancestry_n(var_x: float, v_hat: float, paths: int, fallback: float) -> tuple[float, str]:

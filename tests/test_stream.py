@@ -37,6 +37,11 @@ def test_exact_keys_equal_the_in_memory_report(both):
         assert s[k] == m[k], k
     assert s["runway"]["beyond_horizon_share"] == m["runway"]["beyond_horizon_share"]
     assert s["must_believe"] is None and s["streamed"] is True
+    # the header's valuation date and discount-rate line, as the in-memory report prints them (it was '' and '')
+    for k in ("company", "currency", "value_unit", "per_share", "price", "seed", "block_size", "sampling",
+              "horizon_years", "valuation_date", "discount_rates"):
+        assert s[k] == m[k], k
+    assert s["valuation_date"]
 
 
 def test_quantiles_within_their_stated_bound(both):
@@ -107,6 +112,25 @@ def test_hugepage_advice_restored(monkeypatch):
             with no_hugepage_advice():
                 raise RuntimeError
         assert _set_madvise_hugepage(True) is True
+    finally:
+        _set_madvise_hugepage(old)
+
+
+def test_hugepage_advice_restored_when_two_threads_interleave(monkeypatch):
+    # thread A enters, thread B enters, A leaves, B leaves: B saw "off" as the setting before it and restored
+    # that, so numpy's advice stayed off for the rest of the process
+    from numpy._core.multiarray import _set_madvise_hugepage
+
+    monkeypatch.delenv("NUMPY_MADVISE_HUGEPAGE", raising=False)
+    old = _set_madvise_hugepage(True)
+    try:
+        a, b = no_hugepage_advice(), no_hugepage_advice()
+        a.__enter__()
+        b.__enter__()
+        a.__exit__(None, None, None)
+        assert _set_madvise_hugepage(False) is False  # still off: B is inside
+        b.__exit__(None, None, None)
+        assert _set_madvise_hugepage(True) is True  # the setting before the first one, restored by the last one
     finally:
         _set_madvise_hugepage(old)
 

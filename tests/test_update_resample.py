@@ -160,6 +160,30 @@ def test_effective_n_is_capped_and_falls_back_on_the_pooled_ess():
         ancestor_variance([1.0, np.nan], [0, 1])
 
 
+def test_one_ancestor_or_equal_shares_fall_back_on_the_pooled_ess_despite_rounding():
+    # 3 hits in 2,000 copies of one ancestor: p = 0.0015 is not a binary fraction, so the deviations summed in
+    # floats leave ~1e-16, whose square made V > 0 and the effective n the 2,000 paths (a 2,000-path interval
+    # from a pooled ESS of 1)
+    hit = np.zeros(2000, dtype=bool)
+    hit[[5, 70, 900]] = True
+    assert ancestor_variance(hit, np.zeros(2000, dtype=np.int64)) == 0.0
+    d = resampled_proportion(hit, np.zeros(2000, dtype=np.int64), pooled_ess=1.0)
+    assert d["ess"] == 1.0 and d["ess_from"] == "pooled_ess"
+    assert d["se"] == pytest.approx(math.sqrt(0.0015 * 0.9985))
+    # two ancestors whose copies hit at the same share (3 in 1,000 each): V = 0 exactly, not rounding residue
+    anc = np.repeat([7, 9], 1000)
+    two = np.zeros(2000, dtype=bool)
+    two[[1, 2, 3, 1001, 1002, 1003]] = True
+    assert ancestor_variance(two, anc) == 0.0
+    assert resampled_proportion(two, anc, pooled_ess=2.0)["ess"] == 2.0
+    # unequal shares (3 and 2 in 1,000): sums -0.5 and 0.5, V = 2 x 0.25 / 2000^2, exactly
+    two[1003] = False
+    assert ancestor_variance(two, anc) == 0.5 / 2000**2
+    # a float variable of one ancestor (the mean value per share): V = 0, not the square of rounding
+    x = np.random.default_rng(1).normal(3e5, 1e4, 2000)
+    assert ancestor_variance(x, np.zeros(2000, dtype=np.int64)) == 0.0
+
+
 # --------------------------------------------------------------------------- the conjugate check
 
 
