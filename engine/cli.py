@@ -162,12 +162,17 @@ def run(configs, paths, seed, threads, out, keep_paths, max_memory_gb, as_json, 
                              "run the blocks (give local:N for N worker processes)")
     command = "pricedin " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     if stream:
-        for flag, given in (("--out", out), ("--keep-paths", keep_paths), ("--plot", plot_dir),
-                            ("--target-se", target_se), ("--target-rse", target_rse), ("--scheduler", scheduler),
-                            ("several configs", len(configs) > 1)):
+        for what, given, why in (
+                ("--out", out, "it keeps no per-path results to save"),
+                ("--keep-paths", keep_paths, "it keeps no per-path results"),
+                ("--plot", plot_dir, "the plots need every path's results"),
+                ("--target-se", target_se, "it runs a fixed number of paths"),
+                ("--target-rse", target_rse, "it runs a fixed number of paths"),
+                ("--scheduler", scheduler, "it reduces the blocks on this machine's threads"),
+                ("several configs", len(configs) > 1, "it values one company at a time")):
             if given:
-                raise InputError(f"--stream keeps no per-path results, so {flag} is not available with it; drop "
-                                 "--stream (or, for a results store of a very large run, use --out RUN.zarr)")
+                raise InputError(f"--stream cannot be combined with {what}: {why}; drop --stream (for a results "
+                                 "store of a very large run, use --out RUN.zarr) or drop " + what)
     if len(configs) > 1:
         return _run_batch(configs, paths, seed, threads, out, keep_paths, as_json, quiet, scheduler, plot_dir,
                           target_se, target_rse, command, implied_paths)

@@ -352,6 +352,9 @@ class StreamAccumulator:
             "value_per_share": vps,
             "p_justified": {"dcf": proportion(c["justified_dcf"], P), "market": proportion(c["justified_market"], P)},
             "price_percentile": float(100.0 * c["below_price"] / P),
+            # E[value] / price from the exact mean (engine.fairvalue.fair_value_ratio's definition)
+            "fair_value_ratio": {"estimate": mean / self.price, "se": sd / math.sqrt(P) / self.price,
+                                 "mean_value": mean, "price": self.price},
             "failed_share": c["failed"] / P,
             "tv_clipped": c["tv_clipped"],
             "floored": c["floored"],

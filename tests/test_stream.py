@@ -42,6 +42,9 @@ def test_exact_keys_equal_the_in_memory_report(both):
               "horizon_years", "valuation_date", "discount_rates"):
         assert s[k] == m[k], k
     assert s["valuation_date"]
+    # E[value] / price from the exact mean: the in-memory figure exactly, its se to the sd's rounding
+    assert s["fair_value_ratio"]["estimate"] == m["fair_value_ratio"]["estimate"]
+    assert s["fair_value_ratio"]["se"] == pytest.approx(m["fair_value_ratio"]["se"], rel=1e-12)
 
 
 def test_quantiles_within_their_stated_bound(both):
