@@ -181,7 +181,38 @@ def summary_dict(ds, implied: bool = False, implied_paths: Optional[int] = None,
     }
     if hr_note:
         out["median_horizon_return_note"] = hr_note
+    if "ancestor" in ds.data_vars and "update_ess" in a:
+        out = _resampled_errors(out, ds)
     return out
+
+
+def _resampled_errors(out: dict, ds) -> dict:
+    """The report of a file written by ``pricedin update --resample``, its errors from the ancestry.
+
+    Copies of one ancestor share its drawn inputs and its years up to the report, so the P
+    paths are not P independent draws: P(justified), the mean's standard error and
+    E[value]/price's take the effective size of :func:`engine.update.resampled_proportion`
+    (between-ancestor variance, Chan & Lai 2013; Korn & Graubard 1998), as ``pricedin
+    update --resample`` prints them. ``resampled`` records the pooled ESS and how each
+    effective size was found.
+    """
+    from .update import _ancestry_errors
+
+    pooled = float(ds.attrs["update_ess"])
+    fixed = _ancestry_errors(out, ds, np.asarray(ds["ancestor"].values), pooled)
+    fixed.pop("ess", None)
+    for lens, d in fixed["p_justified"].items():  # the counts of paths stay what they are
+        fixed["p_justified"][lens] = {**out["p_justified"][lens], **d,
+                                      "wilson_half_width": float((d["ci95_high"] - d["ci95_low"]) / 2.0)}
+    vps = fixed["value_per_share"]
+    fv = fixed.get("fair_value_ratio")
+    if isinstance(fv, dict) and fv.get("price"):
+        fixed["fair_value_ratio"] = {**fv, "se": vps["se_mean"] / float(fv["price"])}
+    fixed["resampled"] = {"pooled_ess": pooled, "n_eff_mean": vps["n_eff"],
+                          "n_eff_p_justified": {k: v["ess"] for k, v in fixed["p_justified"].items()},
+                          "note": "a resampled posterior sample: standard errors and Wilson intervals use the "
+                                  "effective size from the paths' ancestry, not the path count"}
+    return fixed
 
 
 def _pctl_beyond(x, qs=(10, 50, 90)) -> dict:

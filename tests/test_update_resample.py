@@ -323,8 +323,24 @@ def test_cli_update_resample_writes_the_posterior_sample(base, tmp_path):
     # the resampled file is a plain equally weighted run to `report`
     rep = invoke("report", out, "--json")
     assert rep.exit_code == 0, rep.output
-    assert json.loads(rep.output)["p_justified"]["dcf"]["estimate"] == pytest.approx(
-        float(new["justified_dcf"].values.mean()))
+    rj = json.loads(rep.output)
+    assert rj["p_justified"]["dcf"]["estimate"] == pytest.approx(float(new["justified_dcf"].values.mean()))
+    # ... whose errors come from the ancestry, as `update --resample` prints them, not from P independent paths
+    for lens in ("dcf", "market"):
+        want = resampled_proportion(new[f"justified_{lens}"].values, new["ancestor"].values,
+                                    float(new.attrs["update_ess"]))
+        got = rj["p_justified"][lens]
+        assert got["ci95_high"] == pytest.approx(want["ci95_high"])
+        assert got["wilson_half_width"] == pytest.approx((want["ci95_high"] - want["ci95_low"]) / 2)
+        assert got["hits"] == int(np.count_nonzero(new[f"justified_{lens}"].values))
+        assert rj["resampled"]["n_eff_p_justified"][lens] == pytest.approx(want["ess"])
+    assert "effective size from the paths' ancestry" in invoke("report", out).output
+    v = rj["value_per_share"]
+    assert v["se_mean"] == pytest.approx(v["sd"] / math.sqrt(v["n_eff"]))
+    # the same effective size as update's (its sd divides by P, the report's by P - 1)
+    assert v["n_eff"] == pytest.approx(js["posterior"]["value_per_share"]["n_eff"])
+    assert rj["value_per_share"]["se_mean"] >= rj["value_per_share"]["sd"] / math.sqrt(P) * (1 - 1e-12)  # n_eff <= P
+    assert rj["resampled"]["n_eff_p_justified"]["market"] <= P
     text = invoke("update", run, f, "--resample", "--target-ess", 500)
     assert text.exit_code == 0, text.output
     assert "resampled (sequential Monte Carlo" in text.output and "distinct ancestors" in text.output

@@ -238,6 +238,13 @@ def undefined_notes(s: dict) -> list:
         out.append("std error n/a for " + " and ".join("DCF" if x == "dcf" else x for x in edge)
                    + ": with no path or every path justified the binomial standard error sqrt(p(1-p)/n) is 0, "
                    "a false certainty; the Wilson 95% interval bounds P instead.")
+    r = s.get("resampled")
+    if r:
+        n = r["n_eff_p_justified"]
+        out.append(f"a resampled posterior sample (pricedin update --resample, pooled ESS {r['pooled_ess']:,.1f}): "
+                   f"standard errors and intervals use the effective size from the paths' ancestry (P(justified): "
+                   f"DCF {n['dcf']:,.0f}, market {n['market']:,.0f}; mean {r['n_eff_mean']:,.0f}), not the "
+                   f"{s['paths']:,} paths.")
     return out
 
 
