@@ -428,7 +428,7 @@ def test_fill_path_ziggurat_equals_slot_by_slot():
                 words[t, 4 * g:4 * g + 4] = R.philox4x64(np.uint64(g), np.uint64(t + 1), np.uint64(path if own else fresh),
                                                         np.uint64(0 if own else gen), KEY[0], KEY[1])
         slow += sum(not R.zig_fast(x)[1] for x in words[:, :n_normal].ravel())
-    assert slow > 100  # the slow path was exercised (about 1.2% of 24,000 normals)
+    assert slow > 100  # the slow path was exercised (about 1.5% of 24,000 normals)
 
 
 @pytest.fixture(scope="module")
