@@ -196,7 +196,7 @@ def _resampled_errors(out: dict, ds) -> dict:
     update --resample`` prints them. ``resampled`` records the pooled ESS and how each
     effective size was found.
     """
-    from .update import _ancestry_errors
+    from .ancestry import _ancestry_errors
 
     pooled = float(ds.attrs["update_ess"])
     fixed = _ancestry_errors(out, ds, np.asarray(ds["ancestor"].values), pooled)
