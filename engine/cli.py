@@ -125,6 +125,13 @@ def _print_json(obj) -> None:
     click.echo(json.dumps(json_safe(obj), indent=2))
 
 
+def _given(name: str) -> bool:
+    """Whether the option ``name`` of the running command was given on the command line (not its default)."""
+    from click.core import ParameterSource
+
+    return click.get_current_context().get_parameter_source(name) == ParameterSource.COMMANDLINE
+
+
 @main.command()
 @click.argument("configs", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @options("paths", "seed", "threads", "out", "keep-paths", "max-memory-gb", "json", "quiet", "debug", "scheduler", "resume",
@@ -169,7 +176,8 @@ def run(configs, paths, seed, threads, out, keep_paths, max_memory_gb, as_json, 
                 ("--target-se", target_se, "it runs a fixed number of paths"),
                 ("--target-rse", target_rse, "it runs a fixed number of paths"),
                 ("--scheduler", scheduler, "it reduces the blocks on this machine's threads"),
-                ("several configs", len(configs) > 1, "it values one company at a time")):
+                ("several configs", len(configs) > 1, "it values one company at a time"),
+                ("--implied-paths", _given("implied_paths"), "it solves for no implied cost of capital")):
             if given:
                 raise InputError(f"--stream cannot be combined with {what}: {why}; drop --stream (for a results "
                                  "store of a very large run, use --out RUN.zarr) or drop " + what)

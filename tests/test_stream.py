@@ -149,3 +149,8 @@ def test_cli_stream(tmp_path):
     assert r.exit_code == 2 and "--stream" in r.output and "--out" in r.output
     r = CliRunner().invoke(main, ["run", str(cfg), "--paths", "2000", "--stream", "-q"])
     assert r.exit_code == 0 and "streamed run" in r.output
+    # a flag --stream cannot honour is refused with the reason, not silently ignored (its default is fine)
+    for extra, reason in ((["--implied-paths", "5000"], "implied cost of capital"),
+                          (["--plot", str(tmp_path)], "every path's results")):
+        r = CliRunner().invoke(main, ["run", str(cfg), "--stream", *extra])
+        assert r.exit_code == 2 and extra[0] in r.output and reason in r.output, r.output
