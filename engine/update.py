@@ -1669,13 +1669,12 @@ def render_reprice(r: dict, console=None, per_share: Optional[bool] = None) -> N
     from rich.console import Console
     from rich.table import Table
 
-    from .views.format import value_label
+    from .views.format import unit_value_label, value_label
 
     c = console or Console(soft_wrap=False)
     unit = r["value_unit"]
-    if per_share is None:
-        per_share = not unit.endswith("(whole equity)")
-    noun = value_label(per_share)
+    noun = unit_value_label(unit) if per_share is None else value_label(per_share)
+    per_share = noun == "value per share"
     c.print(f"[bold]{r['company']}[/bold] at a price of {_fmt(r['price'], 'money')} {unit} (the run used "
             f"{_fmt(r['run_price'], 'money')}), from the stored values of {r['paths']:,} paths"
             + (f", weighted (ESS {r['ess']:,.1f})" if r["weighted"] else "")

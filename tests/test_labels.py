@@ -165,3 +165,25 @@ def test_stress_change_table_has_no_negative_zero():
     assert "-0.0005 ± 0.0003" in txt and "-0.00 " not in txt
     assert "Equity value (USD million (whole equity); price 10.00)" in txt
     assert "1 scenario, 1,000 paths each" in txt
+
+
+def test_sensitivity_tornado_title_uses_the_runs_label(runs):
+    per_share, _, out, _ = runs
+    txt = _invoke("sensitivity", out, "--tornado-paths", "64")
+    want = "mean / median value per share [USD/share]" if per_share else f"mean / median equity value [{WHOLE_UNIT}]"
+    assert want in " ".join(txt.split())
+
+
+def test_render_reprice_reads_the_label_from_the_unit_when_not_told(runs):
+    from rich.console import Console
+
+    from engine.summary import open_results
+    from engine.update import render_reprice, reprice
+
+    per_share, _, out, _ = runs
+    r = reprice(open_results(str(out)), 12.5 if per_share else 1250.0)
+    for told in (None, per_share):
+        c = Console(record=True, width=200)
+        render_reprice(r, c, per_share=told)
+        txt = c.export_text()
+        assert ("E[value per share] / price" if per_share else "E[equity value] / price") in txt

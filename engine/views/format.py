@@ -18,7 +18,8 @@ One module, so the terminal report, the web page and a notebook print a number t
 * :func:`significant` -- a small number with a few significant digits and no exponent (``0.000070``);
 * :func:`count` -- a count with its noun, singular for one (``1 path``, ``2,000 paths``);
 * :func:`change_cell` -- a signed change and its half-width (``-0.0005 ± 0.0003``), never ``-0.00``;
-* :func:`value_label` -- what a run's values are: ``'value per share'`` or ``'equity value'``.
+* :func:`value_label` / :func:`unit_value_label` -- what a run's values are: ``'value per share'`` or
+  ``'equity value'``, from its ``per_share`` flag or its value unit.
 
 One rule per kind of quantity, in every table: a fraction prints as %, money with
 thousands separators, a multiple with "x", a probability as % with 3 significant digits.
@@ -32,7 +33,7 @@ import math
 from typing import Optional
 
 __all__ = ["money", "short", "pct", "prob", "multiple", "by_format", "input_value", "json_safe", "money_cells",
-           "interval", "by_kind", "shift_by_kind", "significant", "count", "change_cell", "value_label"]
+           "interval", "by_kind", "shift_by_kind", "significant", "count", "change_cell", "value_label", "unit_value_label"]
 
 
 def _finite(x) -> bool:
@@ -323,3 +324,15 @@ def value_label(per_share) -> str:
     ('value per share', 'equity value')
     """
     return "value per share" if bool(int(per_share)) else "equity value"
+
+
+def unit_value_label(value_unit: str) -> str:
+    """:func:`value_label` from a run's value unit, for a report dict that carries no ``per_share`` key.
+
+    The value unit ends in "(whole equity)" exactly when the config gives no share count
+    (:attr:`engine.config.Config.value_unit`).
+
+    >>> unit_value_label("HKD/share"), unit_value_label("HKD million (whole equity)")
+    ('value per share', 'equity value')
+    """
+    return value_label(not str(value_unit).endswith("(whole equity)"))

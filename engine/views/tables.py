@@ -14,7 +14,7 @@ import math
 import sys
 
 from .format import (by_format, by_kind, change_cell, count, interval, money, money_cells, pct, prob, shift_by_kind,
-                     significant, value_label)
+                     significant, unit_value_label, value_label)
 
 __all__ = ["render_report", "render_fair_value", "fair_value_rows", "render_must_believe", "render_sensitivity", "render_implied", "render_stress",
            "render_reverse", "render_batch", "convergence_line"]
@@ -313,7 +313,7 @@ def render_sensitivity(res: dict, console=None, top: int = 15, formats=None) -> 
     if tor:
         unit = tor["value_unit"]
         fs = tor.get("fixed_swing", 0.0)
-        t = Table(title=(f"Tornado: P(justified, DCF) and mean / median value per share [{unit}] with each input at "
+        t = Table(title=(f"Tornado: P(justified, DCF) and mean / median {unit_value_label(unit)} [{unit}] with each input at "
                          f"its {100 * tor['low']:g}th / {100 * tor['high']:g}th percentile"
                          + (f" (fixed inputs -/+{100 * fs:g}%)" if fs else "")
                          + f" ({tor['paths']:,} paths, seed {tor['seed']}); base P {prob(tor['base_p_justified'])}, "
