@@ -318,7 +318,7 @@ def report(results, as_json, html_out=None, with_tornado=False, tornado_paths=No
 
         if price is not None:
             r = upd.reprice(ds, price)
-            click.echo(upd.reprice_json(r)) if as_json else upd.render_reprice(r)
+            click.echo(upd.reprice_json(r)) if as_json else upd.render_reprice(r, per_share=bool(int(ds.attrs["per_share"])))
         else:
             r = upd.result_from_dataset(ds)
             click.echo(r.to_json()) if as_json else upd.render_update(r)

@@ -1594,6 +1594,8 @@ def render_update(r: UpdateResult, console=None) -> None:
 
     from rich.markup import escape
 
+    from .views.format import value_label
+
     c = console or Console(soft_wrap=False)
     h = r.header
     rs = r.resample
@@ -1637,8 +1639,12 @@ def render_update(r: UpdateResult, console=None) -> None:
                      f"{h.get('figure_unit', '')}; medians of drawn inputs)", title_justify="left")
     for col, j in (("", "left"), ("before", "right"), ("after", "right")):
         ch.add_column(col, justify=j)
+    noun = value_label(h.get("per_share", True))
     for row in r.changes:
-        ch.add_row(escape(row["what"]), _fmt(row["prior"], row["format"]), _fmt(row["posterior"], row["format"]))
+        what = row["what"]
+        if row["kind"] == "headline":  # "mean value per share" -> "mean equity value" for a whole-equity run
+            what = what.replace("value per share", noun)
+        ch.add_row(escape(what), _fmt(row["prior"], row["format"]), _fmt(row["posterior"], row["format"]))
     c.print(ch)
     if rs is None:
         c.print("[dim]Quantiles and medians: weighted inverse empirical CDF; standard errors and intervals use the "
@@ -1647,19 +1653,28 @@ def render_update(r: UpdateResult, console=None) -> None:
         vps = r.posterior["value_per_share"]
         c.print(f"[dim]Quantiles and medians: inverse empirical CDF. Standard errors and intervals group the paths "
                 f"by ancestor (Chan & Lai 2013): effective n = p (1 - p) / variance, at most the {h.get('paths', 0):,} "
-                f"paths; the mean value per share {_fmt(vps['mean'], 'money')} has standard error "
+                f"paths; the mean {noun} {_fmt(vps['mean'], 'money')} has standard error "
                 f"{_fmt(vps['se_mean'], 'money')} (effective n {vps['n_eff']:,.0f}).[/dim]")
     if r.warning:
         c.print(f"[yellow]warning: {r.warning}[/yellow]")
 
 
-def render_reprice(r: dict, console=None) -> None:
-    """Print :func:`reprice`'s result."""
+def render_reprice(r: dict, console=None, per_share: Optional[bool] = None) -> None:
+    """Print :func:`reprice`'s result.
+
+    ``per_share`` is the run's ``per_share`` attribute (False: the config gives no share count, the values
+    are the whole equity and the labels say "equity value"); None reads it from the value unit, which ends
+    in "(whole equity)" exactly then (:attr:`engine.config.Config.value_unit`).
+    """
     from rich.console import Console
     from rich.table import Table
 
+    from .views.format import unit_value_label, value_label
+
     c = console or Console(soft_wrap=False)
     unit = r["value_unit"]
+    noun = unit_value_label(unit) if per_share is None else value_label(per_share)
+    per_share = noun == "value per share"
     c.print(f"[bold]{r['company']}[/bold] at a price of {_fmt(r['price'], 'money')} {unit} (the run used "
             f"{_fmt(r['run_price'], 'money')}), from the stored values of {r['paths']:,} paths"
             + (f", weighted (ESS {r['ess']:,.1f})" if r["weighted"] else "")
@@ -1668,7 +1683,7 @@ def render_reprice(r: dict, console=None) -> None:
     for col, j in (("lens", "left"), ("estimate", "right"), ("std error", "right"), ("Wilson 95% CI", "right"),
                    ("justified when", "left")):
         t.add_column(col, justify=j)
-    for lens, name, when in (("dcf", "DCF", "value per share >= price"),
+    for lens, name, when in (("dcf", "DCF", "value per share >= price" if per_share else "equity value >= market cap"),
                              ("market", "market", "return >= cost of equity")):
         d = r["p_justified"][lens]
         t.add_row(name, _fmt(d["estimate"], "probability"), _fmt(d["se"], "probability"), _interval(d), when)
@@ -1677,7 +1692,7 @@ def render_reprice(r: dict, console=None) -> None:
     o.add_column("what")
     o.add_column("value", justify="right")
     o.add_row("percentile of the price", _fmt(r["price_percentile"], "percentile"))
-    o.add_row("E\\[value per share] / price", _fmt(r["fair_value_ratio"], "multiple"))
+    o.add_row(f"E\\[{noun}] / price", _fmt(r["fair_value_ratio"], "multiple"))
     if r["breakeven_price"] is not None:
         o.add_row("price at which P(DCF-justified) = 50% (median value)",
                   f"{_fmt(r['breakeven_price'], 'money')} {unit}")

@@ -93,7 +93,7 @@ def test_plot_namespace_returns_figures(kind):
 def test_plot_tornado_from_a_given_result_and_fan_error_names_the_argument(ds):
     tor = engine.tornado(engine.load_config(ZHIPU), paths=100, seed=7, threads=1)
     fig = engine.plot.tornado(ds, tornado_result=tor)
-    assert fig.axes[0].get_xlabel().startswith("median value per share")
+    assert fig.axes[0].get_xlabel().startswith("median equity value [HKD million (whole equity)]")
     with pytest.raises(engine.InputError, match="`keep_paths=True`") as e:
         engine.plot.fan(ds)
     assert "--" not in str(e.value)

@@ -126,7 +126,7 @@ def test_fan_and_tornado_when_available(tmp_path):
     page = render_html(ds, tornado=tor)
     assert page.count(IMG) == 5
     assert 'id="fig-fan"' in page and 'id="fig-tornado"' in page
-    assert "Tornado: median value per share" in page and "64,000" in page
+    assert "Tornado: median equity value [HKD million (whole equity)]" in page and "64,000" in page
 
 
 def test_cli_writes_the_page_atomically(saved, tmp_path):

@@ -29,6 +29,7 @@ from typing import Optional
 
 import numpy as np
 from ..errors import InputError
+from .format import unit_value_label
 
 __all__ = ["KINDS", "hist", "cdf", "fan", "tornado", "convergence", "figure", "save", "save_set", "tick_label",
            "display_name", "wilson_band"]
@@ -257,7 +258,7 @@ def _tornado(ds, ax, tor):
                 ha="right", va="bottom", color="crimson", fontsize=9)
     _money_axis(ax.xaxis)
     ax.set_yticks(y, [r["key"] for r in rows], fontsize=8)
-    ax.set_xlabel(f"median value per share [{tor['value_unit']}]")
+    ax.set_xlabel(f"median {unit_value_label(tor['value_unit'])} [{tor['value_unit']}]")
     ax.set_ylabel("drawn input")
     _legend_outside(ax, fig)
     ax.set_title(f"Tornado: each input at its {100 * tor['low']:g}th / {100 * tor['high']:g}th percentile "

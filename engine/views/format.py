@@ -14,7 +14,12 @@ One module, so the terminal report, the web page and a notebook print a number t
 * :func:`money_cells` -- a table's amounts with as many decimals as keep two different amounts apart;
 * :func:`interval` -- a probability interval whose ends print differently when they differ;
 * :func:`by_kind` / :func:`shift_by_kind` -- an input's value / an additive shift of it by its kind
-  (fraction as % / percentage points, multiple as x, money with separators).
+  (fraction as % / percentage points, multiple as x, money with separators);
+* :func:`significant` -- a small number with a few significant digits and no exponent (``0.000070``);
+* :func:`count` -- a count with its noun, singular for one (``1 path``, ``2,000 paths``);
+* :func:`change_cell` -- a signed change and its half-width (``-0.0005 ± 0.0003``), never ``-0.00``;
+* :func:`value_label` / :func:`unit_value_label` -- what a run's values are: ``'value per share'`` or
+  ``'equity value'``, from its ``per_share`` flag or its value unit.
 
 One rule per kind of quantity, in every table: a fraction prints as %, money with
 thousands separators, a multiple with "x", a probability as % with 3 significant digits.
@@ -28,7 +33,7 @@ import math
 from typing import Optional
 
 __all__ = ["money", "short", "pct", "prob", "multiple", "by_format", "input_value", "json_safe", "money_cells",
-           "interval", "by_kind", "shift_by_kind"]
+           "interval", "by_kind", "shift_by_kind", "significant", "count", "change_cell", "value_label", "unit_value_label"]
 
 
 def _finite(x) -> bool:
@@ -227,3 +232,107 @@ def json_safe(obj):
     if isinstance(obj, list):
         return [json_safe(v) for v in obj]
     return obj
+
+
+def significant(x: float, digits: int = 2) -> str:
+    """``x`` with ``digits`` significant digits in fixed-point notation (no exponent); exactly 0 is '0'.
+
+    For standard errors and other small positive quantities that :func:`money` would print with an
+    exponent. From 1e15 up the exponent form is kept (fixed point would be unreadable).
+
+    Parameters
+    ----------
+    x : float
+        The number (any unit; the caller adds it).
+    digits : int
+        Significant digits, >= 1.
+
+    Examples
+    --------
+    >>> significant(7.0e-05), significant(0.01234), significant(3.0), significant(1234.5), significant(0.0)
+    ('0.000070', '0.012', '3.0', '1,200', '0')
+    """
+    if not math.isfinite(x):
+        return "n/a"
+    if x == 0:
+        return "0"
+    if abs(x) >= 1e15:
+        return f"{x:.{digits - 1}e}"
+    # decimals that leave `digits` significant digits after rounding (0.0999 -> 0.10, not 0.100)
+    r = float(f"{x:.{digits - 1}e}")
+    dec = max(0, digits - 1 - math.floor(math.log10(abs(r))))
+    return f"{r:,.{dec}f}"
+
+
+def count(n: int, noun: str, plural: Optional[str] = None) -> str:
+    """A count with thousands separators and its noun, singular for exactly one.
+
+    >>> count(1, "path"), count(2000, "path"), count(0, "path")
+    ('1 path', '2,000 paths', '0 paths')
+    """
+    return f"{n:,} {noun if n == 1 else (plural or noun + 's')}"
+
+
+def change_cell(est: float, half: float, scale: float = 1.0, decimals: int = 2, max_decimals: int = 12) -> str:
+    """A signed change and its interval half-width, ``'-0.0005 ± 0.0003'``, in a stress change table.
+
+    Both numbers are multiplied by ``scale`` (100 for percentage points of a fraction) and printed
+    with one number of decimals: ``decimals``, or more until every nonzero one of the two shows a
+    nonzero digit (up to ``max_decimals``). A number exactly 0 prints '0', a positive change gets '+',
+    and no cell reads '-0.00' (negative zero): a change that rounds to zero at ``max_decimals`` prints
+    '0'. An exactly zero change with a zero half-width is ``'0 ± 0'``.
+
+    Parameters
+    ----------
+    est : float
+        The change (estimate), in the quantity's unit before ``scale``.
+    half : float
+        The half-width of its interval, >= 0, same unit.
+    scale : float
+        Factor applied to both before printing (100: a fraction as percentage points).
+
+    Examples
+    --------
+    >>> change_cell(-0.000005, 0.000003, 100), change_cell(-0.0001, 0.00002, 100), change_cell(0.0, 0.0)
+    ('-0.0005 ± 0.0003', '-0.010 ± 0.002', '0 ± 0')
+    >>> change_cell(0.0015, 0.0002, 100), change_cell(0.0, 0.00004, 100)
+    ('+0.15 ± 0.02', '0 ± 0.004')
+    """
+    a, h = scale * est, scale * half
+    if not (math.isfinite(a) and math.isfinite(h)):
+        return "n/a"
+    dec = decimals
+    while dec < max_decimals and any(x != 0 and float(f"{abs(x):.{dec}f}") == 0 for x in (a, h)):
+        dec += 1
+
+    def one(x: float, signed: bool) -> str:
+        t = f"{abs(x):.{dec}f}"
+        if x == 0 or float(t) == 0:
+            return "0"
+        return ("-" if x < 0 else "+" if signed else "") + t
+
+    return f"{one(a, True)} ± {one(h, False)}"
+
+
+def value_label(per_share) -> str:
+    """What a run's values are: 'value per share', or 'equity value' when the config gives no share count.
+
+    ``per_share`` is the run's ``per_share`` attribute or report key (bool or 0 / 1); a config with
+    ``market.market_cap`` alone values the whole equity, and every printed label says so.
+
+    >>> value_label(True), value_label(0)
+    ('value per share', 'equity value')
+    """
+    return "value per share" if bool(int(per_share)) else "equity value"
+
+
+def unit_value_label(value_unit: str) -> str:
+    """:func:`value_label` from a run's value unit, for a report dict that carries no ``per_share`` key.
+
+    The value unit ends in "(whole equity)" exactly when the config gives no share count
+    (:attr:`engine.config.Config.value_unit`).
+
+    >>> unit_value_label("HKD/share"), unit_value_label("HKD million (whole equity)")
+    ('value per share', 'equity value')
+    """
+    return value_label(not str(value_unit).endswith("(whole equity)"))

@@ -23,7 +23,7 @@ import math
 from pathlib import Path
 from typing import Optional
 from ..errors import InputError
-from .format import by_format, interval, money, pct, prob
+from .format import by_format, interval, money, pct, prob, unit_value_label
 
 __all__ = ["render_html", "write_html", "check_html_path", "figure_png"]
 
@@ -290,7 +290,7 @@ def _global(g: dict) -> str:
 
 def _tornado(tor: dict) -> str:
 
-    title = (f"Tornado: median value per share [{tor['value_unit']}] and P(justified, DCF) with each input at its "
+    title = (f"Tornado: median {unit_value_label(tor['value_unit'])} [{tor['value_unit']}] and P(justified, DCF) with each input at its "
              f"{100 * tor['low']:g}th / {100 * tor['high']:g}th percentile ({tor['paths']:,} paths, seed "
              f"{tor['seed']}); base median {money(tor['base_median'])}, base P {prob(tor['base_p_justified'])}, "
              f"price {money(tor['price'])}")

@@ -13,7 +13,8 @@ import functools
 import math
 import sys
 
-from .format import by_format, by_kind, interval, money, money_cells, pct, prob, shift_by_kind
+from .format import (by_format, by_kind, change_cell, count, interval, money, money_cells, pct, prob, shift_by_kind,
+                     significant, unit_value_label, value_label)
 
 __all__ = ["render_report", "render_fair_value", "fair_value_rows", "render_must_believe", "render_sensitivity", "render_implied", "render_stress",
            "render_reverse", "render_batch", "convergence_line"]
@@ -29,16 +30,15 @@ def fair_value_rows(s: dict) -> list:
     Shared by the terminal report and the HTML page; rows whose numbers are absent are left out.
     """
     rows = []
-    noun = s.get("value_label", "value per share")
+    noun = s.get("value_label") or value_label(s.get("per_share", True))
     fv = s.get("fair_value_ratio")
     if fv:
-        rows.append((f"E[{noun}] / price", f"{fv['estimate']:.3f}x  (standard error "
-                     f"{'n/a' if not math.isfinite(fv['se']) else format(fv['se'], '.2g')})"))
+        rows.append((f"E[{noun}] / price", f"{fv['estimate']:.3f}x  (standard error {significant(fv['se'], 2)})"))
     icc = s.get("implied_cost_of_capital")
     if icc and (icc.get("rate") is not None or icc.get("bracket") is not None):
         if icc.get("rate") is not None:
             txt = (f"{pct(icc['rate'], 2)} initial WACC (shift {100 * icc['shift']:+.2f} pp; mature "
-                   f"{pct(icc['mature_rate'], 2)}; {icc['paths']:,} paths)")
+                   f"{pct(icc['mature_rate'], 2)}; {count(icc['paths'], 'path')})")
         else:
             txt = "none in the range searched"
         rows.append(("implied cost of capital (mean value = price)", txt))
@@ -110,7 +110,7 @@ def render_report(s: dict, console=None) -> None:
     c = console or Console(soft_wrap=False)
     unit = s["value_unit"]
     c.print(
-        f"[bold]{s['company']}[/bold]: {s['paths']:,} paths, seed {s['seed']}, horizon {s['horizon_years']} years, "
+        f"[bold]{s['company']}[/bold]: {count(s['paths'], 'path')}, seed {s['seed']}, horizon {s['horizon_years']} years, "
         f"{s['sampling']} sampling"
     )
     if s.get("valuation_date"):
@@ -256,8 +256,9 @@ def render_must_believe(mb: dict, console=None) -> None:
     c = console or Console(soft_wrap=False)
     ld, lm = mb["lenses"]["dcf"], mb["lenses"]["market"]
     t = Table(
-        title=(f"What you must believe: medians over all {mb['paths']:,} paths vs the {ld['justified_paths']:,} "
-               f"DCF-justified and {lm['justified_paths']:,} market-justified paths (money in {mb['money_unit']})"),
+        title=(f"What you must believe: medians over all {count(mb['paths'], 'path')} vs the "
+               f"{ld['justified_paths']:,} DCF-justified and {count(lm['justified_paths'], 'market-justified path')} "
+               f"(money in {mb['money_unit']})"),
         title_justify="left",
     )
     t.add_column("outcome / drawn input", no_wrap=True)
@@ -312,7 +313,7 @@ def render_sensitivity(res: dict, console=None, top: int = 15, formats=None) -> 
     if tor:
         unit = tor["value_unit"]
         fs = tor.get("fixed_swing", 0.0)
-        t = Table(title=(f"Tornado: P(justified, DCF) and mean / median value per share [{unit}] with each input at "
+        t = Table(title=(f"Tornado: P(justified, DCF) and mean / median {unit_value_label(unit)} [{unit}] with each input at "
                          f"its {100 * tor['low']:g}th / {100 * tor['high']:g}th percentile"
                          + (f" (fixed inputs -/+{100 * fs:g}%)" if fs else "")
                          + f" ({tor['paths']:,} paths, seed {tor['seed']}); base P {prob(tor['base_p_justified'])}, "
@@ -395,10 +396,11 @@ def render_stress(r: dict, console=None) -> None:
     c = console or Console(soft_wrap=False, width=None if sys.stdout.isatty() else 110)
     unit = r["value_unit"]
     c.print(
-        f"[bold]{r['company']}[/bold]: stress test, base + {len(r['scenarios'])} scenarios, {r['paths']:,} paths "
+        f"[bold]{r['company']}[/bold]: stress test, base + {count(len(r['scenarios']), 'scenario')}, {count(r['paths'], 'path')} "
         f"each, seed {r['seed']}, common random numbers; scenarios from {r.get('scenario_file', '')}"
     )
-    t = Table(title=f"Value per share ({unit}; price {money(r['price'])}) and P(justified)", title_justify="left")
+    noun = value_label(r.get("per_share", True))
+    t = Table(title=f"{noun.capitalize()} ({unit}; price {money(r['price'])}) and P(justified)", title_justify="left")
     for col in ("scenario", "p5", "p50", "p95", "mean", "P(DCF)", "P(market)", "failed"):
         t.add_column(col, justify="left" if col == "scenario" else "right")
     rows = [r["base"]] + r["scenarios"]
@@ -417,13 +419,15 @@ def render_stress(r: dict, console=None) -> None:
         half = (ci[1] - ci[0]) / 2
         return "0 ± 0" if est == 0 and half == 0 else f"{_plus(f(est), est)} ± {f(half)}"
 
-    pp = lambda x: f"{100 * abs(x):.2f}" if x >= 0 else f"-{100 * abs(x):.2f}"  # noqa: E731
+    def pp(est, ci):  # percentage points: enough decimals to show a nonzero change, never "-0.00"
+        return change_cell(est, (ci[1] - ci[0]) / 2, scale=100.0)
+
     for s in r["scenarios"]:
         x = s["delta"]
         d.add_row(s["name"], cell(x["mean"], x["mean_ci95"], money),
-                  cell(x["p_justified_dcf"], x["p_justified_dcf_ci95"], pp),
-                  cell(x["p_justified_market"], x["p_justified_market_ci95"], pp),
-                  cell(x["failed_share"], x["failed_share_ci95"], pp))
+                  pp(x["p_justified_dcf"], x["p_justified_dcf_ci95"]),
+                  pp(x["p_justified_market"], x["p_justified_market_ci95"]),
+                  pp(x["failed_share"], x["failed_share_ci95"]))
     c.print(d)
     for s in r["scenarios"]:
         c.print(f"  [bold]{s['name']}[/bold]: {s['description']}")
