@@ -33,7 +33,7 @@ import numpy as np
 from ._stats import mean_sd
 from .errors import InputError
 
-__all__ = ["fair_value_ratio", "expected_irr", "implied_cost_of_capital", "reported_revenue", "ev_sales_today",
+__all__ = ["fair_value_ratio", "ratio_from_moments", "expected_irr", "implied_cost_of_capital", "reported_revenue", "ev_sales_today",
            "peer_values", "fair_value", "SHIFTED_KEYS", "IMPLIED_PATHS", "RATE_RANGE"]
 
 #: Most paths of the re-runs that solve for the implied cost of capital (the run's first paths, same seed).
@@ -73,11 +73,33 @@ def fair_value_ratio(ds) -> dict:
         exceeds the price.
     """
     v = np.asarray(ds["value_per_share"].values, dtype=float)
-    price = float(ds.attrs["price"])
     mean, sd = mean_sd(v)
-    if v.size < 2:
-        sd = float("nan")  # one path has no spread: the standard error is undefined, not 0
-    return {"estimate": mean / price, "se": sd / math.sqrt(v.size) / price, "mean_value": mean, "price": price}
+    return ratio_from_moments(mean, sd, v.size, float(ds.attrs["price"]))
+
+
+def ratio_from_moments(mean: float, sd: float, n: int, price: float) -> dict:
+    """:func:`fair_value_ratio` from the mean and sample sd of ``n`` values [value unit] and the price.
+
+    The dict of :func:`fair_value_ratio`; the standard error is NaN for ``n < 2`` (one path has no
+    spread: undefined, not 0). Used where the values themselves are not kept (a streamed run).
+
+    Parameters
+    ----------
+    mean, sd : float
+        Mean and sample standard deviation of the values per share [value unit].
+    n : int
+        Number of paths (>= 1).
+    price : float
+        Today's price [value unit], > 0.
+
+    Returns
+    -------
+    dict
+        ``estimate`` [x], ``se`` [x], ``mean_value``, ``price`` [value unit].
+    """
+    if n < 2:
+        sd = float("nan")
+    return {"estimate": mean / price, "se": sd / math.sqrt(n) / price, "mean_value": mean, "price": price}
 
 
 def expected_irr(ds) -> dict:

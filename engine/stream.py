@@ -303,6 +303,7 @@ class StreamAccumulator:
         """
         from ._assemble import NonFiniteResultError
         from .errors import InternalError
+        from .fairvalue import ratio_from_moments
         from .summary import QUANTILES, proportion, report_header
 
         if self._waiting:
@@ -352,9 +353,7 @@ class StreamAccumulator:
             "value_per_share": vps,
             "p_justified": {"dcf": proportion(c["justified_dcf"], P), "market": proportion(c["justified_market"], P)},
             "price_percentile": float(100.0 * c["below_price"] / P),
-            # E[value] / price from the exact mean (engine.fairvalue.fair_value_ratio's definition)
-            "fair_value_ratio": {"estimate": mean / self.price, "se": sd / math.sqrt(P) / self.price,
-                                 "mean_value": mean, "price": self.price},
+            "fair_value_ratio": ratio_from_moments(mean, sd, P, self.price),  # from the exact mean
             "failed_share": c["failed"] / P,
             "tv_clipped": c["tv_clipped"],
             "floored": c["floored"],

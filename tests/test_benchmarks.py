@@ -48,16 +48,7 @@ def test_numpy_reference_deterministic_case_matches_engine():
     """With every input fixed and no noise the reference reproduces the engine to rounding."""
     from engine.config import config_from_dict
 
-    from benchmarks.standard import standard_dict
-
-    d = standard_dict()
-    seg = d["segments"][0]
-    seg["growth"].update(long_run=0.05, volatility=0.0)
-    seg["churn"]["dispersion"] = 0.0
-    d["margin"].update(target=0.20, noise_sd=0.0)
-    d["reinvestment"]["sales_to_capital"] = 2.0
-    d["multiple"].update(mature=3.0, volatility=0.0)
-    cfg = config_from_dict(d)
+    cfg = config_from_dict(_deterministic_dict())
     eng = simulate(cfg, paths=8, threads=1)
     ref = simulate_numpy(cfg, 8, seed=0)
     for k in ("value_per_share", "pv_explicit", "pv_terminal", "revenue_horizon", "price_horizon"):
