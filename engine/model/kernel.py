@@ -29,7 +29,6 @@ import math
 import numpy as np
 
 from .._jit import jit
-from . import fastmath as fm
 from .rng import fill_path
 from .cashflow import fcff as _fcff
 from .cashflow import (inverse_sales_to_capital, reinvestment, starting_invested_capital, tax_rate_at,
@@ -65,21 +64,7 @@ from .revenue import market_log_step, market_share_at, market_share_revenue
 from .layout import (F_TAX_END, F_TAX_START, I_EXIT_BASIS, P_FAIL_ONCE, P_TAX_EFF, S_MKT0, S_MKT_G, S_MKT_VOL,
                      S_SH0, S_SHCONV, S_SHT, S_TAKE)
 
-__all__ = ["simulate_block", "draw_normals", "CHUNK"]
-
-#: Paths simulated together (a chunk): the time loop runs over the chunk's paths at once, so the
-#: revenue step (the kernel's transcendental functions) vectorises over paths. A path's arithmetic
-#: never depends on its neighbours, so results do not depend on the chunk size or boundaries.
-CHUNK = 32
-
-# Per-segment state and constants of a chunk, flat: entry (k * NVS + v) * CHUNK + c is variable v of
-# segment k of the chunk's path c. One array with constant distances between variables lets the
-# compiler prove that the revenue loops' loads and stores do not overlap, so they vectorise.
-(V_R, V_X, V_XINF, V_OUA, V_OUB, V_V1, V_C12, V_V2, V_CW1, V_CW2, V_P11, V_P21, V_P22, V_Q1, V_Q2, V_EW1, V_EW2,
- V_SW1, V_SW2, V_MVX, V_MCXI, V_MCXS, V_CYEAR, V_EINF, V_EGAP, V_EDEC, V_SINF, V_SGAP, V_SDEC, V_CMED, V_CLOGIT,
- V_CDISP, V_RHO, V_MPR, V_LMKT, V_LSH, V_G0, V_GINF, V_FADE, V_MKTG, V_MKTVOL, V_TAKE, V_SH0, V_SHT,
- V_SHCONV, V_CH) = range(46)
-NVS = 46  # V_CH: the step's churned revenue of the segment [money/year]
+__all__ = ["simulate_block", "draw_normals"]
 
 
 @jit
@@ -101,32 +86,10 @@ def _write_year(obs_out, obs_seg, p, y, acc, acc_e, acc_f, cash_y, dead, dt):
         obs_out[Y_CASH, p, y] = cash_y
 
 
-@jit(inline="always")
-def _segment_growth(gfac, g_add, churn, sig, sig_mean, rho, q1, q2, eg, ex, er, mpr, sqdt, dt, annual):
-    """A segment's revenue factor of one step (docs/model.md, section 1): gross growth ``gfac`` [1] plus the
-    scenario shift ``g_add``, floored at 0, net of ``churn`` (:func:`growth_retention_factor`), times the
-    revenue shock (:func:`revenue_shock_factor`, skipped without shock volatility). Branch-free."""
-    gfac += g_add
-    gfac = 0.0 if gfac < 0.0 else gfac
-    grow = growth_retention_factor(gfac, churn, dt, annual)
-    z = revenue_shock_normal(rho, q1, q2, eg, ex, er)
-    f = revenue_shock_factor(sig, sig_mean, z, mpr, sqdt, dt)
-    return grow * f if sig != 0.0 else grow
-
-
 @jit
 def simulate_block(theta, growth_method, iopt, fopt, closed, shock, key, ids, fresh_ids, switch_step, generation,
                    out, flags, keep_out, keep_seg, obs_out=None, obs_seg=None):
     """Simulate one block of paths, fused over time (docs/model.md, sections 1-9).
-
-    The paths are simulated in chunks of :data:`CHUNK`: for each chunk, the per-path
-    constants and every path's variates (:func:`engine.model.rng.fill_path`) first; then
-    time outer, the chunk's paths inner: the revenue step of each segment as a loop over
-    the chunk's paths (branch-free, vectorised: :mod:`engine.model.fastmath`), then the
-    rest of the step path by path (margin, taxes, FCFF, discounting, the multiple, cash,
-    financing and failure: data-dependent branches); then the terminal value and the
-    lenses. Each path's arithmetic is the same whatever its chunk, so the results do not
-    depend on the chunk size, the block size or the order of blocks.
 
     Parameters
     ----------
@@ -206,532 +169,483 @@ def simulate_block(theta, growth_method, iopt, fopt, closed, shock, key, ids, fr
     sqdt = math.sqrt(dt)
     annual = dt == 1.0
     spy = int(round(1.0 / dt))
-    C = CHUNK
-    SC = NVS * C  # one segment's block of sg
 
-    # the chunk's revenue state and constants, allocated once per block
-    sg = np.empty(K * SC)  # per segment (layout: see NVS)
-    rev0_c = np.empty(C)  # each path's revenue today and the numerator of its growth today
-    g0num_c = np.empty(C)
-    rev = np.empty(N * K * C)  # segment revenue [money/year]: step t (1-based), segment k, path c at ((t - 1) K + k) C + c
-    rtot = np.empty(N * C)  # total revenue and churned revenue of each step: (t - 1) C + c
-    churn = np.empty(N * C)
-    acc = np.zeros(K)  # observed years: the running year's sums of segment revenue rates
+    # per-segment state and constants, allocated once per block
+    R = np.empty(K)
+    x = np.empty(K)
+    xinf = np.empty(K)
+    ou_a = np.empty(K)
+    ou_b = np.empty(K)
+    ou_v1 = np.empty(K)
+    ou_c12 = np.empty(K)
+    ou_v2 = np.empty(K)
+    ou_cw1 = np.empty(K)
+    ou_cw2 = np.empty(K)
+    ou_p11 = np.empty(K)
+    ou_p21 = np.empty(K)
+    ou_p22 = np.empty(K)
+    ou_q1 = np.empty(K)
+    ou_q2 = np.empty(K)
+    eta_w1 = np.empty(K)
+    eta_w2 = np.empty(K)
+    sig_w1 = np.empty(K)
+    sig_w2 = np.empty(K)
+    m_vx = np.empty(K)
+    m_cxi = np.empty(K)
+    m_cxs = np.empty(K)
+    c_year = np.empty(K)
+    eta_inf = np.empty(K)
+    eta_gap = np.empty(K)
+    eta_dec = np.empty(K)
+    sig_inf = np.empty(K)
+    sig_gap = np.empty(K)
+    sig_dec = np.empty(K)
+    c_med = np.empty(K)
+    c_logit = np.empty(K)
+    c_disp = np.empty(K)
+    rho = np.empty(K)
+    mpr = np.empty(K)
+    eg = np.empty(K)
+    er = np.empty(K)
+    ec = np.empty(K)
+    lmkt = np.empty(K)  # market-share segments: log market size, accumulated log share noise
+    lsh = np.empty(K)
+    ex = np.empty(K)
+    # tax losses by fiscal year of origin (0: the base year's opening NOL), used only with an expiry
     nol_expiry = fopt[F_NOL_EXPIRY]
     expiring = nol_expiry == nol_expiry and nol_expiry > 0.0  # NaN or 0: the NOL never expires
     expiry_years = int(nol_expiry) if expiring else 0
     nol_vint = np.zeros((N - 1) // spy + 2 if expiring else 1)
+    acc = np.zeros(K)  # observed years: the running year's sums of segment revenue rates
     n_normal = 4 * K + 2  # the step's variates: these normals, then one uniform
     w_step = 4 * ((n_normal + 4) // 4)  # slots per step (variates rounded up to whole Philox calls)
-    zall = np.empty(N * w_step)  # one path's variates, all steps
+    zall = np.empty(N * w_step)  # the path's variates, all steps (drawn before its time loop)
     raw = np.empty(N * w_step, dtype=np.uint64)
     tail = np.empty(N * w_step, dtype=np.int64)
     ctr = np.empty((4, N * w_step // 4), dtype=np.uint64)
-    zt = np.empty(N * w_step * C)  # the chunk's variates: slot i of path c at i * C + c
     k0 = key[0]
     k1 = key[1]
     n_obs = 0
     if obs_out is not None:
         n_obs = obs_out.shape[2]
 
-    for p0 in range(0, n_paths, C):
-        nc = min(C, n_paths - p0)
-        # ---- per-path revenue constants and initial state; the path's variates for all its steps
-        for c in range(nc):
-            p = p0 + c
-            th = theta[p]
-            r_tot = 0.0
-            g0_num = 0.0
-            for k in range(K):
-                base = NG + k * NS
-                b = k * SC + c
-                sg[b + V_R * C] = th[base + S_REV0]
-                sg[b + V_XINF * C] = math.log1p(th[base + S_GINF])
-                if growth_method[k] == 1 or growth_method[k] == 3:  # linear fade; market x share (no OU state)
-                    sg[b + V_X * C] = math.log1p(th[base + S_G0])
-                    sg[b + V_Q1 * C], sg[b + V_Q2 * C] = 1.0, 0.0
-                else:
-                    sg[b + V_X * C] = ou_start(th[base + S_G0], th[base + S_GINF], th[base + S_GHL])
-                    a_, b_, v1, c12, v2, cw1, cw2 = ou_moments(th[base + S_GHL], dt)
-                    sg[b + V_OUA * C], sg[b + V_OUB * C], sg[b + V_V1 * C], sg[b + V_C12 * C] = a_, b_, v1, c12
-                    sg[b + V_V2 * C], sg[b + V_CW1 * C], sg[b + V_CW2 * C] = v2, cw1, cw2
-                    (sg[b + V_P11 * C], sg[b + V_P21 * C], sg[b + V_P22 * C], sg[b + V_Q1 * C],
-                     sg[b + V_Q2 * C]) = ou_loadings(v1, c12, v2, cw1, cw2, dt)
-                sg[b + V_MVX * C] = 0.0
-                sg[b + V_MCXI * C] = 0.0
-                sg[b + V_MCXS * C] = 0.0
-                sg[b + V_EINF * C], sg[b + V_EGAP * C], sg[b + V_EDEC * C] = decaying_volatility(
-                    th[base + S_GVOL], th[base + S_GVOL_INF], th[base + S_GVOL_HL], dt)
-                sg[b + V_EW1 * C], sg[b + V_EW2 * C] = volatility_step_weights(th[base + S_GVOL_HL], dt)
-                sg[b + V_SINF * C], sg[b + V_SGAP * C], sg[b + V_SDEC * C] = decaying_volatility(
-                    th[base + S_RVOL], th[base + S_RVOL_INF], th[base + S_RHL], dt)
-                sg[b + V_SW1 * C], sg[b + V_SW2 * C] = volatility_step_weights(th[base + S_RHL], dt)
-                c_med = th[base + S_CHURN]
-                sg[b + V_CMED * C] = c_med
-                sg[b + V_CDISP * C] = th[base + S_CDISP]
-                sg[b + V_CLOGIT * C] = churn_logit(c_med)
-                sg[b + V_RHO * C] = th[base + S_RCORR]
-                sg[b + V_MPR * C] = th[base + S_MPR]
-                sg[b + V_G0 * C] = th[base + S_G0]
-                sg[b + V_GINF * C] = th[base + S_GINF]
-                sg[b + V_FADE * C] = th[base + S_FADE]
-                sg[b + V_MKTG * C] = th[base + S_MKT_G]
-                sg[b + V_MKTVOL * C] = th[base + S_MKT_VOL]
-                sg[b + V_TAKE * C] = th[base + S_TAKE]
-                sg[b + V_SH0 * C] = th[base + S_SH0]
-                sg[b + V_SHT * C] = th[base + S_SHT]
-                sg[b + V_SHCONV * C] = th[base + S_SHCONV]
-                sg[b + V_CYEAR * C] = 0.0
-                r_tot += th[base + S_REV0]
-                if growth_method[k] == 3:
-                    # market x share: today's growth is the deterministic first year's
-                    sg[b + V_LMKT * C] = math.log(th[base + S_MKT0])
-                    sg[b + V_LSH * C] = 0.0
-                    g0_num += th[base + S_TAKE] * th[base + S_MKT0] * (1.0 + th[base + S_MKT_G]) * market_share_at(
-                        1.0, th[base + S_SH0], th[base + S_SHT], th[base + S_SHCONV])
-                else:
-                    g0_num += th[base + S_REV0] * (1.0 + th[base + S_G0]) * (1.0 - c_med)
-            rev0_c[c] = r_tot
-            g0num_c[c] = g0_num
-            fill_path(k0, k1, ids[p], fresh_ids[p], switch_step, generation, n_normal, raw, zall, tail, ctr)
-            for i in range(N * w_step):
-                zt[i * C + c] = zall[i]
+    for p in range(n_paths):
+        th = theta[p]
+        # ---- per-path constants and initial state
+        r_tot = 0.0
+        g0_num = 0.0
+        for k in range(K):
+            base = NG + k * NS
+            R[k] = th[base + S_REV0]
+            xinf[k] = math.log1p(th[base + S_GINF])
+            if growth_method[k] == 1 or growth_method[k] == 3:  # linear fade; market x share (no OU state)
+                x[k] = math.log1p(th[base + S_G0])
+                ou_q1[k], ou_q2[k] = 1.0, 0.0
+            else:
+                x[k] = ou_start(th[base + S_G0], th[base + S_GINF], th[base + S_GHL])
+                ou_a[k], ou_b[k], ou_v1[k], ou_c12[k], ou_v2[k], ou_cw1[k], ou_cw2[k] = ou_moments(
+                    th[base + S_GHL], dt)
+                ou_p11[k], ou_p21[k], ou_p22[k], ou_q1[k], ou_q2[k] = ou_loadings(
+                    ou_v1[k], ou_c12[k], ou_v2[k], ou_cw1[k], ou_cw2[k], dt)
+            m_vx[k] = 0.0
+            m_cxi[k] = 0.0
+            m_cxs[k] = 0.0
+            eta_inf[k], eta_gap[k], eta_dec[k] = decaying_volatility(
+                th[base + S_GVOL], th[base + S_GVOL_INF], th[base + S_GVOL_HL], dt)
+            eta_w1[k], eta_w2[k] = volatility_step_weights(th[base + S_GVOL_HL], dt)
+            sig_inf[k], sig_gap[k], sig_dec[k] = decaying_volatility(
+                th[base + S_RVOL], th[base + S_RVOL_INF], th[base + S_RHL], dt)
+            sig_w1[k], sig_w2[k] = volatility_step_weights(th[base + S_RHL], dt)
+            c_med[k] = th[base + S_CHURN]
+            c_disp[k] = th[base + S_CDISP]
+            c_logit[k] = churn_logit(c_med[k])
+            rho[k] = th[base + S_RCORR]
+            mpr[k] = th[base + S_MPR]
+            r_tot += R[k]
+            if growth_method[k] == 3:
+                # market x share: today's growth is the deterministic first year's
+                lmkt[k] = math.log(th[base + S_MKT0])
+                lsh[k] = 0.0
+                g0_num += th[base + S_TAKE] * th[base + S_MKT0] * (1.0 + th[base + S_MKT_G]) * market_share_at(
+                    1.0, th[base + S_SH0], th[base + S_SHT], th[base + S_SHCONV])
+            else:
+                g0_num += R[k] * (1.0 + th[base + S_G0]) * (1.0 - c_med[k])
+        rev0 = r_tot
+        cash0 = th[P_CASH]
+        claims = -th[P_DEBT] - th[P_MI] + th[P_NONOP]
+        nol = th[P_NOL]
+        if expiring:
+            for o in range(nol_vint.shape[0]):
+                nol_vint[o] = 0.0
+            nol_vint[0] = nol
+        s2c = th[P_S2C]
+        inv_s2c = inverse_sales_to_capital(s2c)
+        ic = starting_invested_capital(th[P_IC], rev0, s2c)
+        ic0 = ic
+        tax_rate = th[P_TAX]
+        tax_eff = th[P_TAX_EFF]
+        if math.isnan(tax_eff):
+            tax_eff = tax_rate
+        p_once = th[P_FAIL_ONCE]
+        w0 = th[P_W0]
+        wm = th[P_WM]
+        ke = th[P_KE]
+        if math.isnan(ke):
+            ke = w0
+        tg = th[P_TG]
+        m0 = th[P_M_TODAY]
+        mt = th[P_M_TARGET]
+        inv_mconv = 1.0 / th[P_M_CONV]
+        m_dec = 2.0 ** (-dt / th[P_M_HL])
+        m_gap = m0 - mt  # exponential method: gap after t steps = m_gap * m_dec**t
+        mpers = th[P_M_PERS]
+        mpers_dt = mpers**dt
+        mnoise = th[P_M_NOISE] * ar1_step_scale(mpers, dt)
+        mmax = th[P_M_MAX]
+        vcs = th[P_VCS]
+        fixed = th[P_FIXED]
+        fixed_g0 = th[P_FIXED_G]
+        fixed_step = 1.0
+        mu_mat = th[P_MU_MAT]
+        beta = th[P_MU_BETA]
+        mu_year = 2.0 ** (-1.0 / th[P_MU_HL])  # annual decay of the log premium
+        mu_decay = mu_year**dt
+        mu_vol = th[P_MU_VOL] * ar1_step_scale(mu_year, dt)
+        sbc = th[P_SBC]
+        if math.isnan(sbc):
+            sbc = 0.0  # dilution.sbc = "expense": SBC is a cost in the margin, not a share-count driver
+        sbc_step = compound_factor(sbc, dt)
+        floor = th[P_FLOOR]
+        buffer = th[P_BUFFER]
+        disc = th[P_DISC]
+        cash_grow = compound_factor(th[P_CASH_RATE], dt)
+        fail_step = failure_step_probability(th[P_FAIL], dt)
+        recov = th[P_RECOV]
 
-        # ---- 1. revenue, all steps: time outer, the chunk's paths inner (vectorised)
+        # multiple: log premium over the growth-linked anchor
+        g0_tot = g0_num / r_tot - 1.0 if r_tot > 0.0 else -1.0
+        mu0 = initial_multiple(th[P_MU_TODAY], mcap0, cash0, claims, rev0)
+        prem = initial_premium(mu0, log_anchor(mu_mat, beta, g0_tot, tg))
+        mult = mu0
+
+        cash = cash0
+        shares = 1.0
+        u_m = 0.0
+        df = 1.0
+        pv = 0.0
+        raised = 0.0
+        failed = False
+        fail_year = np.nan
+        payoff = 0.0
+        df_f = 1.0
+        shares_f = 1.0
+        r_prev = r_tot
+        r_year_ago = rev0
+        mdet_year_ago = 1.0 - vcs - fixed / rev0 if rev0 > 0.0 else 0.0
+        margin = m0
+        ebit = 0.0
+        r_t = w0
+        g_tot = 0.0
+        fail_t = N + 1  # the step the path failed in
+        acc_e = 0.0
+        acc_f = 0.0
+        cash_y = 0.0
+        for k in range(K):
+            acc[k] = 0.0
+        cash_nr = cash0  # shadow cash that never raises equity: the runway without new money
+        runway = np.nan
+        burn = 0.0
+        ebit_year = 0.0  # EBIT of the fiscal year so far [money]
+        breakeven = np.nan
+        cause = 0.0
+
+        fill_path(k0, k1, ids[p], fresh_ids[p], switch_step, generation, n_normal, raw, zall, tail, ctr)
         for t in range(1, N + 1):
             tau = t * dt
-            o = (t - 1) * w_step  # the step's variates: 4 per segment, margin, multiple, failure
-            year = fiscal_year(t, spy)
-            first_of_year = (t - 1) % spy == 0
-
-            # ---- 1. revenue by segment, each a loop over the chunk's paths (failed ones too: unused)
-            rt = (t - 1) * C
-            rk = (t - 1) * K * C
-            for c in range(nc):
-                rtot[rt + c] = 0.0
-                churn[rt + c] = 0.0
-            for k in range(K):
-                sb = NSH + k * NSS
-                gm = growth_method[k]
-                g_add = shock[t - 1, sb + SS_GROWTH_ADD]
-                c_set = shock[t - 1, sb + SS_CHURN_SET]
-                has_set = not math.isnan(c_set)
-                ib = k * SC
-                zg = (o + 4 * k) * C  # the segment's growth, revenue, churn and second growth normals
-                zr = zg + C
-                zc = zr + C
-                zx = zc + C
-                if gm == 3:
-                    # revenue = take rate x market x share; the scenario growth shift moves the market's
-                    # growth, a scenario churn takes that share of revenue; the revenue shock moves the share
-                    lsh_set = 0.0
-                    if has_set:
-                        lsh_set = dt * math.log1p(-c_set) if c_set < 1.0 else -math.inf
-                    for c in range(nc):
-                        b = ib + c
-                        eg = zt[zg + c]
-                        er = zt[zr + c]
-                        sig, sig_mean = step_volatility(sg[b + V_SINF * C], sg[b + V_SGAP * C], sg[b + V_SW1 * C],
-                                                        sg[b + V_SW2 * C])
-                        sg[b + V_SGAP * C] *= sg[b + V_SDEC * C]
-                        sg[b + V_LMKT * C] = market_log_step(sg[b + V_LMKT * C], 1.0 + sg[b + V_MKTG * C] + g_add,
-                                                             sg[b + V_MKTVOL * C], eg, dt, sqdt, annual)
-                        lsh = sg[b + V_LSH * C]
-                        sg[b + V_CH * C] = sg[b + V_R * C] * c_set if has_set else 0.0
-                        lsh = lsh + lsh_set if has_set else lsh
-                        rho = sg[b + V_RHO * C]
-                        z = rho * eg + math.sqrt(1.0 - rho * rho) * er
-                        dl = fm.log(revenue_shock_factor(sig, sig_mean, z, sg[b + V_MPR * C], sqdt, dt))
-                        lsh = lsh + dl if sig != 0.0 else lsh
-                        sg[b + V_LSH * C] = lsh
-                        r = market_share_revenue(sg[b + V_TAKE * C], sg[b + V_LMKT * C], market_share_at(
-                            tau, sg[b + V_SH0 * C], sg[b + V_SHT * C], sg[b + V_SHCONV * C]), lsh)
-                        sg[b + V_R * C] = r
-                    continue
-                if first_of_year:
-                    for c in range(nc):
-                        b = ib + c
-                        sg[b + V_CYEAR * C] = logit_normal_churn(sg[b + V_CMED * C], sg[b + V_CLOGIT * C],
-                                                                 sg[b + V_CDISP * C], zt[zc + c])
-                if gm == 1:  # linear fade of growth
-                    for c in range(nc):
-                        b = ib + c
-                        sig, sig_mean = step_volatility(sg[b + V_SINF * C], sg[b + V_SGAP * C], sg[b + V_SW1 * C],
-                                                        sg[b + V_SW2 * C])
-                        sg[b + V_SGAP * C] *= sg[b + V_SDEC * C]
-                        gfac = linear_fade_growth(year, sg[b + V_G0 * C], sg[b + V_GINF * C], sg[b + V_FADE * C])
-                        ch = c_set if has_set else sg[b + V_CYEAR * C]
-                        r = sg[b + V_R * C]
-                        sg[b + V_CH * C] = r * ch
-                        r *= _segment_growth(gfac, g_add, ch, sig, sig_mean, sg[b + V_RHO * C], sg[b + V_Q1 * C],
-                                             sg[b + V_Q2 * C], zt[zg + c], zt[zx + c], zt[zr + c], sg[b + V_MPR * C],
-                                             sqdt, dt, annual)
-                        sg[b + V_R * C] = r
-                    continue
-                compensate = gm == 2  # mean-preserving: the compensator is computed for both, used for this one
-                for c in range(nc):  # Ornstein-Uhlenbeck log growth
-                    b = ib + c
-                    eg = zt[zg + c]
-                    ex = zt[zx + c]
-                    sig, sig_mean = step_volatility(sg[b + V_SINF * C], sg[b + V_SGAP * C], sg[b + V_SW1 * C],
-                                                    sg[b + V_SW2 * C])
-                    sg[b + V_SGAP * C] *= sg[b + V_SDEC * C]
-                    eta, _ = step_volatility(sg[b + V_EINF * C], sg[b + V_EGAP * C], sg[b + V_EW1 * C],
-                                             sg[b + V_EW2 * C])
-                    sg[b + V_EGAP * C] *= sg[b + V_EDEC * C]
-                    x_new, ilog = ou_integral_step(sg[b + V_X * C], sg[b + V_XINF * C], sg[b + V_OUA * C],
-                                                   sg[b + V_OUB * C], sg[b + V_P11 * C], sg[b + V_P21 * C],
-                                                   sg[b + V_P22 * C], eta, eg, ex, dt)
-                    sg[b + V_X * C] = x_new
-                    comp, vx, cxi, cxs = mean_compensator_step(
-                        sg[b + V_MVX * C], sg[b + V_MCXI * C], sg[b + V_MCXS * C], sg[b + V_OUA * C],
-                        sg[b + V_OUB * C], sg[b + V_V1 * C], sg[b + V_C12 * C], sg[b + V_V2 * C],
-                        sg[b + V_CW1 * C], sg[b + V_CW2 * C], eta, eta * sig * sg[b + V_RHO * C])
-                    sg[b + V_MVX * C] = vx
-                    sg[b + V_MCXI * C] = cxi
-                    sg[b + V_MCXS * C] = cxs
-                    ilog = ilog - comp if compensate else ilog
-                    gfac = fm.exp(ilog if annual else ilog / dt)
-                    ch = c_set if has_set else sg[b + V_CYEAR * C]
-                    r = sg[b + V_R * C]
-                    sg[b + V_CH * C] = r * ch
-                    r *= _segment_growth(gfac, g_add, ch, sig, sig_mean, sg[b + V_RHO * C], sg[b + V_Q1 * C],
-                                         sg[b + V_Q2 * C], eg, ex, zt[zr + c], sg[b + V_MPR * C], sqdt, dt, annual)
-                    sg[b + V_R * C] = r
-            # the step's totals over segments, in segment order (the loops above write only sg: no aliasing)
-            for k in range(K):
-                ib = k * SC
-                for c in range(nc):
-                    r = sg[ib + V_R * C + c]
-                    rev[rk + k * C + c] = r
-                    rtot[rt + c] += r
-                    churn[rt + c] += sg[ib + V_CH * C + c]
-
-        # ---- 2-9. path by path: the rest of each step (data-dependent branches), the terminal value, the lenses
-        for c in range(nc):
-            p = p0 + c
-            th = theta[p]
-            r_tot = rev0_c[c]
-            g0_num = g0num_c[c]
-            rev0 = r_tot
-            cash0 = th[P_CASH]
-            claims = -th[P_DEBT] - th[P_MI] + th[P_NONOP]
-            nol = th[P_NOL]
-            if expiring:
-                for o in range(nol_vint.shape[0]):
-                    nol_vint[o] = 0.0
-                nol_vint[0] = nol
-            s2c = th[P_S2C]
-            inv_s2c = inverse_sales_to_capital(s2c)
-            ic = starting_invested_capital(th[P_IC], rev0, s2c)
-            ic0 = ic
-            tax_rate = th[P_TAX]
-            tax_eff = th[P_TAX_EFF]
-            if math.isnan(tax_eff):
-                tax_eff = tax_rate
-            p_once = th[P_FAIL_ONCE]
-            w0 = th[P_W0]
-            wm = th[P_WM]
-            ke = th[P_KE]
-            if math.isnan(ke):
-                ke = w0
-            tg = th[P_TG]
-            m0 = th[P_M_TODAY]
-            mt = th[P_M_TARGET]
-            inv_mconv = 1.0 / th[P_M_CONV]
-            m_dec = 2.0 ** (-dt / th[P_M_HL])
-            m_gap = m0 - mt  # exponential method: gap after t steps = m_gap * m_dec**t
-            mpers = th[P_M_PERS]
-            mpers_dt = mpers**dt
-            mnoise = th[P_M_NOISE] * ar1_step_scale(mpers, dt)
-            mmax = th[P_M_MAX]
-            vcs = th[P_VCS]
-            fixed = th[P_FIXED]
-            fixed_g0 = th[P_FIXED_G]
-            fixed_step = 1.0
-            mu_mat = th[P_MU_MAT]
-            beta = th[P_MU_BETA]
-            mu_year = 2.0 ** (-1.0 / th[P_MU_HL])  # annual decay of the log premium
-            mu_decay = mu_year**dt
-            mu_vol = th[P_MU_VOL] * ar1_step_scale(mu_year, dt)
-            sbc = th[P_SBC]
-            if math.isnan(sbc):
-                sbc = 0.0  # dilution.sbc = "expense": SBC is a cost in the margin, not a share-count driver
-            sbc_step = compound_factor(sbc, dt)
-            floor = th[P_FLOOR]
-            buffer = th[P_BUFFER]
-            disc = th[P_DISC]
-            cash_grow = compound_factor(th[P_CASH_RATE], dt)
-            fail_step = failure_step_probability(th[P_FAIL], dt)
-            recov = th[P_RECOV]
-
-            # multiple: log premium over the growth-linked anchor
-            g0_tot = g0_num / r_tot - 1.0 if r_tot > 0.0 else -1.0
-            mu0 = initial_multiple(th[P_MU_TODAY], mcap0, cash0, claims, rev0)
-            prem = initial_premium(mu0, log_anchor(mu_mat, beta, g0_tot, tg))
-            mult = mu0
-
-            cash = cash0
-            shares = 1.0
-            u_m = 0.0
-            df = 1.0
-            pv = 0.0
-            raised = 0.0
-            failed = False
-            fail_year = np.nan
-            payoff = 0.0
-            df_f = 1.0
-            shares_f = 1.0
-            r_prev = r_tot
-            r_year_ago = rev0
-            mdet_year_ago = 1.0 - vcs - fixed / rev0 if rev0 > 0.0 else 0.0
-            margin = m0
-            ebit = 0.0
-            r_t = w0
-            g_tot = 0.0
-            fail_t = N + 1  # the step the path failed in
-            acc_e = 0.0
-            acc_f = 0.0
-            cash_y = 0.0
-            for k in range(K):
-                acc[k] = 0.0
-            cash_nr = cash0  # shadow cash that never raises equity: the runway without new money
-            runway = np.nan
-            burn = 0.0
-            ebit_year = 0.0  # EBIT of the fiscal year so far [money]
-            breakeven = np.nan
-            cause = 0.0
-
-            for t in range(1, N + 1):
-                tau = t * dt
-                if failed:
-                    if keep:
-                        for v in range(NK):
-                            keep_out[v, p, t - 1] = 0.0
-                        keep_out[K_SHARES, p, t - 1] = shares
-                        keep_out[K_MULTIPLE, p, t - 1] = np.nan
-                        for k in range(K):
-                            keep_seg[p, t - 1, k] = 0.0
-                    if obs_out is not None:
-                        y_obs = (t - 1) // spy
-                        if y_obs < n_obs and t % spy == 0:  # a failed path's flows are 0 and its cash 0, as kept
-                            _write_year(obs_out, obs_seg, p, y_obs, acc, acc_e, acc_f, 0.0, fail_t <= y_obs * spy, dt)
-                            acc_e = 0.0
-                            acc_f = 0.0
-                            for k in range(K):
-                                acc[k] = 0.0
-                    continue
-
-                # ---- the step's revenue (pass 1) and its margin, multiple and failure draws
-                o = (t - 1) * w_step
-                r_tot = rtot[(t - 1) * C + c]
-                churn_w = churn[(t - 1) * C + c]
-                rk = (t - 1) * K * C + c
-                e_m = zt[(o + 4 * K) * C + c]
-                e_mu = zt[(o + 4 * K + 1) * C + c]
-                u_fail = zt[(o + 4 * K + 2) * C + c]
-                year = fiscal_year(t, spy)
-
-                # ---- 2. operating margin and EBIT (annual rate)
-                u_m = ar1_step(u_m, mpers_dt, mnoise, e_m)
-                if mmethod == COST_STRUCTURE:
-                    fixed_step = fixed_cost_step(tau, dt, fixed_g0, tg, fixed_fade_end)
-                margin, ebit, m_gap, fixed = operating_margin(
-                    mmethod, tau, r_tot, u_m, shock[t - 1, SH_MARGIN_ADD], m0, mt, inv_mconv, m_gap, m_dec, mmax,
-                    vcs, fixed, fixed_step)
-
-                # ---- 5a. the step's part after the valuation date (dt, or the stub, or 0)
-                h = stub_length(tau, dt, elapsed)
-                full = h == dt
-
-                # ---- 3. taxes with a loss carry-forward
-                ebit_flow = ebit * h
-                if expiring:
-                    tax = tax_with_expiring_nol(ebit_flow, nol_vint, year, expiry_years,
-                                                tax_rate_at(tau, tax_eff, tax_rate, tax_s, tax_e))
-                else:
-                    tax, nol = tax_with_nol(ebit_flow, nol, tax_rate_at(tau, tax_eff, tax_rate, tax_s, tax_e))
-
-                # ---- 4. reinvestment and FCFF
-                reinv = reinvestment(r_tot, r_prev, inv_s2c)
-                reinv *= h / dt
-                ic += reinv
-                fcff = _fcff(ebit_flow, tax, reinv)
-
-                # ---- 5. discounting
-                r_t = wacc_at(tau, w0, wm, fade_s, fade_e) + shock[t - 1, SH_WACC_ADD]
-                pv_step, df_end = discount_step(fcff, df, step_growth(r_t, h, annual and full), mid)
-                pv += pv_step
-                df = df_end
-
-                # ---- 7. the multiple: the premium moves every step; the multiple itself is
-                # only needed to raise equity, keep paths or exit
-                prem = premium_step(prem, mu_decay, mu_vol, e_mu)
-                # ---- 8. cash, dilution, financing, failure
-                cash_f = cash_grow if full else compound_factor(th[P_CASH_RATE], h)
-                cash = grow_cash(cash, cash_f, fcff)
-                cash_nr = grow_cash(cash_nr, cash_f, fcff)
-                if cash_nr < 0.0 and math.isnan(runway):
-                    runway = tau
-                if fcff < 0.0:
-                    burn -= fcff
-                if keep or t == N or cash < floor:
-                    g_tot = annualised_growth(r_tot, r_prev, dt, annual)
-                    mult = ev_sales(mu_mat, beta, g_tot, tg, prem, shock[t - 1, SH_MULT_LOG])
-                shares *= sbc_step if full else compound_factor(sbc, h)
-                fail_p = fail_step if full else failure_step_probability(th[P_FAIL], h)
-                failed, shares, cash, need = finance_or_fail(
-                    u_fail, fail_p, cash, floor,
-                    closed[t - 1] != 0, mult, r_tot, claims, fcff, h if h > 0.0 else dt, buffer, shares, disc)
-                raised += need
-                if not failed:
-                    ebit_year += ebit * dt
-                    if t % spy == 0:  # the fiscal year's last step
-                        if ebit_year > 0.0 and math.isnan(breakeven):
-                            breakeven = float(year)
-                        ebit_year = 0.0
-                if failed:
-                    cause = 1.0 if u_fail < fail_p else 2.0  # finance_or_fail tests the hazard first
-                    # one failure payoff for both lenses (docs/model.md, section 8)
-                    fail_year = tau
-                    fail_t = t
-                    shares_f = shares
-                    payoff = failure_payoff(cash, recov, ic, claims)
-                    df_f = df
-
+            if failed:
                 if keep:
-                    kp = keep_out
-                    kp[K_REVENUE, p, t - 1] = r_tot
-                    kp[K_GROWTH, p, t - 1] = g_tot
-                    kp[K_CHURN, p, t - 1] = churn_w / r_prev if r_prev > 0.0 else 0.0
-                    kp[K_MARGIN, p, t - 1] = margin
-                    kp[K_EBIT, p, t - 1] = ebit
-                    kp[K_FCFF, p, t - 1] = fcff / dt
-                    kp[K_CASH, p, t - 1] = cash
-                    kp[K_SHARES, p, t - 1] = shares
-                    kp[K_MULTIPLE, p, t - 1] = mult
-                    if failed:
-                        kp[K_PRICE, p, t - 1] = 0.0
-                    else:
-                        kp[K_PRICE, p, t - 1] = price_per_share(market_equity(mult, r_tot, cash, claims), shares,
-                                                                to_price)
+                    for v in range(NK):
+                        keep_out[v, p, t - 1] = 0.0
+                    keep_out[K_SHARES, p, t - 1] = shares
+                    keep_out[K_MULTIPLE, p, t - 1] = np.nan
                     for k in range(K):
-                        keep_seg[p, t - 1, k] = rev[rk + k * C]
+                        keep_seg[p, t - 1, k] = 0.0
                 if obs_out is not None:
                     y_obs = (t - 1) // spy
-                    if y_obs < n_obs:  # the kept rates of the step, summed over the fiscal year
+                    if y_obs < n_obs and t % spy == 0:  # a failed path's flows are 0 and its cash 0, as kept
+                        _write_year(obs_out, obs_seg, p, y_obs, acc, acc_e, acc_f, 0.0, fail_t <= y_obs * spy, dt)
+                        acc_e = 0.0
+                        acc_f = 0.0
                         for k in range(K):
-                            acc[k] += rev[rk + k * C]
-                        acc_e += ebit
-                        acc_f += fcff / dt
-                        cash_y = cash
-                        if t % spy == 0:
-                            _write_year(obs_out, obs_seg, p, y_obs, acc, acc_e, acc_f, cash_y, False, dt)
-                            acc_e = 0.0
-                            acc_f = 0.0
-                            for k in range(K):
-                                acc[k] = 0.0
-                if t == n_year:
-                    r_year_ago = r_tot
-                    mdet_year_ago = 1.0 - vcs - fixed / r_tot if r_tot > 0.0 else 0.0
-                r_prev = r_tot
+                            acc[k] = 0.0
+                continue
 
-            # ---- 6. terminal value (going concern only); a perpetual loss is liquidated (terminal.on_loss)
-            clipped = 0
-            pv_tv = 0.0
-            liquidated = False
-            not_steady = False
-            if failed:
-                pv_tv = 0.0
-            elif tv_method == 0:
-                tw = th[P_TW]
-                if math.isnan(tw):
-                    tw = wm
-                roc = th[P_ROC]
-                if math.isnan(roc):
-                    roc = tw
-                pv_tv, clipped = gordon_pv(ebit, tg, tw, roc, tax_rate, min_spread, df, mid, r_t)
-            elif exit_ebit:
-                # EV/EBIT exit; a horizon EBIT <= 0 is valued at liquidation (recovery x invested capital)
-                pv_tv, liq = exit_ebit_pv(th[P_EXIT], ebit, liquidation_value(recov, ic), df)
-                liquidated = liq == 1
-            else:
-                m_exit = th[P_EXIT]
-                if math.isnan(m_exit):
-                    m_exit = mult
-                pv_tv = exit_multiple_pv(m_exit, r_tot, df)
-            if not failed:
-                if liquidate_at_horizon(on_loss, tv_method, ebit, tg, pv_tv):
-                    liquidated = True
-                    clipped = 0
-                    pv_tv = liquidation_pv(recov, ic, df)
-                if mmethod == COST_STRUCTURE:
-                    m_gap_n = 0.0
-                elif mmethod == LINEAR:
-                    m_gap_n = (m0 - mt) * max(0.0, 1.0 - horizon * inv_mconv)
+            # ---- draws: variates 0 .. 4K + 2 of step t of this path (its own id up to the switch)
+            o = (t - 1) * w_step
+            for k in range(K):
+                eg[k] = zall[o + 4 * k]
+                er[k] = zall[o + 4 * k + 1]
+                ec[k] = zall[o + 4 * k + 2]
+                ex[k] = zall[o + 4 * k + 3]
+            e_m = zall[o + 4 * K]
+            e_mu = zall[o + 4 * K + 1]
+            u_fail = zall[o + 4 * K + 2]
+
+            # ---- 1. revenue by segment
+            r_tot = 0.0
+            churn_w = 0.0
+            year = fiscal_year(t, spy)
+            first_of_year = (t - 1) % spy == 0
+            for k in range(K):
+                base = NG + k * NS
+                sb = NSH + k * NSS
+                sig, sig_mean = step_volatility(sig_inf[k], sig_gap[k], sig_w1[k], sig_w2[k])
+                sig_gap[k] *= sig_dec[k]
+                if growth_method[k] == 3:
+                    # revenue = take rate x market x share; the scenario growth shift moves the market's
+                    # growth, a scenario churn takes that share of revenue; the revenue shock moves the share
+                    lmkt[k] = market_log_step(lmkt[k], 1.0 + th[base + S_MKT_G] + shock[t - 1, sb + SS_GROWTH_ADD],
+                                              th[base + S_MKT_VOL], eg[k], dt, sqdt, annual)
+                    c = shock[t - 1, sb + SS_CHURN_SET]
+                    if not math.isnan(c):
+                        churn_w += R[k] * c
+                        lsh[k] += dt * math.log1p(-c) if c < 1.0 else -math.inf
+                    if sig != 0.0:
+                        z = rho[k] * eg[k] + math.sqrt(1.0 - rho[k] * rho[k]) * er[k]
+                        lsh[k] += math.log(revenue_shock_factor(sig, sig_mean, z, mpr[k], sqdt, dt))
+                    R[k] = market_share_revenue(th[base + S_TAKE], lmkt[k], market_share_at(
+                        tau, th[base + S_SH0], th[base + S_SHT], th[base + S_SHCONV]), lsh[k])
+                    r_tot += R[k]
+                    continue
+                if growth_method[k] == 1:
+                    gfac = linear_fade_growth(year, th[base + S_G0], th[base + S_GINF], th[base + S_FADE])
                 else:
-                    m_gap_n = m_gap
-                mdet_n = 1.0 - vcs - fixed / r_tot if r_tot > 0.0 else 0.0
-                g_year = r_tot / r_year_ago - 1.0 if r_year_ago > 0.0 else -1.0
-                not_steady = not_in_steady_state(g_year, tg, m_gap_n, mdet_n - mdet_year_ago,
-                                                 mmethod == COST_STRUCTURE)
+                    eta, _ = step_volatility(eta_inf[k], eta_gap[k], eta_w1[k], eta_w2[k])
+                    eta_gap[k] *= eta_dec[k]
+                    x[k], ilog = ou_integral_step(x[k], xinf[k], ou_a[k], ou_b[k], ou_p11[k], ou_p21[k],
+                                                  ou_p22[k], eta, eg[k], ex[k], dt)
+                    if growth_method[k] == 2:
+                        comp, m_vx[k], m_cxi[k], m_cxs[k] = mean_compensator_step(
+                            m_vx[k], m_cxi[k], m_cxs[k], ou_a[k], ou_b[k], ou_v1[k], ou_c12[k], ou_v2[k],
+                            ou_cw1[k], ou_cw2[k], eta, eta * sig * rho[k])
+                        ilog -= comp
+                    gfac = math.exp(ilog if annual else ilog / dt)
+                gfac += shock[t - 1, sb + SS_GROWTH_ADD]
+                if gfac < 0.0:
+                    gfac = 0.0
+                if first_of_year:
+                    c_year[k] = logit_normal_churn(c_med[k], c_logit[k], c_disp[k], ec[k])
+                c = shock[t - 1, sb + SS_CHURN_SET]
+                if math.isnan(c):
+                    c = c_year[k]
+                churn_w += R[k] * c
+                grow = growth_retention_factor(gfac, c, dt, annual)
+                if sig != 0.0:
+                    z = revenue_shock_normal(rho[k], ou_q1[k], ou_q2[k], eg[k], ex[k], er[k])
+                    grow *= revenue_shock_factor(sig, sig_mean, z, mpr[k], sqdt, dt)
+                R[k] *= grow
+                r_tot += R[k]
 
-            # ---- 9. the equity bridge and the two lenses: a failed path's equity is the failure payoff
-            # (discounted at the WACC in the DCF lens, grown at the cash rate to the horizon in the market
-            # lens), per share outstanding at failure
+            # ---- 2. operating margin and EBIT (annual rate)
+            u_m = ar1_step(u_m, mpers_dt, mnoise, e_m)
+            if mmethod == COST_STRUCTURE:
+                fixed_step = fixed_cost_step(tau, dt, fixed_g0, tg, fixed_fade_end)
+            margin, ebit, m_gap, fixed = operating_margin(
+                mmethod, tau, r_tot, u_m, shock[t - 1, SH_MARGIN_ADD], m0, mt, inv_mconv, m_gap, m_dec, mmax,
+                vcs, fixed, fixed_step)
+
+            # ---- 5a. the step's part after the valuation date (dt, or the stub, or 0)
+            h = stub_length(tau, dt, elapsed)
+            full = h == dt
+
+            # ---- 3. taxes with a loss carry-forward
+            ebit_flow = ebit * h
+            if expiring:
+                tax = tax_with_expiring_nol(ebit_flow, nol_vint, year, expiry_years,
+                                            tax_rate_at(tau, tax_eff, tax_rate, tax_s, tax_e))
+            else:
+                tax, nol = tax_with_nol(ebit_flow, nol, tax_rate_at(tau, tax_eff, tax_rate, tax_s, tax_e))
+
+            # ---- 4. reinvestment and FCFF
+            reinv = reinvestment(r_tot, r_prev, inv_s2c)
+            reinv *= h / dt
+            ic += reinv
+            fcff = _fcff(ebit_flow, tax, reinv)
+
+            # ---- 5. discounting
+            r_t = wacc_at(tau, w0, wm, fade_s, fade_e) + shock[t - 1, SH_WACC_ADD]
+            pv_step, df_end = discount_step(fcff, df, step_growth(r_t, h, annual and full), mid)
+            pv += pv_step
+            df = df_end
+
+            # ---- 7. the multiple: the premium moves every step; the multiple itself is
+            # only needed to raise equity, keep paths or exit
+            prem = premium_step(prem, mu_decay, mu_vol, e_mu)
+            # ---- 8. cash, dilution, financing, failure
+            cash_f = cash_grow if full else compound_factor(th[P_CASH_RATE], h)
+            cash = grow_cash(cash, cash_f, fcff)
+            cash_nr = grow_cash(cash_nr, cash_f, fcff)
+            if cash_nr < 0.0 and math.isnan(runway):
+                runway = tau
+            if fcff < 0.0:
+                burn -= fcff
+            if keep or t == N or cash < floor:
+                g_tot = annualised_growth(r_tot, r_prev, dt, annual)
+                mult = ev_sales(mu_mat, beta, g_tot, tg, prem, shock[t - 1, SH_MULT_LOG])
+            shares *= sbc_step if full else compound_factor(sbc, h)
+            fail_p = fail_step if full else failure_step_probability(th[P_FAIL], h)
+            failed, shares, cash, need = finance_or_fail(
+                u_fail, fail_p, cash, floor,
+                closed[t - 1] != 0, mult, r_tot, claims, fcff, h if h > 0.0 else dt, buffer, shares, disc)
+            raised += need
+            if not failed:
+                ebit_year += ebit * dt
+                if t % spy == 0:  # the fiscal year's last step
+                    if ebit_year > 0.0 and math.isnan(breakeven):
+                        breakeven = float(year)
+                    ebit_year = 0.0
             if failed:
-                equity = payoff * df_f / shares_f
-                floored = 0
-                price_h = price_per_share(payoff, shares_f, to_price) * compound_factor(
-                    th[P_CASH_RATE], horizon - fail_year)
+                cause = 1.0 if u_fail < fail_p else 2.0  # finance_or_fail tests the hazard first
+                # one failure payoff for both lenses (docs/model.md, section 8)
+                fail_year = tau
+                fail_t = t
+                shares_f = shares
+                payoff = failure_payoff(cash, recov, ic, claims)
+                df_f = df
+
+            if keep:
+                kp = keep_out
+                kp[K_REVENUE, p, t - 1] = r_tot
+                kp[K_GROWTH, p, t - 1] = g_tot
+                kp[K_CHURN, p, t - 1] = churn_w / r_prev if r_prev > 0.0 else 0.0
+                kp[K_MARGIN, p, t - 1] = margin
+                kp[K_EBIT, p, t - 1] = ebit
+                kp[K_FCFF, p, t - 1] = fcff / dt
+                kp[K_CASH, p, t - 1] = cash
+                kp[K_SHARES, p, t - 1] = shares
+                kp[K_MULTIPLE, p, t - 1] = mult
+                if failed:
+                    kp[K_PRICE, p, t - 1] = 0.0
+                else:
+                    kp[K_PRICE, p, t - 1] = price_per_share(market_equity(mult, r_tot, cash, claims), shares,
+                                                            to_price)
+                for k in range(K):
+                    keep_seg[p, t - 1, k] = R[k]
+            if obs_out is not None:
+                y_obs = (t - 1) // spy
+                if y_obs < n_obs:  # the kept rates of the step, summed over the fiscal year
+                    for k in range(K):
+                        acc[k] += R[k]
+                    acc_e += ebit
+                    acc_f += fcff / dt
+                    cash_y = cash
+                    if t % spy == 0:
+                        _write_year(obs_out, obs_seg, p, y_obs, acc, acc_e, acc_f, cash_y, False, dt)
+                        acc_e = 0.0
+                        acc_f = 0.0
+                        for k in range(K):
+                            acc[k] = 0.0
+            if t == n_year:
+                r_year_ago = r_tot
+                mdet_year_ago = 1.0 - vcs - fixed / r_tot if r_tot > 0.0 else 0.0
+            r_prev = r_tot
+
+        # ---- 6. terminal value (going concern only); a perpetual loss is liquidated (terminal.on_loss)
+        clipped = 0
+        pv_tv = 0.0
+        liquidated = False
+        not_steady = False
+        if failed:
+            pv_tv = 0.0
+        elif tv_method == 0:
+            tw = th[P_TW]
+            if math.isnan(tw):
+                tw = wm
+            roc = th[P_ROC]
+            if math.isnan(roc):
+                roc = tw
+            pv_tv, clipped = gordon_pv(ebit, tg, tw, roc, tax_rate, min_spread, df, mid, r_t)
+        elif exit_ebit:
+            # EV/EBIT exit; a horizon EBIT <= 0 is valued at liquidation (recovery x invested capital)
+            pv_tv, liq = exit_ebit_pv(th[P_EXIT], ebit, liquidation_value(recov, ic), df)
+            liquidated = liq == 1
+        else:
+            m_exit = th[P_EXIT]
+            if math.isnan(m_exit):
+                m_exit = mult
+            pv_tv = exit_multiple_pv(m_exit, r_tot, df)
+        if not failed:
+            if liquidate_at_horizon(on_loss, tv_method, ebit, tg, pv_tv):
+                liquidated = True
+                clipped = 0
+                pv_tv = liquidation_pv(recov, ic, df)
+            if mmethod == COST_STRUCTURE:
+                m_gap_n = 0.0
+            elif mmethod == LINEAR:
+                m_gap_n = (m0 - mt) * max(0.0, 1.0 - horizon * inv_mconv)
             else:
-                ev = pv + pv_tv
-                price_h = price_per_share(market_equity(mult, r_tot, cash, claims), shares, to_price)
-                if not math.isnan(p_once):
-                    # a one-shot failure probability is a weight, not a path event (failure.probability): the
-                    # DCF lens weighs the going concern against the distress value today (recovery x invested
-                    # capital), the market lens the horizon price against the failure payoff at the horizon
-                    ev = failure_weighted(ev, p_once, liquidation_value(recov, ic0))
-                    price_h = failure_weighted(price_h, p_once, price_per_share(
-                        failure_payoff(cash, recov, ic, claims), shares, to_price))
-                equity, floored = equity_bridge(ev, cash0, claims, limited)
-                equity /= compound_factor(sbc, hold)  # dilution.sbc = "dilution": per share diluted to the horizon
-            vps = equity * to_price
-            ret = holder_return(price_h, price0, hold)
-            out[O_VPS, p] = vps
-            out[O_EQUITY, p] = equity
-            out[O_PV_EXPL, p] = pv
-            out[O_PV_TV, p] = pv_tv
-            out[O_TV_SHARE, p] = terminal_share(pv, pv_tv)
-            out[O_FAIL_YEAR, p] = fail_year
-            out[O_PRICE_H, p] = price_h
-            out[O_RET_H, p] = ret
-            out[O_RAISED, p] = raised
-            out[O_BREAKEVEN, p] = breakeven
-            out[O_RUNWAY, p] = runway
-            out[O_BURN, p] = burn
-            out[O_FAIL_CAUSE, p] = cause
-            if failed:  # horizon values of a failed path are missing, not frozen at failure
-                out[O_REV_N, p] = np.nan
-                out[O_MARGIN_N, p] = np.nan
-                out[O_MULT_N, p] = np.nan
-                out[O_DILUTION, p] = np.nan
-                out[O_CAGR, p] = np.nan
-                out[O_CASH_N, p] = np.nan
-            else:
-                out[O_REV_N, p] = r_tot
-                out[O_MARGIN_N, p] = margin
-                out[O_MULT_N, p] = mult
-                out[O_DILUTION, p] = shares
-                out[O_CAGR, p] = (r_tot / rev0) ** (1.0 / horizon) - 1.0 if rev0 > 0.0 else np.nan
-                out[O_CASH_N, p] = cash
-            flags[L_FAILED, p] = 1 if failed else 0
-            flags[L_JUST_DCF, p] = justified_dcf(vps, price0)
-            flags[L_JUST_MKT, p] = justified_market(ret, ke)
-            flags[L_TV_CLIPPED, p] = clipped
-            flags[L_FLOORED, p] = floored
-            flags[L_LIQUIDATED, p] = 1 if liquidated else 0
-            flags[L_NOT_STEADY, p] = 1 if not_steady else 0
+                m_gap_n = m_gap
+            mdet_n = 1.0 - vcs - fixed / r_tot if r_tot > 0.0 else 0.0
+            g_year = r_tot / r_year_ago - 1.0 if r_year_ago > 0.0 else -1.0
+            not_steady = not_in_steady_state(g_year, tg, m_gap_n, mdet_n - mdet_year_ago,
+                                             mmethod == COST_STRUCTURE)
+
+        # ---- 9. the equity bridge and the two lenses: a failed path's equity is the failure payoff
+        # (discounted at the WACC in the DCF lens, grown at the cash rate to the horizon in the market
+        # lens), per share outstanding at failure
+        if failed:
+            equity = payoff * df_f / shares_f
+            floored = 0
+            price_h = price_per_share(payoff, shares_f, to_price) * compound_factor(
+                th[P_CASH_RATE], horizon - fail_year)
+        else:
+            ev = pv + pv_tv
+            price_h = price_per_share(market_equity(mult, r_tot, cash, claims), shares, to_price)
+            if not math.isnan(p_once):
+                # a one-shot failure probability is a weight, not a path event (failure.probability): the
+                # DCF lens weighs the going concern against the distress value today (recovery x invested
+                # capital), the market lens the horizon price against the failure payoff at the horizon
+                ev = failure_weighted(ev, p_once, liquidation_value(recov, ic0))
+                price_h = failure_weighted(price_h, p_once, price_per_share(
+                    failure_payoff(cash, recov, ic, claims), shares, to_price))
+            equity, floored = equity_bridge(ev, cash0, claims, limited)
+            equity /= compound_factor(sbc, hold)  # dilution.sbc = "dilution": per share diluted to the horizon
+        vps = equity * to_price
+        ret = holder_return(price_h, price0, hold)
+        out[O_VPS, p] = vps
+        out[O_EQUITY, p] = equity
+        out[O_PV_EXPL, p] = pv
+        out[O_PV_TV, p] = pv_tv
+        out[O_TV_SHARE, p] = terminal_share(pv, pv_tv)
+        out[O_FAIL_YEAR, p] = fail_year
+        out[O_PRICE_H, p] = price_h
+        out[O_RET_H, p] = ret
+        out[O_RAISED, p] = raised
+        out[O_BREAKEVEN, p] = breakeven
+        out[O_RUNWAY, p] = runway
+        out[O_BURN, p] = burn
+        out[O_FAIL_CAUSE, p] = cause
+        if failed:  # horizon values of a failed path are missing, not frozen at failure
+            out[O_REV_N, p] = np.nan
+            out[O_MARGIN_N, p] = np.nan
+            out[O_MULT_N, p] = np.nan
+            out[O_DILUTION, p] = np.nan
+            out[O_CAGR, p] = np.nan
+            out[O_CASH_N, p] = np.nan
+        else:
+            out[O_REV_N, p] = r_tot
+            out[O_MARGIN_N, p] = margin
+            out[O_MULT_N, p] = mult
+            out[O_DILUTION, p] = shares
+            out[O_CAGR, p] = (r_tot / rev0) ** (1.0 / horizon) - 1.0 if rev0 > 0.0 else np.nan
+            out[O_CASH_N, p] = cash
+        flags[L_FAILED, p] = 1 if failed else 0
+        flags[L_JUST_DCF, p] = justified_dcf(vps, price0)
+        flags[L_JUST_MKT, p] = justified_market(ret, ke)
+        flags[L_TV_CLIPPED, p] = clipped
+        flags[L_FLOORED, p] = floored
+        flags[L_LIQUIDATED, p] = 1 if liquidated else 0
+        flags[L_NOT_STEADY, p] = 1 if not_steady else 0
 
 
 @jit

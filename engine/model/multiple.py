@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 
 from .._jit import jit
-from . import fastmath as fm
 
 __all__ = ["initial_multiple", "log_anchor", "initial_premium", "premium_step", "annualised_growth", "ev_sales"]
 
@@ -71,4 +70,4 @@ def ev_sales(mature, beta, growth, stable_growth, premium, shift):
 
     ``shift`` is a stress scenario's log shift [1] (docs/model.md, section 7).
     """
-    return mature * fm.exp(beta * (growth - stable_growth) + premium + shift)
+    return mature * math.exp(beta * (growth - stable_growth) + premium + shift)

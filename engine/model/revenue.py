@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 
 from .._jit import jit
-from . import fastmath as fm
 
 __all__ = [
     "decaying_volatility", "volatility_step_weights", "step_volatility", "ou_start", "ou_moments",
@@ -350,7 +349,7 @@ def logit_normal_churn(median, logit_median, dispersion, eps):
     """
     if dispersion == 0.0 or median <= 0.0 or median >= 1.0:
         return median
-    return 1.0 / (1.0 + fm.exp(-(logit_median + dispersion * eps)))
+    return 1.0 / (1.0 + math.exp(-(logit_median + dispersion * eps)))
 
 
 @jit
@@ -404,7 +403,7 @@ def revenue_shock_factor(vol, vol_mean, z, mpr, sqdt, dt):
         ``exp(-lambda sigma_mean dt)`` (Schwartz and Moon 2000, "Rational pricing of
         internet companies", FAJ 56(3); docs/model.md, section 1).
     """
-    return fm.exp(vol * sqdt * z - (0.5 * vol * vol + mpr * vol_mean) * dt)
+    return math.exp(vol * sqdt * z - (0.5 * vol * vol + mpr * vol_mean) * dt)
 
 
 # ----------------------------------------------------------------------- revenue as market size x share
@@ -455,7 +454,7 @@ def market_log_step(log_market, growth_factor, vol, eps, dt, sqdt, annual):
     """
     if growth_factor <= 0.0:
         return -math.inf
-    drift = fm.log(growth_factor)
+    drift = math.log(growth_factor)
     if not annual:
         drift *= dt
     if vol != 0.0:
@@ -473,4 +472,4 @@ def market_share_revenue(take_rate, log_market, share, log_share_noise):
     shock and churn overrides [1]. Uber (Damodaran 2014): 0.20 x 100,000 x
     1.0623^t x (0.015 + 0.0085 t), 300 today and 1,555.73 in year 5.
     """
-    return take_rate * fm.exp(log_market + log_share_noise) * share
+    return take_rate * math.exp(log_market + log_share_noise) * share
