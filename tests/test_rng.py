@@ -76,8 +76,8 @@ def test_fill_step_numbers_the_variates_by_counter_words():
     assert buf[0] == ndtri((k + 0.5) * 2.0**-53) or abs(buf[0] / ndtri((k + 0.5) * 2.0**-53) - 1) < 1e-14
 
 
-def test_fill_path_equals_fill_step_with_and_without_a_switch():
-    """The kernel's all-steps-at-once draw gives the step-by-step numbers, the switch included."""
+def test_fill_path_as241_equals_fill_step_with_and_without_a_switch():
+    """The AS241 all-steps-at-once draw gives the step-by-step numbers, the switch included."""
     n_normal, n_steps = 10, 40
     w = 12
     raw = np.empty(n_steps * w, dtype=np.uint64)
@@ -86,7 +86,7 @@ def test_fill_path_equals_fill_step_with_and_without_a_switch():
     ctr = np.empty((4, n_steps * w // 4), dtype=np.uint64)
     buf = np.empty(n_normal + 1)
     for switch, fresh, gen in ((n_steps, 77, 0), (13, 4242, 2)):
-        R.fill_path(KEY[0], KEY[1], 77, fresh, switch, gen, n_normal, raw, z, tail, ctr)
+        R.fill_path_as241(KEY[0], KEY[1], 77, fresh, switch, gen, n_normal, raw, z, tail, ctr)
         for t in range(1, n_steps + 1):
             own = t <= switch
             R.fill_step(KEY[0], KEY[1], 77 if own else fresh, t, 0 if own else gen, n_normal, buf)
@@ -287,3 +287,145 @@ def test_shocks_do_not_depend_on_block_size_or_threads():
     assert np.unique(vps).size > 4000  # the shocks do reach the value
     for v in a.data_vars:
         np.testing.assert_array_equal(a[v].values, b[v].values, err_msg=v)
+
+
+# ------------------------------------------------------------------ the ziggurat (the kernel's normals)
+
+
+def test_ziggurat_tables_regenerate_bit_for_bit():
+    """``python -m engine.model._zig_tables`` would write exactly the committed literals."""
+    from pathlib import Path
+
+    from engine.model import _zig_tables as T
+
+    r, v, ki, wi, fi = T.compute()
+    assert (r, v) == (T.ZIG_R, T.ZIG_V)
+    assert ki == [int(k) for k in T.ZIG_KI]
+    assert [w.hex() for w in wi] == [w.hex() for w in T.ZIG_WI]
+    assert [f.hex() for f in fi] == [f.hex() for f in T.ZIG_FI]
+    text = Path(T.__file__).read_text()
+    assert text.endswith(T._source(r, v, ki, wi, fi))
+
+
+def test_ziggurat_tables_have_equal_layer_areas():
+    """Every layer i >= 1 has area x_i (f(x_{i-1}) - f(x_i)) = v, and v = r f(r) + the tail integral."""
+    from scipy.special import erfc
+
+    from engine.model._zig_tables import ZIG_FI, ZIG_KI, ZIG_R, ZIG_V, ZIG_WI
+
+    x = ZIG_WI * 2.0**52
+    assert x[255] == ZIG_R and ZIG_FI[0] == 1.0 and ZIG_KI[1] == 0
+    assert ZIG_V == pytest.approx(ZIG_R * np.exp(-ZIG_R**2 / 2) + np.sqrt(np.pi / 2) * erfc(ZIG_R / np.sqrt(2)),
+                                  rel=1e-14)
+    np.testing.assert_allclose(x[1:] * (np.r_[1.0, ZIG_FI[1:-1]] - ZIG_FI[1:]), ZIG_V, rtol=1e-12)
+    np.testing.assert_allclose(ZIG_FI[1:], np.exp(-x[1:] ** 2 / 2), rtol=1e-15)
+    ratio = ZIG_KI[2:].astype(float) * 2.0**-52
+    np.testing.assert_allclose(ratio, x[1:-1] / x[2:], rtol=1e-15)
+    assert ZIG_KI[0] * 2.0**-52 == pytest.approx(ZIG_R * ZIG_FI[255] / ZIG_V, rel=1e-15)
+    assert x[1] == pytest.approx(0.2152418959849, rel=1e-12)  # the top layer's edge
+
+
+def test_ziggurat_from_words_follows_numpy_word_for_word():
+    """numpy's Generator(Philox).standard_normal consumes the same words for the same normals.
+
+    Our tables are derived in 60-digit arithmetic and differ from numpy's in the last bits, so
+    the values agree to 1e-13 relative rather than bit for bit; the consumption (every fast-path
+    accept, wedge and tail decision over 1e6 draws) is identical.
+    """
+    words = np.random.Philox(key=2024).random_raw(1_030_000)
+    out = np.empty(1_000_000)
+    n, k = R.ziggurat_from_words(words, out)
+    assert n == 1_000_000 and 1_000_000 < k < 1_030_000
+    bg = np.random.Philox(key=2024)
+    ref = np.random.Generator(bg).standard_normal(n)
+    np.testing.assert_allclose(out, ref, rtol=1e-13, atol=0)
+    assert int(bg.random_raw()) == int(words[k])  # numpy stopped at the same word
+    assert np.abs(out).max() > ZIG_R_  # the tail was drawn
+
+
+ZIG_R_ = 3.6541528853610087
+
+
+def _zig_reference(r, j, lane, c1, c2, c3, key):
+    """zig_slow in plain Python: fast path, then the attempts at counters (2^63 + a 2^34 + lane 2^32 + j, c1, c2, c3)."""
+    import math
+
+    from engine.model._zig_tables import ZIG_FI, ZIG_KI, ZIG_R, ZIG_WI
+
+    def fast(r):
+        i, m = r & 0xFF, (r >> 9) & (2**52 - 1)
+        x = m * float(ZIG_WI[i])
+        return (-x if (r >> 8) & 1 else x), m < int(ZIG_KI[i])
+
+    def unit(w):
+        return (w >> 11) * 2.0**-53
+
+    x, ok = fast(r)
+    a = 0
+    while not ok:
+        a += 1
+        ctr = (2**63 + (a << 34) + (lane << 32) + j, c1, c2, c3)
+        w0, w1, w2, _ = (int(w) for w in R._philox4x64_py(*(np.uint64(c) for c in ctr), key[0], key[1]))
+        i = r & 0xFF
+        if i == 0:
+            xx = -(1.0 / ZIG_R) * math.log1p(-unit(w0))
+            yy = -math.log1p(-unit(w1))
+            x, ok = (-(ZIG_R + xx) if (r >> 17) & 1 else ZIG_R + xx), yy + yy > xx * xx
+        elif (ZIG_FI[i - 1] - ZIG_FI[i]) * unit(w0) + ZIG_FI[i] < math.exp(-0.5 * x * x):
+            ok = True
+        else:
+            r = w2
+            x, ok = fast(r)
+    return x
+
+
+def test_zig_slow_follows_its_sub_counters():
+    """Missed words of layer 0 (tail), of other layers (wedge) and fast-path words against the plain-Python reference."""
+    from engine.model._zig_tables import ZIG_KI
+
+    rng = np.random.default_rng(9)
+    words = []
+    for layer in [0] * 150 + list(rng.integers(1, 256, 300)):  # misses: m >= KI[layer]
+        m = int(rng.integers(int(ZIG_KI[layer]), 2**52))
+        words.append((int(rng.integers(0, 8)) << 61) | (m << 9) | (int(rng.integers(0, 2)) << 8) | int(layer))
+    words += [int(w) for w in rng.integers(0, 2**64, 100, dtype=np.uint64)]
+    tails = 0
+    for n, r in enumerate(words):
+        j, lane, c1, c2, c3 = n, n % 4, 17, 123456789, n % 3
+        if n < 450:
+            assert not R.zig_fast(np.uint64(r))[1]
+        got = R.zig_slow(np.uint64(r), j, lane, np.uint64(c1), np.uint64(c2), np.uint64(c3), KEY[0], KEY[1])
+        assert got == _zig_reference(r, j, lane, c1, c2, c3, [int(KEY[0]), int(KEY[1])])
+        tails += abs(got) > ZIG_R_
+    assert tails > 100  # most layer-0 misses end in the tail
+
+
+def test_fill_path_equals_zig_slow_slot_by_slot():
+    """The vectorised all-steps draw gives each normal as zig_slow of its word, and the same uniforms as fill_path."""
+    n_normal, n_steps, w = 10, 40, 12
+    raw = np.empty(n_steps * w, dtype=np.uint64)
+    z = np.empty(n_steps * w)
+    z_as241 = np.empty(n_steps * w)
+    miss = np.empty(n_steps * w, dtype=np.int64)
+    ctr = np.empty((4, n_steps * w // 4), dtype=np.uint64)
+    ref = np.empty((1, n_steps, n_normal + 1))
+    slow = 0
+    for path in range(60):
+        switch, fresh, gen = (n_steps, path, 0) if path % 2 else (13, 4242 + path, 2)
+        R.fill_path(KEY[0], KEY[1], path, fresh, switch, gen, n_normal, raw, z, miss, ctr)
+        R.fill_path_as241(KEY[0], KEY[1], path, fresh, switch, gen, n_normal, raw, z_as241, miss, ctr)
+        zz = z.reshape(n_steps, w)
+        R.variates(KEY, np.array([path]), 1, 0, ref)
+        np.testing.assert_array_equal(zz[:switch, :n_normal + 1], ref[0, :switch])
+        if switch < n_steps:
+            R.variates(KEY, np.array([fresh]), switch + 1, gen, ref[:, switch:])
+            np.testing.assert_array_equal(zz[switch:, :n_normal + 1], ref[0, switch:])
+        np.testing.assert_array_equal(zz[:, n_normal], z_as241.reshape(n_steps, w)[:, n_normal])
+        words = np.empty((n_steps, w), dtype=np.uint64)
+        for t in range(n_steps):
+            own = t + 1 <= switch
+            for g in range(w // 4):
+                words[t, 4 * g:4 * g + 4] = R.philox4x64(np.uint64(g), np.uint64(t + 1), np.uint64(path if own else fresh),
+                                                        np.uint64(0 if own else gen), KEY[0], KEY[1])
+        slow += sum(not R.zig_fast(x)[1] for x in words[:, :n_normal].ravel())
+    assert slow > 100  # the slow path was exercised (about 1.5% of 24,000 normals)

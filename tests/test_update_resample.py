@@ -337,8 +337,9 @@ def test_cli_update_resample_writes_the_posterior_sample(base, tmp_path):
     assert "effective size from the paths' ancestry" in invoke("report", out).output
     v = rj["value_per_share"]
     assert v["se_mean"] == pytest.approx(v["sd"] / math.sqrt(v["n_eff"]))
-    # the same effective size as update's (its sd divides by P, the report's by P - 1)
-    assert v["n_eff"] == pytest.approx(js["posterior"]["value_per_share"]["n_eff"])
+    # the same effective size as update's, n_eff = sd^2 / V: its sd divides by P, the report's by P - 1, so the
+    # report's is P / (P - 1) times update's where neither is capped at P
+    assert v["n_eff"] == pytest.approx(min(P, js["posterior"]["value_per_share"]["n_eff"] * P / (P - 1)))
     assert rj["value_per_share"]["se_mean"] >= rj["value_per_share"]["sd"] / math.sqrt(P) * (1 - 1e-12)  # n_eff <= P
     assert rj["resampled"]["n_eff_p_justified"]["market"] <= P
     text = invoke("update", run, f, "--resample", "--target-ess", 500)

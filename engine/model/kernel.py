@@ -19,7 +19,7 @@ global id, ``t``, its number, generation) by the counter-based generator
 :mod:`engine.model.rng`. So a path's shocks are the same under any scenario (common
 random numbers by coordinates) and in any block size, block order, thread or run
 length. A path's variates for all its steps are drawn before its time loop
-(:func:`engine.model.rng.fill_path`).
+(:func:`engine.model.rng.fill_path`: Philox4x64-10 words, ziggurat normals).
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ the same counter space, so independent of the run's by Philox's design).
 
 Variates
 --------
-- Normals: the top 53 bits ``k`` of an output give the uniform ``u = (k + 1/2) 2^-53``
+- AS241 normals (the reference draw; the kernel's normals are the ziggurat's, below): the top 53 bits ``k`` of an output give the uniform ``u = (k + 1/2) 2^-53``
   (strictly inside (0, 1), symmetric about 1/2), and the normal is ``Phi^-1(u)`` by
   Wichura's algorithm AS241 (PPND16; Applied Statistics 37(3), 477-484, 1988; relative
   accuracy about 1e-16): a rational polynomial for ``|u - 1/2| <= 0.425`` (85% of draws, no
@@ -35,6 +35,24 @@ Variates
   reach ``|z| = 8.29`` (``u = 2^-54``).
 - Uniforms (the failure draw): the top 52 bits ``k`` give ``u = (k + 1/2) 2^-52``, the odd
   multiples of ``2^-53``, each exact in float64, in ``[2^-53, 1 - 2^-53]``.
+
+Ziggurat normals (the kernel's draw)
+------------------------------------
+The kernel's normals (:func:`fill_path`, :func:`variates`) come from the same slots and
+words by the 256-layer ziggurat of Marsaglia and Tsang (2000, "The ziggurat method for
+generating random variables", J. Stat. Softw. 5(8)), with numpy's bit use (Doornik 2005:
+layer and magnitude from separate bits): bits 0-7 of a word are the layer, bit 8 the sign,
+bits 9-60 the magnitude; about 98.5% of words are accepted at once (:func:`zig_fast`: a
+table lookup, a multiply, a compare), the rest take further Philox words from sub-counters
+of their own (:func:`zig_slow`), so every normal stays a pure function of its coordinates.
+The tables are generated in decimal arithmetic (:mod:`engine.model._zig_tables`);
+:func:`ziggurat_from_words` consumes a word sequence as numpy's ``standard_normal`` does
+and follows numpy's ``Generator(Philox)`` word for word (values to 1e-13: numpy's tables
+differ from these in the last bits). The ziggurat costs about 2.3 ns a word above Philox's
+2.6, against AS241's 5.7. AS241 (:func:`fill_step`, :func:`fill_path_as241`,
+:func:`as241_variates`) stays as the exact-quantile reference draw; the kernel switched
+from it to the ziggurat with the path-chunked kernel (docs/decisions.md has the numbers).
+The uniforms are the same under both.
 
 Why this generator: Philox4x64-10 can be checked word for word against a published
 implementation (numpy's); a splitmix64-style counter hash measured 1.41-1.47x faster on the
@@ -49,9 +67,11 @@ import numba
 import numpy as np
 
 from .._jit import jit
+from ._zig_tables import ZIG_FI, ZIG_KI, ZIG_R, ZIG_WI
 
-__all__ = ["philox4x64", "philox4x64_lanes", "as241", "normal_quantile", "bits_to_normal", "bits_to_uniform", "fill_step", "fill_path",
-           "variates", "PHILOX_ROUNDS"]
+__all__ = ["philox4x64", "philox4x64_lanes", "as241", "normal_quantile", "bits_to_normal", "bits_to_uniform", "fill_step",
+           "fill_path", "fill_path_as241", "variates", "as241_variates", "PHILOX_ROUNDS", "zig_fast", "zig_tail",
+           "zig_wedge", "zig_slow", "ziggurat_from_words"]
 
 #: Rounds of Philox4x64 (the "-10" of Philox4x64-10; numpy's and Random123's default).
 PHILOX_ROUNDS = 10
@@ -237,6 +257,182 @@ def bits_to_uniform(x):
     return (np.float64(x >> _S12) + 0.5) * _TWOM52
 
 
+_MASK52 = np.uint64((1 << 52) - 1)
+_BYTE = np.uint64(0xFF)
+_S8 = np.uint64(8)
+_S9 = np.uint64(9)
+_S11 = np.uint64(11)
+_TWOM53 = 2.0**-53
+_SLOW = np.uint64(1 << 63)  # counter word 0 of a slow-path draw has its top bit set
+_S32U = np.uint64(32)
+_S34 = np.uint64(34)
+_ZR = ZIG_R
+_ZINV_R = 1.0 / ZIG_R
+ZIG_KI_I64 = ZIG_KI.astype(np.int64)  # KI < 2^52: the same values as int64, for the vectorised compare
+
+
+@jit(inline="always")
+def zig_fast(r):
+    """The ziggurat's fast path for one 64-bit word: ``(x, accepted)``.
+
+    Bits 0-7 are the layer ``i``, bit 8 the sign, bits 9-60 the magnitude ``m`` (as numpy's
+    ``random_standard_normal``); ``x = +-m WI[i]``, accepted when ``m < KI[i]`` (about 98.5%
+    of words). Branch-free (a loop of it vectorises: two gathers, a multiply, a compare).
+    """
+    idx = np.intp(r & _BYTE)
+    m = (r >> _S9) & _MASK52
+    x = np.float64(m) * ZIG_WI[idx]
+    x = -x if (r >> _S8) & _ONE else x
+    return x, m < ZIG_KI[idx]
+
+
+@jit(inline="always")
+def _unit(w):
+    """numpy's ``next_double``: the top 53 bits of ``w`` times ``2^-53``, in [0, 1)."""
+    return np.float64(w >> _S11) * _TWOM53
+
+
+@jit(inline="always")
+def zig_tail(r, w1, w2):
+    """One try of the ziggurat's base-layer tail (Marsaglia 1964) for a word ``r`` of layer 0: ``(x, accepted)``.
+
+    ``xx = -log(1 - U1) / r``, ``yy = -log(1 - U2)``, accepted when ``2 yy > xx^2``; then
+    ``x = +-(r + xx)``, the sign from bit 8 of the magnitude (numpy's choice).
+    """
+    xx = -_ZINV_R * math.log1p(-_unit(w1))
+    yy = -math.log1p(-_unit(w2))
+    x = _ZR + xx
+    x = -x if ((r >> _S9) >> _S8) & _ONE else x
+    return x, yy + yy > xx * xx
+
+
+@jit(inline="always")
+def zig_wedge(r, x, w):
+    """The wedge test of a word ``r`` of layer ``i >= 1`` whose ``x`` missed the fast path: ``f(x)`` above a uniform point between ``FI[i]`` and ``FI[i-1]``."""
+    idx = np.intp(r & _BYTE)
+    return (ZIG_FI[idx - 1] - ZIG_FI[idx]) * _unit(w) + ZIG_FI[idx] < math.exp(-0.5 * x * x)
+
+
+@jit
+def ziggurat_from_words(words, out):
+    """Standard normals from a sequence of 64-bit words, consumed in order as numpy's ziggurat consumes its bit generator's.
+
+    The algorithm of numpy's ``random_standard_normal`` (Marsaglia and Tsang 2000, with
+    numpy's bit use) on this module's tables (:mod:`engine.model._zig_tables`): one word per
+    normal on the fast path; a missed word of layer 0 draws pairs of words for the tail until
+    one is accepted; a missed word of another layer draws one word for the wedge test and, if
+    rejected, starts over with the next word.
+
+    Parameters
+    ----------
+    words : ndarray(uint64, ndim=1), (n_words,)
+        The words.
+    out : ndarray(float64, ndim=1), (n,)
+        Written with normals, as many as the words allow.
+
+    Returns
+    -------
+    n_normals, n_words : int
+        The normals written (``n`` unless the words ran out) and the words consumed by them.
+    """
+    n_words = words.shape[0]
+    k = 0
+    for n in range(out.shape[0]):
+        done = False
+        while not done:
+            if k >= n_words:
+                return n, k
+            r = words[k]
+            k += 1
+            x, ok = zig_fast(r)
+            if ok:
+                out[n] = x
+                done = True
+            elif r & _BYTE == 0:
+                while not done:
+                    if k + 2 > n_words:
+                        return n, k
+                    x, ok = zig_tail(r, words[k], words[k + 1])
+                    k += 2
+                    if ok:
+                        out[n] = x
+                        done = True
+            else:
+                if k >= n_words:
+                    return n, k
+                ok = zig_wedge(r, x, words[k])
+                k += 1
+                if ok:
+                    out[n] = x
+                    done = True
+    return out.shape[0], k
+
+
+@jit(inline="always")
+def _zig_attempt(r, x, w0, w1, w2):
+    """One slow-path attempt for a missed word ``r`` (normal ``x`` on the fast path) with words ``w0, w1, w2``: ``(r, x, accepted)``.
+
+    Layer 0: a tail try on ``(w0, w1)`` (:func:`zig_tail`). Other layers: the wedge test with
+    ``w0`` (:func:`zig_wedge`); rejected, ``w2`` replaces ``r`` and goes through the fast path.
+    """
+    if r & _BYTE == 0:
+        x, ok = zig_tail(r, w0, w1)
+    elif zig_wedge(r, x, w0):
+        ok = True
+    else:
+        r = w2
+        x, ok = zig_fast(r)
+    return r, x, ok
+
+
+@jit(inline="always")
+def _slow_counter(j, lane, a):
+    """Counter word 0 of slow-path attempt ``a`` of lane ``lane`` of group ``j``: ``2^63 + a 2^34 + lane 2^32 + j``."""
+    return _SLOW + (np.uint64(a) << _S34) + (np.uint64(lane) << _S32U) + np.uint64(j)
+
+
+@jit(inline="always")
+def _zig_resume(r, x, ok, a, j, lane, c1, c2, c3, k0, k1):
+    """Attempts ``a + 1, a + 2, ...`` of the slow path until ``ok`` (see :func:`zig_slow`); the normal."""
+    while not ok:
+        a += 1
+        w0, w1, w2, w3 = philox4x64(_slow_counter(j, lane, a), c1, c2, c3, k0, k1)
+        r, x, ok = _zig_attempt(r, x, w0, w1, w2)
+    return x
+
+
+@jit(inline="always")
+def zig_slow(r, j, lane, c1, c2, c3, k0, k1):
+    """The ziggurat normal of word ``r``, lane ``lane`` of the Philox output at counter ``(j, c1, c2, c3)``.
+
+    The fast path (:func:`zig_fast`) first; a miss takes further words from sub-counters of
+    its own: attempt ``a = 1, 2, ...`` draws the four Philox4x64-10 words ``(w0, w1, w2, w3)``
+    at counter ``(2^63 + a 2^34 + lane 2^32 + j, c1, c2, c3)``, disjoint from every fast-path
+    counter ``(j, c1, c2, c3)`` (``j < 2^32``, ``lane < 4``), and :func:`_zig_attempt` uses
+    ``w0 .. w2``: a tail try (layer 0, repeated with the next attempt until accepted) or the
+    wedge test, whose rejection replaces ``r`` by ``w2``. So every normal is a pure function of
+    its slot's coordinates, as on the fast path.
+
+    Parameters
+    ----------
+    r : uint64
+        The slot's fast-path word.
+    j, lane : int
+        The slot's counter word 0 and output word (variate ``4 j + lane`` of its step).
+    c1, c2, c3 : uint64
+        The rest of the slot's counter (step, path id, generation).
+    k0, k1 : uint64
+        The key.
+
+    Returns
+    -------
+    float
+        A standard normal.
+    """
+    x, ok = zig_fast(r)
+    return _zig_resume(r, x, ok, 0, j, lane, c1, c2, c3, k0, k1)
+
+
 @jit(inline="always")
 def fill_step(k0, k1, path, step, generation, n_normal, buf):
     """The variates of one step of one path: ``buf[:n_normal]`` standard normals, ``buf[n_normal]`` a uniform.
@@ -276,7 +472,7 @@ def fill_step(k0, k1, path, step, generation, n_normal, buf):
 
 
 @jit(inline="always")
-def fill_path(k0, k1, path, fresh_path, switch_step, generation, n_normal, raw, z, tail, ctr):
+def fill_path_as241(k0, k1, path, fresh_path, switch_step, generation, n_normal, raw, z, tail, ctr):
     """All the variates of one path, every step at once, as :func:`fill_step` gives them step by step.
 
     Step ``t`` (1-based) takes ``w = 4 ceil((n_normal + 1) / 4)`` slots from ``(t - 1) w``:
@@ -337,9 +533,121 @@ def fill_path(k0, k1, path, fresh_path, switch_step, generation, n_normal, raw, 
         z[t * w + n_normal] = bits_to_uniform(raw[t * w + n_normal])
 
 
+@jit(inline="always")
+def fill_path(k0, k1, path, fresh_path, switch_step, generation, n_normal, raw, z, miss, ctr):
+    """The kernel's draw: all the variates of one path, every step at once; normal ``v`` is :func:`zig_slow` of its word.
+
+    The same slots, Philox words and uniforms as :func:`fill_path_as241` (the AS241 draw it
+    replaced; see the module docstring); then, for all words at once, the table lookups (scalar loads), the
+    branch-free fast path (a vectorised loop: shifts, masks, int-to-float conversion,
+    multiply, compare), the misses listed in place, :func:`zig_slow`'s sub-counter attempts
+    for the misses that are normals (about 1.5% of them), and the uniforms.
+
+    Parameters
+    ----------
+    k0, k1, path, fresh_path, switch_step, generation, n_normal
+        As :func:`fill_path_as241`.
+    raw : ndarray(uint64, ndim=1), (n_steps * w,)
+        Scratch: the words.
+    z : ndarray(float64, ndim=1), (n_steps * w,)
+        Written: ``z[(t - 1) w + v]`` is variate ``v`` of step ``t``, as in :func:`fill_path_as241`.
+    miss : ndarray(int64, ndim=1), (n_steps * w,)
+        Scratch: the thresholds, then the slots that missed the fast path.
+    ctr : ndarray(uint64, ndim=2), (4, n_steps * w / 4)
+        Scratch: the counters, word by word.
+    """
+    n_var = n_normal + 1
+    n_grp = (n_var + 3) // 4
+    w = 4 * n_grp
+    n_steps = z.shape[0] // w
+    c0 = ctr[0]
+    c1 = ctr[1]
+    c2 = ctr[2]
+    c3 = ctr[3]
+    for t in range(1, n_steps + 1):
+        own = t <= switch_step
+        for j in range(n_grp):
+            m = (t - 1) * n_grp + j
+            c0[m] = np.uint64(j)
+            c1[m] = np.uint64(t)
+            c2[m] = np.uint64(path) if own else np.uint64(fresh_path)
+            c3[m] = np.uint64(0) if own else np.uint64(generation)
+    philox4x64_lanes(c0, c1, c2, c3, k0, k1)
+    for m in range(n_steps * n_grp):
+        raw[4 * m] = c0[m]
+        raw[4 * m + 1] = c1[m]
+        raw[4 * m + 2] = c2[m]
+        raw[4 * m + 3] = c3[m]
+    n = n_steps * w
+    for i in range(n):  # the table lookups (scalar loads: LLVM emits no gathers where it prefers none)
+        idx = raw[i] & _BYTE
+        z[i] = ZIG_WI[idx]
+        miss[i] = ZIG_KI_I64[idx]
+    for i in range(n):  # the fast path, branch-free: vectorised
+        r = raw[i]
+        m = np.int64((r >> _S9) & _MASK52)
+        z[i] = np.float64(m) * z[i] * (1.0 - 2.0 * np.float64(np.int64((r >> _S8) & _ONE)))
+        miss[i] = np.int64(m >= miss[i])
+    nm = 0
+    for i in range(n):  # the misses, listed in place (nm <= i: no entry is overwritten before it is read)
+        f = miss[i]
+        miss[nm] = i
+        nm += f
+    for q in range(nm):  # the slow path for the few misses
+        i = miss[q]
+        t0 = i // w
+        v = i - t0 * w
+        if v < n_normal:  # the scratch slots and the uniform need no normal
+            own = t0 < switch_step
+            z[i] = _zig_resume(raw[i], z[i], False, 0, v >> 2, v & 3, np.uint64(t0 + 1),
+                               np.uint64(path) if own else np.uint64(fresh_path),
+                               np.uint64(0) if own else np.uint64(generation), k0, k1)
+    for t in range(n_steps):
+        z[t * w + n_normal] = bits_to_uniform(raw[t * w + n_normal])
+
+
 @jit
 def variates(key, ids, step0, generation, out):
-    """The variates of many paths and steps, as the kernel draws them (a test and benchmark helper).
+    """The variates of many paths and steps, as the kernel draws them (:func:`fill_path`; a test and benchmark helper).
+
+    Normal ``v`` is :func:`zig_slow` of its word, the uniform :func:`bits_to_uniform` of its word.
+
+    Parameters
+    ----------
+    key : ndarray(uint64), (2,)
+        The key.
+    ids : ndarray(int64), (path,)
+        Global path ids.
+    step0 : int
+        The first step (1-based).
+    generation : int
+        The generation (0: a run).
+    out : ndarray(float64), (path, step, n_var)
+        Written: ``out[i, s, v]`` for ``v < n_var - 1`` is the ziggurat normal of variate ``v``
+        of step ``step0 + s`` of path ``ids[i]``, ``out[i, s, n_var - 1]`` its uniform.
+    """
+    n_var = out.shape[2]
+    n_normal = n_var - 1
+    k0 = key[0]
+    k1 = key[1]
+    c3 = np.uint64(generation)
+    for i in range(out.shape[0]):
+        c2 = np.uint64(ids[i])
+        for s in range(out.shape[1]):
+            c1 = np.uint64(step0 + s)
+            for j in range((n_var + 3) // 4):
+                xs = philox4x64(np.uint64(j), c1, c2, c3, k0, k1)
+                for lane in range(4):
+                    v = 4 * j + lane
+                    if v < n_normal:
+                        out[i, s, v] = zig_slow(xs[lane], j, lane, c1, c2, c3, k0, k1)
+                    elif v == n_normal:
+                        out[i, s, v] = bits_to_uniform(xs[lane])
+
+
+@jit
+def as241_variates(key, ids, step0, generation, out):
+    """The variates of many paths and steps with AS241 normals (:func:`fill_step`; the reference draw, a test helper).
 
     Parameters
     ----------
