@@ -290,20 +290,19 @@ def _location_shifts(specs: dict) -> bool:
     return all(type(spec).shifted is DistributionSpec.shifted for spec in specs.values())
 
 
-def _shifted_draws(cfg, specs: dict, n: int, seed: int):
+def _shifted_draws(base, specs: dict, n: int):
     """theta_fn(d) for :func:`engine.simulate.simulate`: the base run's parameter draws with the shifted columns + d.
 
-    The draws do not depend on d (common random numbers), so they are made once per block
-    and reused by every evaluation of the implied-rate search; a location-shifted input's
-    quantile at the same uniform is its base draw + d. Returns None where that does not hold
-    (a shifted lognormal) or the parameter layout is not the one expected; the search then
-    re-draws per evaluation.
+    ``base`` is the config of the re-runs (``simulation.paths`` = ``n`` and the run's seed). The draws do
+    not depend on d (common random numbers), so they are made once per block and reused by every
+    evaluation of the implied-rate search; a location-shifted input's quantile at the same uniform is its
+    base draw + d. Returns None where that does not hold (a shifted lognormal) or the parameter layout is
+    not the one expected; the search then re-draws per evaluation.
     """
-    from .simulate import ParameterTable, _Plan, run_config
+    from .simulate import ParameterTable, _Plan
 
     if not _location_shifts(specs):
         return None
-    base = run_config(cfg, n, seed)
     table = ParameterTable(base)
     cols = [table.column(k) for k in specs if k in table.keys]
     if len(cols) != len(specs):
@@ -390,7 +389,7 @@ def implied_cost_of_capital(cfg, paths: Optional[int] = None, seed: Optional[int
     """
     from scipy.optimize import brentq
 
-    from .simulate import simulate
+    from .simulate import run_config, simulate
 
     n = int(min(cfg.simulation.paths, IMPLIED_PATHS) if paths is None else paths)
     if n < 1:
@@ -406,15 +405,18 @@ def implied_cost_of_capital(cfg, paths: Optional[int] = None, seed: Optional[int
         d_lo = max(d_lo, t.min_spread + float(t.growth.median()) - float(w.median()) + 1e-6)
     price = float(cfg.price)
     cache: dict = {}
-    theta_for = _shifted_draws(cfg, specs, n, seed) if reuse_draws else None
+    base = run_config(cfg, n, seed)  # the config of every re-run: n paths, the run's seed
+    theta_for = _shifted_draws(base, specs, n) if reuse_draws else None
 
     def mean_value(d: float) -> float:
         if d not in cache:
-            c = cfg.with_inputs(_shift_inputs(specs, d)) if d != 0.0 else cfg
-            kw = {}
             if theta_for is not None:
-                kw["theta_fn"] = theta_for(d)
-            ds = simulate(c, paths=n, seed=seed, threads=threads, **kw)
+                # the shift lives in theta alone (the shifted keys are theta columns; the kernel's options
+                # do not read them), so the base config serves every d: no shifted config is built
+                ds = simulate(base, threads=threads, theta_fn=theta_for(d))
+            else:
+                c = base.with_inputs(_shift_inputs(specs, d)) if d != 0.0 else base
+                ds = simulate(c, threads=threads)
             cache[d] = float(np.mean(ds["value_per_share"].values))
         return cache[d]
 
