@@ -32,13 +32,13 @@ taken apart:
 ``summary``
     :func:`engine.summary.summary_dict` without the implied cost of capital.
 ``implied``
-    The re-runs behind the implied cost of capital (:func:`engine.fairvalue.implied_cost_of_capital`,
-    ``min(paths, 20000)`` paths each).
+    The re-runs behind the implied cost of capital (:func:`engine.fairvalue.implied_for_run`,
+    ``min(paths, 20000)`` paths each; the unshifted one is the run's own first paths).
 ``render``
     The terminal report (:func:`engine.views.tables.render_report`) into a null device.
 
 The phases sum to ``total_s`` (the interpreter's own start is outside). The command itself does the same
-work minus the one-path run and with the summary and implied rate in one call, so ``total_s`` is within a few
+work minus the one-path run, so ``total_s`` is within a few
 milliseconds of ``pricedin run CONFIG --paths N`` less the interpreter start (``python -c pass``).
 ``modules`` says which heavy packages the process had imported at the end.
 """
@@ -114,10 +114,9 @@ def split(config: str = str(ROOT / "configs" / "zhipu.toml"), paths: int = 100_0
 
     s = summary_dict(ds, implied=False)
     mark("summary")
-    from engine.fairvalue import IMPLIED_PATHS, implied_cost_of_capital
+    from engine.fairvalue import IMPLIED_PATHS, implied_for_run
 
-    s["implied_cost_of_capital"] = implied_cost_of_capital(cfg, paths=min(paths, IMPLIED_PATHS),
-                                                           seed=int(ds.attrs["seed"]))
+    s["implied_cost_of_capital"] = implied_for_run(ds, IMPLIED_PATHS, reuse_run=True)  # as the command does
     mark("implied")
     from rich.console import Console
 

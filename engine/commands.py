@@ -150,7 +150,8 @@ def run_summary(ds, cfg, conv: Optional[dict] = None, implied_paths: int = 20_00
     Parameters
     ----------
     ds : xarray.Dataset
-        The run's results.
+        The run's results, simulated in this process (:func:`simulate_run`): its first paths stand in for
+        the implied cost of capital's unshifted re-run (:func:`engine.fairvalue.implied_for_run`).
     cfg : Config
         The run's config (for the figures' re-runs).
     conv : dict, optional
@@ -172,7 +173,11 @@ def run_summary(ds, cfg, conv: Optional[dict] = None, implied_paths: int = 20_00
     """
     from .summary import summary_dict as summarize
 
-    summary = summarize(ds, implied=implied_paths > 0, implied_paths=implied_paths or None, threads=threads)
+    summary = summarize(ds, implied=False, threads=threads)
+    if implied_paths > 0 and "config_toml" in ds.attrs:
+        from .fairvalue import implied_for_run
+
+        summary["implied_cost_of_capital"] = implied_for_run(ds, implied_paths, threads, reuse_run=True)
     if conv is not None:
         summary["convergence"] = conv
     if plot_dir:

@@ -33,7 +33,8 @@ import numpy as np
 from ._stats import mean_sd
 from .errors import InputError
 
-__all__ = ["fair_value_ratio", "ratio_from_moments", "expected_irr", "implied_cost_of_capital", "reported_revenue", "ev_sales_today",
+__all__ = ["fair_value_ratio", "ratio_from_moments", "expected_irr", "implied_cost_of_capital", "implied_for_run",
+           "reported_revenue", "ev_sales_today",
            "peer_values", "fair_value", "SHIFTED_KEYS", "IMPLIED_PATHS", "RATE_RANGE"]
 
 #: Most paths of the re-runs that solve for the implied cost of capital (the run's first paths, same seed).
@@ -328,7 +329,8 @@ def _shifted_draws(base, specs: dict, n: int):
 
 
 def implied_cost_of_capital(cfg, paths: Optional[int] = None, seed: Optional[int] = None,
-                            threads: Optional[int] = None, xtol: float = 1e-9, reuse_draws: bool = True) -> dict:
+                            threads: Optional[int] = None, xtol: float = 1e-9, reuse_draws: bool = True,
+                            base_values: Optional[np.ndarray] = None) -> dict:
     """The discount rate at which the mean DCF value equals today's price.
 
     The whole cost-of-capital path is moved by a common shift d: the distributions of
@@ -374,6 +376,12 @@ def implied_cost_of_capital(cfg, paths: Optional[int] = None, seed: Optional[int
     reuse_draws : bool
         Reuse the base draws in every evaluation (default); False re-draws each
         shifted config (the reference the reuse is tested against).
+    base_values : ndarray(float64), (paths,), optional
+        Value per share [value unit] of the unshifted re-run (d = 0), when the
+        caller holds it: the first ``paths`` paths of a run of ``cfg`` with
+        ``seed`` made by this engine (:func:`implied_for_run`). Its mean stands
+        in for that re-run (the same numbers: the re-run is that run's prefix);
+        it still counts as an evaluation.
 
     Returns
     -------
@@ -384,8 +392,14 @@ def implied_cost_of_capital(cfg, paths: Optional[int] = None, seed: Optional[int
         means); ``keys`` (the keys moved); ``bracket`` [d_lo, d_hi] searched;
         ``mean_value_at_bracket`` {low, high} [value unit] (when no root);
         ``mean_value_check`` [value unit] at the root; ``paths``, ``seed``,
-        ``evaluations`` (re-runs); ``draws_reused`` (bool); ``note`` (why there is no
-        root), ``method``.
+        ``evaluations`` (the shifts d evaluated, each a re-run but d = 0 with
+        ``base_values``); ``draws_reused`` (bool); ``note`` (why there is no root),
+        ``method``.
+
+    Raises
+    ------
+    engine.errors.InputError
+        ``paths`` < 1, or ``base_values`` does not hold ``paths`` values.
     """
     from scipy.optimize import brentq
 
@@ -395,6 +409,9 @@ def implied_cost_of_capital(cfg, paths: Optional[int] = None, seed: Optional[int
     if n < 1:
         raise InputError(f"`paths` = {paths}: the implied cost of capital needs at least 1 path")
     seed = int(cfg.simulation.seed if seed is None else seed)
+    if base_values is not None and np.shape(base_values) != (n,):
+        raise InputError(f"`base_values` has shape {np.shape(base_values)}; the implied cost of capital's re-runs "
+                         f"have {n:,} paths: pass the run's first {n:,} values per share, or None")
     specs = _shifted_specs(cfg)
     lows = [spec.draw_range()[0] for spec in specs.values()]
     highs = [spec.draw_range()[1] for spec in specs.values()]
@@ -404,7 +421,7 @@ def implied_cost_of_capital(cfg, paths: Optional[int] = None, seed: Optional[int
         w = t.wacc if t.wacc is not None else cfg.cost_of_capital.mature
         d_lo = max(d_lo, t.min_spread + float(t.growth.median()) - float(w.median()) + 1e-6)
     price = float(cfg.price)
-    cache: dict = {}
+    cache: dict = {} if base_values is None else {0.0: float(np.mean(base_values))}
     base = run_config(cfg, n, seed)  # the config of every re-run: n paths, the run's seed
     theta_for = _shifted_draws(base, specs, n) if reuse_draws else None
 
@@ -450,6 +467,53 @@ def implied_cost_of_capital(cfg, paths: Optional[int] = None, seed: Optional[int
     out.update({"shift": d, "rate": base_i + d, "mature_rate": base_m + d, "mean_value_check": mean_value(d),
                 "evaluations": len(cache)})
     return out
+
+
+def implied_for_run(ds, paths: int = IMPLIED_PATHS, threads: Optional[int] = None, reuse_run: bool = False) -> dict:
+    """:func:`implied_cost_of_capital` of a run, as :func:`fair_value` with ``implied=True`` gives it.
+
+    The re-runs use the config stored in ``ds`` (``config_toml``), its seed and the
+    first min(P, ``paths``) paths. With ``reuse_run`` the unshifted re-run (d = 0) is
+    not made: its values are the run's own first paths, which are that re-run's paths
+    under the seed contract when the run has random sampling (a run of n paths is the
+    prefix of a longer one) or when the re-runs take every path of the run (a Latin
+    hypercube or copula-reordered design is built per block of its own size, so
+    otherwise its prefix is not a shorter run). The result is the same to the bit
+    (one re-run fewer).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A run's results (dim ``path``, P paths; attrs ``config_toml`` and ``seed``).
+    paths : int
+        Most paths of each re-run (:data:`IMPLIED_PATHS`).
+    threads : int, optional
+        Worker threads of the re-runs (results do not depend on it).
+    reuse_run : bool
+        ``ds`` was simulated by this engine, in this process, from its stored
+        config (``pricedin run``); False for results read from a file, which an
+        older engine may have written.
+
+    Returns
+    -------
+    dict
+        As :func:`implied_cost_of_capital`.
+
+    Raises
+    ------
+    engine.errors.InputError
+        ``ds`` holds no config, or ``paths`` < 1.
+    """
+    from .sensitivity import config_of
+
+    cfg = config_of(ds)
+    n = min(int(ds.sizes["path"]), int(paths))
+    base = None
+    if reuse_run and n >= 1 and (n == int(ds.sizes["path"]) or cfg.simulation.sampling.value == "random"):
+        ids = np.asarray(ds["path"].values[:n]) if "path" in ds.coords else None
+        if ids is not None and np.array_equal(ids, np.arange(n)):  # the run's first paths, not a selection
+            base = np.asarray(ds["value_per_share"].values[:n], dtype=np.float64)
+    return implied_cost_of_capital(cfg, paths=n, seed=int(ds.attrs["seed"]), threads=threads, base_values=base)
 
 
 def fair_value(ds, cfg=None, implied: bool = False, implied_paths: Optional[int] = None,
