@@ -291,14 +291,25 @@ def _location_shifts(specs: dict) -> bool:
     return all(type(spec).shifted is DistributionSpec.shifted for spec in specs.values())
 
 
-def _shifted_draws(base, specs: dict, n: int):
+def _run_draws(table, run, n: int):
+    """The drawn inputs of ``run``'s first ``n`` paths, (n_drawn, n) in ``table.drawn`` order; None if one is missing."""
+    from .variables import param_var_name
+
+    names = [param_var_name(table.keys[c]) for c in table.drawn]
+    if not all(name in run for name in names):
+        return None
+    return [np.asarray(run[name].values[:n], dtype=np.float64) for name in names]
+
+
+def _shifted_draws(base, specs: dict, n: int, run=None):
     """theta_fn(d) for :func:`engine.simulate.simulate`: the base run's parameter draws with the shifted columns + d.
 
     ``base`` is the config of the re-runs (``simulation.paths`` = ``n`` and the run's seed). The draws do
     not depend on d (common random numbers), so they are made once per block and reused by every
     evaluation of the implied-rate search; a location-shifted input's quantile at the same uniform is its
-    base draw + d. Returns None where that does not hold (a shifted lognormal) or the parameter layout is
-    not the one expected; the search then re-draws per evaluation.
+    base draw + d. With ``run`` (see ``base_run`` of :func:`implied_cost_of_capital`) they are its stored
+    draws (``param_*``), not drawn again. Returns None where that does not hold (a shifted lognormal) or
+    the parameter layout is not the one expected; the search then re-draws per evaluation.
     """
     from .simulate import ParameterTable, _Plan
 
@@ -308,9 +319,23 @@ def _shifted_draws(base, specs: dict, n: int):
     cols = [table.column(k) for k in specs if k in table.keys]
     if len(cols) != len(specs):
         return None
-    plan = _Plan(base, table)
     B = base.simulation.block_size
-    blocks = [plan.theta(b, min(B, n - b * B)) for b in range((n + B - 1) // B)]
+    bounds = [(b * B, min(n, (b + 1) * B)) for b in range((n + B - 1) // B)]
+    stored = None if run is None else _run_draws(table, run, n)
+    if stored is not None:  # the rows of plan.theta, from the run: base_row with the drawn columns set
+        blocks = []
+        for lo, hi in bounds:
+            draws = np.empty((hi - lo, len(table.drawn)))
+            for j, col in enumerate(stored):
+                draws[:, j] = col[lo:hi]
+            theta = np.empty((hi - lo, len(table.specs)))
+            theta[:] = table.base_row
+            if table.drawn:
+                theta[:, table.drawn] = draws
+            blocks.append((theta, draws))
+    else:
+        plan = _Plan(base, table)
+        blocks = [plan.theta(b, hi - lo) for b, (lo, hi) in enumerate(bounds)]
     drawn = [table.drawn.index(c) if c in table.drawn else -1 for c in cols]
 
     def theta_fn_for(d: float):
@@ -330,7 +355,7 @@ def _shifted_draws(base, specs: dict, n: int):
 
 def implied_cost_of_capital(cfg, paths: Optional[int] = None, seed: Optional[int] = None,
                             threads: Optional[int] = None, xtol: float = 1e-9, reuse_draws: bool = True,
-                            base_values: Optional[np.ndarray] = None) -> dict:
+                            base_run=None) -> dict:
     """The discount rate at which the mean DCF value equals today's price.
 
     The whole cost-of-capital path is moved by a common shift d: the distributions of
@@ -376,12 +401,12 @@ def implied_cost_of_capital(cfg, paths: Optional[int] = None, seed: Optional[int
     reuse_draws : bool
         Reuse the base draws in every evaluation (default); False re-draws each
         shifted config (the reference the reuse is tested against).
-    base_values : ndarray(float64), (paths,), optional
-        Value per share [value unit] of the unshifted re-run (d = 0), when the
-        caller holds it: the first ``paths`` paths of a run of ``cfg`` with
-        ``seed`` made by this engine (:func:`implied_for_run`). Its mean stands
-        in for that re-run (the same numbers: the re-run is that run's prefix);
-        it still counts as an evaluation.
+    base_run : xarray.Dataset, optional
+        A run of ``cfg`` with ``seed``, made by this engine, whose first ``paths``
+        paths are the unshifted re-run's paths (:func:`implied_for_run` says
+        when): the mean of their ``value_per_share`` is that re-run (d = 0; it
+        still counts as an evaluation) and their ``param_*`` are the draws that
+        every evaluation reuses. The same numbers as without it, to the bit.
 
     Returns
     -------
@@ -393,13 +418,13 @@ def implied_cost_of_capital(cfg, paths: Optional[int] = None, seed: Optional[int
         ``mean_value_at_bracket`` {low, high} [value unit] (when no root);
         ``mean_value_check`` [value unit] at the root; ``paths``, ``seed``,
         ``evaluations`` (the shifts d evaluated, each a re-run but d = 0 with
-        ``base_values``); ``draws_reused`` (bool); ``note`` (why there is no root),
+        ``base_run``); ``draws_reused`` (bool); ``note`` (why there is no root),
         ``method``.
 
     Raises
     ------
     engine.errors.InputError
-        ``paths`` < 1, or ``base_values`` does not hold ``paths`` values.
+        ``paths`` < 1, or ``base_run`` holds fewer than ``paths`` paths.
     """
     from scipy.optimize import brentq
 
@@ -409,9 +434,9 @@ def implied_cost_of_capital(cfg, paths: Optional[int] = None, seed: Optional[int
     if n < 1:
         raise InputError(f"`paths` = {paths}: the implied cost of capital needs at least 1 path")
     seed = int(cfg.simulation.seed if seed is None else seed)
-    if base_values is not None and np.shape(base_values) != (n,):
-        raise InputError(f"`base_values` has shape {np.shape(base_values)}; the implied cost of capital's re-runs "
-                         f"have {n:,} paths: pass the run's first {n:,} values per share, or None")
+    if base_run is not None and int(base_run.sizes["path"]) < n:
+        raise InputError(f"`base_run` holds {int(base_run.sizes['path']):,} paths; the implied cost of capital's "
+                         f"re-runs have {n:,}: pass a run of at least {n:,} paths, or None")
     specs = _shifted_specs(cfg)
     lows = [spec.draw_range()[0] for spec in specs.values()]
     highs = [spec.draw_range()[1] for spec in specs.values()]
@@ -421,9 +446,11 @@ def implied_cost_of_capital(cfg, paths: Optional[int] = None, seed: Optional[int
         w = t.wacc if t.wacc is not None else cfg.cost_of_capital.mature
         d_lo = max(d_lo, t.min_spread + float(t.growth.median()) - float(w.median()) + 1e-6)
     price = float(cfg.price)
-    cache: dict = {} if base_values is None else {0.0: float(np.mean(base_values))}
+    cache: dict = {}
+    if base_run is not None:
+        cache[0.0] = float(np.mean(np.asarray(base_run["value_per_share"].values[:n], dtype=np.float64)))
     base = run_config(cfg, n, seed)  # the config of every re-run: n paths, the run's seed
-    theta_for = _shifted_draws(base, specs, n) if reuse_draws else None
+    theta_for = _shifted_draws(base, specs, n, base_run) if reuse_draws else None
 
     def mean_value(d: float) -> float:
         if d not in cache:
@@ -478,8 +505,9 @@ def implied_for_run(ds, paths: int = IMPLIED_PATHS, threads: Optional[int] = Non
     under the seed contract when the run has random sampling (a run of n paths is the
     prefix of a longer one) or when the re-runs take every path of the run (a Latin
     hypercube or copula-reordered design is built per block of its own size, so
-    otherwise its prefix is not a shorter run). The result is the same to the bit
-    (one re-run fewer).
+    otherwise its prefix is not a shorter run); the run's stored draws (``param_*``)
+    are then those of every re-run too. The result is the same to the bit, with one
+    re-run fewer and no parameter draws made again.
 
     Parameters
     ----------
@@ -512,8 +540,8 @@ def implied_for_run(ds, paths: int = IMPLIED_PATHS, threads: Optional[int] = Non
     if reuse_run and n >= 1 and (n == int(ds.sizes["path"]) or cfg.simulation.sampling.value == "random"):
         ids = np.asarray(ds["path"].values[:n]) if "path" in ds.coords else None
         if ids is not None and np.array_equal(ids, np.arange(n)):  # the run's first paths, not a selection
-            base = np.asarray(ds["value_per_share"].values[:n], dtype=np.float64)
-    return implied_cost_of_capital(cfg, paths=n, seed=int(ds.attrs["seed"]), threads=threads, base_values=base)
+            base = ds
+    return implied_cost_of_capital(cfg, paths=n, seed=int(ds.attrs["seed"]), threads=threads, base_run=base)
 
 
 def fair_value(ds, cfg=None, implied: bool = False, implied_paths: Optional[int] = None,

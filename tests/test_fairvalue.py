@@ -317,6 +317,32 @@ def test_implied_for_run_without_a_root_says_none_as_the_re_runs_do():
     assert got == ref and got["evaluations"] == 3
 
 
-def test_implied_cost_of_capital_refuses_base_values_of_another_length():
-    with pytest.raises(InputError, match="base_values"):
-        implied_cost_of_capital(config_from_dict(base_dict()), paths=64, base_values=np.zeros(10))
+def test_implied_cost_of_capital_refuses_a_base_run_shorter_than_its_re_runs():
+    cfg = config_from_dict(base_dict())
+    with pytest.raises(InputError, match="base_run` holds 10 paths"):
+        implied_cost_of_capital(cfg, paths=64, base_run=simulate(cfg, paths=10))
+
+
+def test_implied_for_run_draws_no_parameters_again(monkeypatch):
+    """With the run reused its stored draws (param_*) feed every re-run: no block's parameters are drawn."""
+    from engine._plan import Plan
+    from engine.fairvalue import implied_for_run
+
+    cfg = _ai_peer_with_a_root()
+    ds = simulate(cfg, paths=900, seed=5)
+    ref = implied_cost_of_capital(cfg, paths=700, seed=5)
+    drawn = []
+    real = Plan.theta
+    monkeypatch.setattr(Plan, "theta", lambda self, b, n: drawn.append(n) or real(self, b, n))
+    assert implied_for_run(ds, paths=700, reuse_run=True) == ref and drawn == []
+    assert implied_for_run(ds, paths=700) == ref and drawn == [700]  # without it the draws are made once
+
+
+def test_implied_for_run_reuses_a_run_of_several_blocks():
+    """Blocks of 256 paths: the re-runs' 700 paths are the run's first three blocks, the last one partial."""
+    from engine.fairvalue import implied_for_run
+
+    cfg = _ai_peer_with_a_root().with_inputs({"simulation.block_size": 256})
+    ds = simulate(cfg, paths=1000, seed=11)
+    ref = implied_cost_of_capital(cfg, paths=700, seed=11)
+    assert ref["rate"] is not None and implied_for_run(ds, paths=700, reuse_run=True) == ref
