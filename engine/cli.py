@@ -16,7 +16,7 @@ import sys
 
 import click
 
-from ._cli_support import EXIT_CLOSED_PIPE, MAX_SEED, closed_pipe, flag_words, options, stdout_is_devnull  # noqa: F401
+from ._cli_support import EXIT_CLOSED_PIPE, MAX_SEED, closed_pipe, end_process, flag_words, options, stdout_is_devnull  # noqa: F401,E501
 from .views import tables
 from .views.format import json_safe
 from .views.progress import ProgressBar as _progress
@@ -78,10 +78,10 @@ class _Main(click.Group):
         except BrokenPipeError:
             closed_pipe()
 
-    def main(self, *args, **kwargs):
+    def main(self, args=None, *rest, **kwargs):
         was_devnull = stdout_is_devnull()
         try:
-            return super().main(*args, **kwargs)
+            return super().main(args, *rest, **kwargs)
         except SystemExit as e:
             # rich handles a closed pipe itself (Console.on_broken_pipe): stdout pointed at devnull, then exit 1
             if e.code == 1 and not was_devnull and stdout_is_devnull():
@@ -92,7 +92,20 @@ class _Main(click.Group):
                 closed_pipe()
             except (OSError, ValueError, AttributeError):
                 pass
+            if args is None and _is_process_entry():
+                end_process(e.code)
             raise
+
+
+def _is_process_entry() -> bool:
+    """Whether this process is the ``pricedin`` command itself (its console script, or ``python -m engine.cli``).
+
+    Not a notebook, a test runner or a script that calls :func:`main` and goes on after it.
+    """
+    first = sys.argv[0] if sys.argv else ""
+    name = os.path.basename(first).lower()
+    return name in ("pricedin", "pricedin.exe", "pricedin-script.py") or (
+        bool(first) and os.path.abspath(first) == os.path.abspath(__file__))
 
 
 @click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})

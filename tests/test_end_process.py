@@ -1,0 +1,110 @@
+"""``pricedin`` from its own command line ends without the interpreter's teardown (engine._cli_support.end_process),
+with the same output, status, files and exit handlers as an ordinary exit."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from engine.config import config_from_dict
+
+from .conftest import ROOT, base_dict
+
+# A command line as the console script runs it (main() reads sys.argv, whose first word is "pricedin"), after an
+# exit handler and, optionally, a profile hook of its own: the handler writes a marker line to stderr.
+_DRIVER = """
+import atexit, sys
+sys.argv[0] = "pricedin"
+if sys.argv[1] == "script":  # a script of the user's that calls main() and goes on: the ordinary exit
+    sys.argv[0] = "my_batch.py"
+    sys.argv[1] = "profiled"
+    sys.setprofile = lambda f: None
+atexit.register(lambda: print("exit handler ran", file=sys.stderr, flush=True))
+if sys.argv[1] == "profiled":
+    sys.setprofile(lambda *a: None)
+    sys.argv.pop(1)
+    from engine.cli import main
+    try:
+        main()
+    finally:
+        sys.setprofile(None)
+        print("teardown reached", file=sys.stderr, flush=True)
+else:
+    sys.argv.pop(1)
+    from engine.cli import main
+    try:
+        main()
+    finally:
+        print("teardown reached", file=sys.stderr, flush=True)  # only if main() returned or raised
+"""
+
+
+@pytest.fixture(scope="module")
+def config(tmp_path_factory):
+    p = tmp_path_factory.mktemp("end") / "co.toml"
+    p.write_text(config_from_dict(base_dict()).to_toml())
+    return str(p)
+
+
+def _pricedin(mode, *args):
+    return subprocess.run([sys.executable, "-c", _DRIVER, mode, *args], capture_output=True, text=True, cwd=ROOT,
+                          timeout=300)
+
+
+def _teardown_mark(mode, *args):
+    """(status, stdout, stderr) of the command, and whether the interpreter went on after main() returned."""
+    p = _pricedin(mode, *args)
+    return p.returncode, p.stdout, p.stderr
+
+
+@pytest.mark.slow
+def test_a_finished_run_ends_at_once_with_its_output_its_file_and_its_exit_handlers(config, tmp_path):
+    import xarray as xr
+
+    out = tmp_path / "run.nc"
+    code, stdout, stderr = _teardown_mark("plain", "run", config, "--paths", "64", "--quiet", "--out", str(out))
+    assert code == 0, stderr
+    # the whole report: the same as with the ordinary exit (a profiled process), but for the elapsed time
+    code2, stdout2, _ = _teardown_mark("profiled", "run", config, "--paths", "64", "--quiet")
+    assert code2 == 0 and "P(today's price is justified)" in stdout
+    assert stdout.splitlines()[-1] == f"results written to {out}"
+    assert [ln for ln in stdout.splitlines()[:-1] if "elapsed" not in ln] == \
+        [ln for ln in stdout2.splitlines() if "elapsed" not in ln]
+    assert "exit handler ran" in stderr  # atexit handlers (multiprocessing, temporary folders) still run
+    assert "teardown reached" not in stderr  # the process ended inside main(): no teardown after it
+    with xr.open_dataset(out) as ds:  # the results file is whole
+        assert ds.sizes["path"] == 64
+
+
+@pytest.mark.slow
+def test_statuses_are_kept_and_a_profiler_gets_the_ordinary_exit(config, tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[company]\nname = 1\n")
+    code, _, stderr = _teardown_mark("plain", "validate", str(bad))
+    assert code == 2 and stderr.startswith("error: ") and "exit handler ran" in stderr
+    assert "teardown reached" not in stderr
+    code, stdout, stderr = _teardown_mark("plain", "--version")
+    assert code == 0 and "pricedin" in stdout and "teardown reached" not in stderr
+    # with a profile hook (python -m cProfile) the process goes on after main() to print or save its profile
+    code, stdout, stderr = _teardown_mark("profiled", "--version")
+    assert code == 0 and "pricedin" in stdout
+    assert "teardown reached" in stderr and "exit handler ran" in stderr
+    # a script that calls main() itself gets its SystemExit back too
+    code, stdout, stderr = _teardown_mark("script", "--version")
+    assert code == 0 and "pricedin" in stdout and "teardown reached" in stderr
+
+
+@pytest.mark.parametrize("argv0, entry", [
+    ("/home/me/.venv/bin/pricedin", True),       # the console script
+    (str(ROOT / "engine" / "cli.py"), True),      # python -m engine.cli
+    ("/usr/lib/python3/ipykernel_launcher.py", False),
+    ("my_batch.py", False),
+    ("-c", False),
+])
+def test_only_the_command_itself_ends_its_process(monkeypatch, argv0, entry):
+    from engine.cli import _is_process_entry
+
+    monkeypatch.setattr(sys, "argv", [argv0, "run"])
+    assert _is_process_entry() is entry
