@@ -12,32 +12,22 @@ from engine.config import config_from_dict
 
 from .conftest import ROOT, base_dict
 
-# A command line as the console script runs it (main() reads sys.argv, whose first word is "pricedin"), after an
-# exit handler and, optionally, a profile hook of its own: the handler writes a marker line to stderr.
+# The command line as the console script runs it: main() reads sys.argv, whose first word is "pricedin" ("plain"),
+# also with a profile hook attached ("profiled"), or a script of the user's that calls main() ("script"). An exit
+# handler writes "exit handler ran" to stderr; "teardown reached" is written only if main() returns or raises.
 _DRIVER = """
 import atexit, sys
-sys.argv[0] = "pricedin"
-if sys.argv[1] == "script":  # a script of the user's that calls main() and goes on: the ordinary exit
-    sys.argv[0] = "my_batch.py"
-    sys.argv[1] = "profiled"
-    sys.setprofile = lambda f: None
+mode = sys.argv.pop(1)
+sys.argv[0] = "my_batch.py" if mode == "script" else "pricedin"
 atexit.register(lambda: print("exit handler ran", file=sys.stderr, flush=True))
-if sys.argv[1] == "profiled":
+if mode == "profiled":
     sys.setprofile(lambda *a: None)
-    sys.argv.pop(1)
-    from engine.cli import main
-    try:
-        main()
-    finally:
-        sys.setprofile(None)
-        print("teardown reached", file=sys.stderr, flush=True)
-else:
-    sys.argv.pop(1)
-    from engine.cli import main
-    try:
-        main()
-    finally:
-        print("teardown reached", file=sys.stderr, flush=True)  # only if main() returned or raised
+from engine.cli import main
+try:
+    main()
+finally:
+    sys.setprofile(None)
+    print("teardown reached", file=sys.stderr, flush=True)
 """
 
 
@@ -48,14 +38,10 @@ def config(tmp_path_factory):
     return str(p)
 
 
-def _pricedin(mode, *args):
-    return subprocess.run([sys.executable, "-c", _DRIVER, mode, *args], capture_output=True, text=True, cwd=ROOT,
-                          timeout=300)
-
-
-def _teardown_mark(mode, *args):
-    """(status, stdout, stderr) of the command, and whether the interpreter went on after main() returned."""
-    p = _pricedin(mode, *args)
+def _command(mode, *args):
+    """(status, stdout, stderr) of ``pricedin ARGS`` run by :data:`_DRIVER` in ``mode``, in a fresh process."""
+    p = subprocess.run([sys.executable, "-c", _DRIVER, mode, *args], capture_output=True, text=True, cwd=ROOT,
+                       timeout=300)
     return p.returncode, p.stdout, p.stderr
 
 
@@ -64,10 +50,10 @@ def test_a_finished_run_ends_at_once_with_its_output_its_file_and_its_exit_handl
     import xarray as xr
 
     out = tmp_path / "run.nc"
-    code, stdout, stderr = _teardown_mark("plain", "run", config, "--paths", "64", "--quiet", "--out", str(out))
+    code, stdout, stderr = _command("plain", "run", config, "--paths", "64", "--quiet", "--out", str(out))
     assert code == 0, stderr
     # the whole report: the same as with the ordinary exit (a profiled process), but for the elapsed time
-    code2, stdout2, _ = _teardown_mark("profiled", "run", config, "--paths", "64", "--quiet")
+    code2, stdout2, _ = _command("profiled", "run", config, "--paths", "64", "--quiet")
     assert code2 == 0 and "P(today's price is justified)" in stdout
     assert stdout.splitlines()[-1] == f"results written to {out}"
     assert [ln for ln in stdout.splitlines()[:-1] if "elapsed" not in ln] == \
@@ -82,17 +68,17 @@ def test_a_finished_run_ends_at_once_with_its_output_its_file_and_its_exit_handl
 def test_statuses_are_kept_and_a_profiler_gets_the_ordinary_exit(config, tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text("[company]\nname = 1\n")
-    code, _, stderr = _teardown_mark("plain", "validate", str(bad))
+    code, _, stderr = _command("plain", "validate", str(bad))
     assert code == 2 and stderr.startswith("error: ") and "exit handler ran" in stderr
     assert "teardown reached" not in stderr
-    code, stdout, stderr = _teardown_mark("plain", "--version")
+    code, stdout, stderr = _command("plain", "--version")
     assert code == 0 and "pricedin" in stdout and "teardown reached" not in stderr
     # with a profile hook (python -m cProfile) the process goes on after main() to print or save its profile
-    code, stdout, stderr = _teardown_mark("profiled", "--version")
+    code, stdout, stderr = _command("profiled", "--version")
     assert code == 0 and "pricedin" in stdout
     assert "teardown reached" in stderr and "exit handler ran" in stderr
     # a script that calls main() itself gets its SystemExit back too
-    code, stdout, stderr = _teardown_mark("script", "--version")
+    code, stdout, stderr = _command("script", "--version")
     assert code == 0 and "pricedin" in stdout and "teardown reached" in stderr
 
 
