@@ -16,7 +16,8 @@ import sys
 
 import click
 
-from ._cli_support import EXIT_CLOSED_PIPE, MAX_SEED, closed_pipe, end_process, flag_words, options, stdout_is_devnull  # noqa: F401,E501
+from ._cli_support import (EXIT_CLOSED_PIPE, MAX_SEED, closed_pipe, end_process, flag_words,  # noqa: F401
+                           options, stdout_is_devnull)
 from .views import tables
 from .views.format import json_safe
 from .views.progress import ProgressBar as _progress

@@ -1508,7 +1508,7 @@ _SCHEMA_REBUILT: list = []
 
 
 def _schema_models_rebuilt() -> None:
-    """Rebuild the config models once, so that their JSON Schema carries the descriptions of :func:`_attach_descriptions`."""
+    """Rebuild the config models once, so that their JSON Schema carries the fields' descriptions."""
     if not _SCHEMA_REBUILT:
         for m in (Growth, Churn, RevenueShock, SegmentMarket, Share, *_section_models().values(), Config):
             m.model_rebuild(force=True)

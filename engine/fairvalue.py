@@ -292,7 +292,8 @@ def _location_shifts(specs: dict) -> bool:
 
 
 def _run_draws(table, run, n: int):
-    """The drawn inputs of ``run``'s first ``n`` paths, (n_drawn, n) in ``table.drawn`` order; None if one is missing."""
+    """The drawn inputs of ``run``'s first ``n`` paths: n_drawn arrays (n,) in ``table.drawn`` order; None if one is
+    missing."""
     from .variables import param_var_name
 
     names = [param_var_name(table.keys[c]) for c in table.drawn]
