@@ -122,6 +122,11 @@ def main():
     """
     if "COLUMNS" not in os.environ and not sys.stdout.isatty():
         os.environ["COLUMNS"] = "160"  # piped or saved output: wide enough that tables do not truncate
+    if _is_process_entry() and "numpy" not in sys.modules:
+        # one OpenBLAS thread unless the user says otherwise: the commands' linear algebra is a few small
+        # matrices (the copula's), and numpy's and scipy's OpenBLAS each start a pool of threads as they load
+        # (some 0.1 s of start-up measured on 2 cores, more with more cores). Results do not depend on it.
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
 def _warn(message: str) -> None:

@@ -94,3 +94,22 @@ def test_only_the_command_itself_ends_its_process(monkeypatch, argv0, entry):
 
     monkeypatch.setattr(sys, "argv", [argv0, "run"])
     assert _is_process_entry() is entry
+
+
+@pytest.mark.slow
+def test_the_command_starts_numpy_with_one_openblas_thread_unless_told(config):
+    """numpy is not imported before the group's callback sets OPENBLAS_NUM_THREADS=1; a user's value is kept."""
+    import os
+
+    probe = ("import atexit, os, sys; sys.argv[0] = 'pricedin'; "
+             "atexit.register(lambda: print('threads', os.environ.get('OPENBLAS_NUM_THREADS'), "
+             "'numpy' in sys.modules, file=sys.stderr, flush=True)); "
+             "from engine.cli import main; main()")
+    for given, want in ((None, "1"), ("3", "3")):
+        env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+        if given:
+            env["OPENBLAS_NUM_THREADS"] = given
+        p = subprocess.run([sys.executable, "-c", probe, "validate", config], capture_output=True, text=True,
+                           cwd=ROOT, env=env, timeout=300)
+        assert p.returncode == 0, p.stderr
+        assert f"threads {want} True" in p.stderr  # numpy was imported by the command, after the setting
