@@ -73,6 +73,8 @@ def split(config: str = str(ROOT / "configs" / "zhipu.toml"), paths: int = 100_0
     Returns ``{"config", "paths", "phases": {name: seconds}, "total_s", "cpu_phases": {name: seconds}, "cpu_s",
     "modules": {package: bool}}``.
     """
+    if "numpy" not in sys.modules:  # as the command does (engine.cli.main): one OpenBLAS thread unless told
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     phases: dict = {}
     cpu: dict = {}
     t = [time.perf_counter(), time.process_time()]
