@@ -16,7 +16,8 @@ import sys
 
 import click
 
-from ._cli_support import EXIT_CLOSED_PIPE, MAX_SEED, closed_pipe, flag_words, options, stdout_is_devnull  # noqa: F401
+from ._cli_support import (EXIT_CLOSED_PIPE, MAX_SEED, closed_pipe, end_process, flag_words,  # noqa: F401
+                           options, stdout_is_devnull)
 from .views import tables
 from .views.format import json_safe
 from .views.progress import ProgressBar as _progress
@@ -78,10 +79,10 @@ class _Main(click.Group):
         except BrokenPipeError:
             closed_pipe()
 
-    def main(self, *args, **kwargs):
+    def main(self, args=None, *rest, **kwargs):
         was_devnull = stdout_is_devnull()
         try:
-            return super().main(*args, **kwargs)
+            return super().main(args, *rest, **kwargs)
         except SystemExit as e:
             # rich handles a closed pipe itself (Console.on_broken_pipe): stdout pointed at devnull, then exit 1
             if e.code == 1 and not was_devnull and stdout_is_devnull():
@@ -92,7 +93,20 @@ class _Main(click.Group):
                 closed_pipe()
             except (OSError, ValueError, AttributeError):
                 pass
+            if args is None and _is_process_entry():
+                end_process(e.code)
             raise
+
+
+def _is_process_entry() -> bool:
+    """Whether this process is the ``pricedin`` command itself (its console script, or ``python -m engine.cli``).
+
+    Not a notebook, a test runner or a script that calls :func:`main` and goes on after it.
+    """
+    first = sys.argv[0] if sys.argv else ""
+    name = os.path.basename(first).lower()
+    return name in ("pricedin", "pricedin.exe", "pricedin-script.py") or (
+        bool(first) and os.path.abspath(first) == os.path.abspath(__file__))
 
 
 @click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
@@ -108,6 +122,11 @@ def main():
     """
     if "COLUMNS" not in os.environ and not sys.stdout.isatty():
         os.environ["COLUMNS"] = "160"  # piped or saved output: wide enough that tables do not truncate
+    if _is_process_entry() and "numpy" not in sys.modules:
+        # one OpenBLAS thread unless the user says otherwise: the commands' linear algebra is a few small
+        # matrices (the copula's), and numpy's and scipy's OpenBLAS each start a pool of threads as they load
+        # (some 0.1 s of start-up measured on 2 cores, more with more cores). Results do not depend on it.
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
 def _warn(message: str) -> None:

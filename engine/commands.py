@@ -150,7 +150,8 @@ def run_summary(ds, cfg, conv: Optional[dict] = None, implied_paths: int = 20_00
     Parameters
     ----------
     ds : xarray.Dataset
-        The run's results.
+        The run's results, simulated in this process (:func:`simulate_run`): its first paths stand in for
+        the implied cost of capital's unshifted re-run (:func:`engine.fairvalue.implied_for_run`).
     cfg : Config
         The run's config (for the figures' re-runs).
     conv : dict, optional
@@ -170,9 +171,7 @@ def run_summary(ds, cfg, conv: Optional[dict] = None, implied_paths: int = 20_00
     dict
         :func:`engine.summary.summary_dict` plus ``"convergence"`` and ``"plots"`` where given.
     """
-    from .summary import summary_dict as summarize
-
-    summary = summarize(ds, implied=implied_paths > 0, implied_paths=implied_paths or None, threads=threads)
+    summary = _fresh_run_summary(ds, implied_paths, threads)
     if conv is not None:
         summary["convergence"] = conv
     if plot_dir:
@@ -181,6 +180,23 @@ def run_summary(ds, cfg, conv: Optional[dict] = None, implied_paths: int = 20_00
         written = save_set(ds, cfg.with_inputs({"simulation.seed": int(ds.attrs["seed"])}), plot_dir, threads,
                            option=plot_option)
         summary["plots"] = [str(w) for w in written]
+    return summary
+
+
+def _fresh_run_summary(ds, implied_paths: int, threads: Optional[int]) -> dict:
+    """:func:`engine.summary.summary_dict` of a run just simulated in this process, implied cost of capital included.
+
+    The same dict as ``summary_dict(ds, implied=implied_paths > 0, implied_paths=implied_paths)``, to the bit;
+    the implied cost of capital's unshifted re-run and its draws are the run's own first paths
+    (:func:`engine.fairvalue.implied_for_run` with ``reuse_run``).
+    """
+    from .summary import summary_dict as summarize
+
+    summary = summarize(ds, implied=False, threads=threads)
+    if implied_paths > 0 and "config_toml" in ds.attrs:
+        from .fairvalue import implied_for_run
+
+        summary["implied_cost_of_capital"] = implied_for_run(ds, implied_paths, threads, reuse_run=True)
     return summary
 
 
@@ -232,17 +248,16 @@ def batch_rows(configs: Sequence, dss: Sequence, implied_paths: int = 20_000,
     configs : sequence of str or Path
         The config files, in the order of ``dss``.
     dss : sequence of xarray.Dataset
-        The results of each config.
+        The results of each config, simulated in this session (their first paths stand in for the implied
+        cost of capital's unshifted re-runs, :func:`engine.fairvalue.implied_for_run`).
     implied_paths : int
         Paths of the implied cost of capital re-runs; 0 skips them.
     threads : int, optional
         Worker threads of those re-runs.
     """
-    from .summary import summary_dict as summarize
-
     rows = []
     for path, ds in zip(configs, dss):
-        s = summarize(ds, implied=implied_paths > 0, implied_paths=implied_paths or None, threads=threads)
+        s = _fresh_run_summary(ds, implied_paths, threads)
         s["config"] = str(path)
         rows.append(s)
     return rows

@@ -1491,14 +1491,28 @@ def _describe(key: str, finfo) -> str:
 
 
 def _attach_descriptions() -> None:
-    """Set every config field's ``description`` from :data:`_FIELD_DOCS` (used by the JSON Schema)."""
+    """Set every config field's ``description`` from :data:`_FIELD_DOCS` (read by the JSON Schema).
+
+    Only the fields' ``description`` is set (at import; validation never reads it); the models whose JSON
+    Schema shows it are rebuilt by :func:`_schema_models_rebuilt`, when a schema is first asked for (a
+    rebuild of the config models takes some 30 ms that a run does not need).
+    """
     for key, model, name in _field_paths():
         model.model_fields[name].description = _describe(key, model.model_fields[name])
     for section, model in _section_models().items():
         if section in _FIELD_DOCS and _FIELD_DOCS[section][2]:
             Config.model_fields[section].description = _FIELD_DOCS[section][2]
-    for m in (Growth, Churn, RevenueShock, SegmentMarket, Share, *_section_models().values(), Config):
-        m.model_rebuild(force=True)
+
+
+_SCHEMA_REBUILT: list = []
+
+
+def _schema_models_rebuilt() -> None:
+    """Rebuild the config models once, so that their JSON Schema carries the fields' descriptions."""
+    if not _SCHEMA_REBUILT:
+        for m in (Growth, Churn, RevenueShock, SegmentMarket, Share, *_section_models().values(), Config):
+            m.model_rebuild(force=True)
+        _SCHEMA_REBUILT.append(True)
 
 
 
@@ -1512,6 +1526,7 @@ def config_json_schema() -> dict:
     dict
         ``Config.model_json_schema()`` with a title and ``$schema``.
     """
+    _schema_models_rebuilt()
     s = Config.model_json_schema()
     s["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     s["title"] = "pricedin config"

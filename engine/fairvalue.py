@@ -33,7 +33,8 @@ import numpy as np
 from ._stats import mean_sd
 from .errors import InputError
 
-__all__ = ["fair_value_ratio", "ratio_from_moments", "expected_irr", "implied_cost_of_capital", "reported_revenue", "ev_sales_today",
+__all__ = ["fair_value_ratio", "ratio_from_moments", "expected_irr", "implied_cost_of_capital", "implied_for_run",
+           "reported_revenue", "ev_sales_today",
            "peer_values", "fair_value", "SHIFTED_KEYS", "IMPLIED_PATHS", "RATE_RANGE"]
 
 #: Most paths of the re-runs that solve for the implied cost of capital (the run's first paths, same seed).
@@ -290,27 +291,52 @@ def _location_shifts(specs: dict) -> bool:
     return all(type(spec).shifted is DistributionSpec.shifted for spec in specs.values())
 
 
-def _shifted_draws(cfg, specs: dict, n: int, seed: int):
+def _run_draws(table, run, n: int):
+    """The drawn inputs of ``run``'s first ``n`` paths: n_drawn arrays (n,) in ``table.drawn`` order; None if one is
+    missing."""
+    from .variables import param_var_name
+
+    names = [param_var_name(table.keys[c]) for c in table.drawn]
+    if not all(name in run for name in names):
+        return None
+    return [np.asarray(run[name].values[:n], dtype=np.float64) for name in names]
+
+
+def _shifted_draws(base, specs: dict, n: int, run=None):
     """theta_fn(d) for :func:`engine.simulate.simulate`: the base run's parameter draws with the shifted columns + d.
 
-    The draws do not depend on d (common random numbers), so they are made once per block
-    and reused by every evaluation of the implied-rate search; a location-shifted input's
-    quantile at the same uniform is its base draw + d. Returns None where that does not hold
-    (a shifted lognormal) or the parameter layout is not the one expected; the search then
-    re-draws per evaluation.
+    ``base`` is the config of the re-runs (``simulation.paths`` = ``n`` and the run's seed). The draws do
+    not depend on d (common random numbers), so they are made once per block and reused by every
+    evaluation of the implied-rate search; a location-shifted input's quantile at the same uniform is its
+    base draw + d. With ``run`` (see ``base_run`` of :func:`implied_cost_of_capital`) they are its stored
+    draws (``param_*``), not drawn again. Returns None where that does not hold (a shifted lognormal) or
+    the parameter layout is not the one expected; the search then re-draws per evaluation.
     """
-    from .simulate import ParameterTable, _Plan, run_config
+    from .simulate import ParameterTable, _Plan
 
     if not _location_shifts(specs):
         return None
-    base = run_config(cfg, n, seed)
     table = ParameterTable(base)
     cols = [table.column(k) for k in specs if k in table.keys]
     if len(cols) != len(specs):
         return None
-    plan = _Plan(base, table)
     B = base.simulation.block_size
-    blocks = [plan.theta(b, min(B, n - b * B)) for b in range((n + B - 1) // B)]
+    bounds = [(b * B, min(n, (b + 1) * B)) for b in range((n + B - 1) // B)]
+    stored = None if run is None else _run_draws(table, run, n)
+    if stored is not None:  # the rows of plan.theta, from the run: base_row with the drawn columns set
+        blocks = []
+        for lo, hi in bounds:
+            draws = np.empty((hi - lo, len(table.drawn)))
+            for j, col in enumerate(stored):
+                draws[:, j] = col[lo:hi]
+            theta = np.empty((hi - lo, len(table.specs)))
+            theta[:] = table.base_row
+            if table.drawn:
+                theta[:, table.drawn] = draws
+            blocks.append((theta, draws))
+    else:
+        plan = _Plan(base, table)
+        blocks = [plan.theta(b, hi - lo) for b, (lo, hi) in enumerate(bounds)]
     drawn = [table.drawn.index(c) if c in table.drawn else -1 for c in cols]
 
     def theta_fn_for(d: float):
@@ -329,7 +355,8 @@ def _shifted_draws(cfg, specs: dict, n: int, seed: int):
 
 
 def implied_cost_of_capital(cfg, paths: Optional[int] = None, seed: Optional[int] = None,
-                            threads: Optional[int] = None, xtol: float = 1e-9, reuse_draws: bool = True) -> dict:
+                            threads: Optional[int] = None, xtol: float = 1e-9, reuse_draws: bool = True,
+                            base_run=None) -> dict:
     """The discount rate at which the mean DCF value equals today's price.
 
     The whole cost-of-capital path is moved by a common shift d: the distributions of
@@ -375,6 +402,12 @@ def implied_cost_of_capital(cfg, paths: Optional[int] = None, seed: Optional[int
     reuse_draws : bool
         Reuse the base draws in every evaluation (default); False re-draws each
         shifted config (the reference the reuse is tested against).
+    base_run : xarray.Dataset, optional
+        A run of ``cfg`` with ``seed``, made by this engine, whose first ``paths``
+        paths are the unshifted re-run's paths (:func:`implied_for_run` says
+        when): the mean of their ``value_per_share`` is that re-run (d = 0; it
+        still counts as an evaluation) and their ``param_*`` are the draws that
+        every evaluation reuses. The same numbers as without it, to the bit.
 
     Returns
     -------
@@ -385,17 +418,26 @@ def implied_cost_of_capital(cfg, paths: Optional[int] = None, seed: Optional[int
         means); ``keys`` (the keys moved); ``bracket`` [d_lo, d_hi] searched;
         ``mean_value_at_bracket`` {low, high} [value unit] (when no root);
         ``mean_value_check`` [value unit] at the root; ``paths``, ``seed``,
-        ``evaluations`` (re-runs); ``draws_reused`` (bool); ``note`` (why there is no
-        root), ``method``.
+        ``evaluations`` (the shifts d evaluated, each a re-run but d = 0 with
+        ``base_run``); ``draws_reused`` (bool); ``note`` (why there is no root),
+        ``method``.
+
+    Raises
+    ------
+    engine.errors.InputError
+        ``paths`` < 1, or ``base_run`` holds fewer than ``paths`` paths.
     """
     from scipy.optimize import brentq
 
-    from .simulate import simulate
+    from .simulate import run_config, simulate
 
     n = int(min(cfg.simulation.paths, IMPLIED_PATHS) if paths is None else paths)
     if n < 1:
         raise InputError(f"`paths` = {paths}: the implied cost of capital needs at least 1 path")
     seed = int(cfg.simulation.seed if seed is None else seed)
+    if base_run is not None and int(base_run.sizes["path"]) < n:
+        raise InputError(f"`base_run` holds {int(base_run.sizes['path']):,} paths; the implied cost of capital's "
+                         f"re-runs have {n:,}: pass a run of at least {n:,} paths, or None")
     specs = _shifted_specs(cfg)
     lows = [spec.draw_range()[0] for spec in specs.values()]
     highs = [spec.draw_range()[1] for spec in specs.values()]
@@ -406,15 +448,20 @@ def implied_cost_of_capital(cfg, paths: Optional[int] = None, seed: Optional[int
         d_lo = max(d_lo, t.min_spread + float(t.growth.median()) - float(w.median()) + 1e-6)
     price = float(cfg.price)
     cache: dict = {}
-    theta_for = _shifted_draws(cfg, specs, n, seed) if reuse_draws else None
+    if base_run is not None:
+        cache[0.0] = float(np.mean(np.asarray(base_run["value_per_share"].values[:n], dtype=np.float64)))
+    base = run_config(cfg, n, seed)  # the config of every re-run: n paths, the run's seed
+    theta_for = _shifted_draws(base, specs, n, base_run) if reuse_draws else None
 
     def mean_value(d: float) -> float:
         if d not in cache:
-            c = cfg.with_inputs(_shift_inputs(specs, d)) if d != 0.0 else cfg
-            kw = {}
             if theta_for is not None:
-                kw["theta_fn"] = theta_for(d)
-            ds = simulate(c, paths=n, seed=seed, threads=threads, **kw)
+                # the shift lives in theta alone (the shifted keys are theta columns; the kernel's options
+                # do not read them), so the base config serves every d: no shifted config is built
+                ds = simulate(base, threads=threads, theta_fn=theta_for(d))
+            else:
+                c = base.with_inputs(_shift_inputs(specs, d)) if d != 0.0 else base
+                ds = simulate(c, threads=threads)
             cache[d] = float(np.mean(ds["value_per_share"].values))
         return cache[d]
 
@@ -448,6 +495,54 @@ def implied_cost_of_capital(cfg, paths: Optional[int] = None, seed: Optional[int
     out.update({"shift": d, "rate": base_i + d, "mature_rate": base_m + d, "mean_value_check": mean_value(d),
                 "evaluations": len(cache)})
     return out
+
+
+def implied_for_run(ds, paths: int = IMPLIED_PATHS, threads: Optional[int] = None, reuse_run: bool = False) -> dict:
+    """:func:`implied_cost_of_capital` of a run, as :func:`fair_value` with ``implied=True`` gives it.
+
+    The re-runs use the config stored in ``ds`` (``config_toml``), its seed and the
+    first min(P, ``paths``) paths. With ``reuse_run`` the unshifted re-run (d = 0) is
+    not made: its values are the run's own first paths, which are that re-run's paths
+    under the seed contract when the run has random sampling (a run of n paths is the
+    prefix of a longer one) or when the re-runs take every path of the run (a Latin
+    hypercube or copula-reordered design is built per block of its own size, so
+    otherwise its prefix is not a shorter run); the run's stored draws (``param_*``)
+    are then those of every re-run too. The result is the same to the bit, with one
+    re-run fewer and no parameter draws made again.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A run's results (dim ``path``, P paths; attrs ``config_toml`` and ``seed``).
+    paths : int
+        Most paths of each re-run (:data:`IMPLIED_PATHS`).
+    threads : int, optional
+        Worker threads of the re-runs (results do not depend on it).
+    reuse_run : bool
+        ``ds`` was simulated by this engine, in this process, from its stored
+        config (``pricedin run``); False for results read from a file, which an
+        older engine may have written.
+
+    Returns
+    -------
+    dict
+        As :func:`implied_cost_of_capital`.
+
+    Raises
+    ------
+    engine.errors.InputError
+        ``ds`` holds no config, or ``paths`` < 1.
+    """
+    from .sensitivity import config_of
+
+    cfg = config_of(ds)
+    n = min(int(ds.sizes["path"]), int(paths))
+    base = None
+    if reuse_run and n >= 1 and (n == int(ds.sizes["path"]) or cfg.simulation.sampling.value == "random"):
+        ids = np.asarray(ds["path"].values[:n]) if "path" in ds.coords else None
+        if ids is not None and np.array_equal(ids, np.arange(n)):  # the run's first paths, not a selection
+            base = ds
+    return implied_cost_of_capital(cfg, paths=n, seed=int(ds.attrs["seed"]), threads=threads, base_run=base)
 
 
 def fair_value(ds, cfg=None, implied: bool = False, implied_paths: Optional[int] = None,

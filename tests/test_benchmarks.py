@@ -216,6 +216,15 @@ def test_startup_split_phases_add_up_in_a_fresh_process():
     assert d["modules"]["numba"] and d["modules"]["xarray"] and not d["modules"]["matplotlib"]
 
 
+def test_startup_command_times_the_command_in_fresh_processes():
+    """benchmarks.startup --command runs the real command (and a bare interpreter) and reports the best times."""
+    from benchmarks.startup import command
+
+    d = command(paths=64, runs=1)
+    assert d["paths"] == 64 and d["runs"] == 1 and d["config"].endswith("zhipu.toml")
+    assert d["command_s"] > d["python_s"] > 0 and d["command_cpu_s"] > 0
+
+
 def test_lazy_api_names_resolve_and_the_functions_shadow_their_modules():
     import importlib
     import importlib.metadata

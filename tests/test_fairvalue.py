@@ -236,3 +236,113 @@ def test_cli_batch_shows_ratio_and_ev_sales(config_file, tmp_path):
     assert "E[value]/price" in r.output and "EV/Sales today" in r.output
     assert "1.602x" in r.output and "0.801x" in r.output
     assert "1.0x" in r.output and "2.0x" in r.output  # EV/Sales today: 1,000 / 1,000 and 2,000 / 1,000
+
+
+# --------------------------------------------------------------------------- the run's first paths as the d = 0 re-run
+
+
+def _count_simulate(monkeypatch):
+    """Count the calls of engine.simulate.simulate (the implied cost of capital's re-runs)."""
+    import importlib
+
+    sim = importlib.import_module("engine.simulate")  # the module (``engine.simulate`` is also the function)
+    calls = []
+    real = sim.simulate
+
+    def counted(*a, **kw):
+        calls.append(kw.get("paths"))
+        return real(*a, **kw)
+
+    monkeypatch.setattr(sim, "simulate", counted)
+    return calls
+
+
+def _ai_peer_with_a_root():
+    from engine.config import load_config
+
+    return load_config(CONFIGS / "ai_peer.toml").with_inputs({"market.market_cap": 12_000})
+
+
+@pytest.mark.parametrize("run_paths", [600, 1500])
+def test_implied_for_run_takes_the_unshifted_re_run_from_the_run_and_gives_the_same_bits(monkeypatch, run_paths):
+    """Random sampling: the run's first 600 paths are the d = 0 re-run (the prefix property), so the result
+    is the re-runs' to the bit with one re-run fewer, whether the run has more paths (1,500) or as many."""
+    from engine.fairvalue import implied_for_run
+
+    ds = simulate(_ai_peer_with_a_root(), paths=run_paths, seed=7)
+    calls = _count_simulate(monkeypatch)
+    ref = implied_cost_of_capital(_ai_peer_with_a_root(), paths=600, seed=7)
+    n_ref = len(calls)
+    calls.clear()
+    got = implied_for_run(ds, paths=600, reuse_run=True)
+    assert -0.05 < ref["shift"] < 0  # a root: brentq ran on the reused value too
+    assert got == ref  # every key, bit for bit (evaluations included: d = 0 counts as one)
+    assert len(calls) == n_ref - 1 == ref["evaluations"] - 1
+    calls.clear()
+    assert implied_for_run(ds, paths=600) == ref and len(calls) == n_ref  # without reuse_run: all re-run
+
+
+def test_implied_for_run_re_runs_a_latin_hypercube_prefix_and_takes_a_whole_run(monkeypatch):
+    """A Latin hypercube design is built per block of its own size: 600 of 1,500 paths are not a 600-path
+    run, so d = 0 is re-run; when the re-runs take all of the run's paths the run is reused."""
+    from engine.fairvalue import implied_for_run
+
+    cfg = _ai_peer_with_a_root().with_inputs({"simulation.sampling": "lhs"})
+    ds = simulate(cfg, paths=1500, seed=7)
+    assert not np.array_equal(ds["value_per_share"].values[:600],
+                              simulate(cfg, paths=600, seed=7)["value_per_share"].values)  # no prefix property
+    calls = _count_simulate(monkeypatch)
+    ref = implied_cost_of_capital(cfg, paths=600, seed=7)
+    n_ref = len(calls)
+    calls.clear()
+    assert implied_for_run(ds, paths=600, reuse_run=True) == ref and len(calls) == n_ref
+    whole = simulate(cfg, paths=600, seed=7)
+    calls.clear()
+    ref_whole = implied_cost_of_capital(cfg, paths=600, seed=7)
+    n_whole = len(calls)
+    calls.clear()
+    assert implied_for_run(whole, paths=20_000, reuse_run=True) == ref_whole and len(calls) == n_whole - 1
+
+
+def test_implied_for_run_without_a_root_says_none_as_the_re_runs_do():
+    """Zhipu's reviewed config has no root: the same note and bracket values with the run's first paths."""
+    from engine.config import load_config
+    from engine.fairvalue import implied_for_run
+
+    cfg = load_config(CONFIGS / "zhipu.toml")
+    ds = simulate(cfg, paths=800, seed=3)
+    got = implied_for_run(ds, paths=500, reuse_run=True)
+    ref = implied_cost_of_capital(cfg, paths=500, seed=3)
+    assert got["rate"] is None and "no root" in got["note"]
+    assert got == ref and got["evaluations"] == 3
+
+
+def test_implied_cost_of_capital_refuses_a_base_run_shorter_than_its_re_runs():
+    cfg = config_from_dict(base_dict())
+    with pytest.raises(InputError, match="base_run` holds 10 paths"):
+        implied_cost_of_capital(cfg, paths=64, base_run=simulate(cfg, paths=10))
+
+
+def test_implied_for_run_draws_no_parameters_again(monkeypatch):
+    """With the run reused its stored draws (param_*) feed every re-run: no block's parameters are drawn."""
+    from engine._plan import Plan
+    from engine.fairvalue import implied_for_run
+
+    cfg = _ai_peer_with_a_root()
+    ds = simulate(cfg, paths=900, seed=5)
+    ref = implied_cost_of_capital(cfg, paths=700, seed=5)
+    drawn = []
+    real = Plan.theta
+    monkeypatch.setattr(Plan, "theta", lambda self, b, n: drawn.append(n) or real(self, b, n))
+    assert implied_for_run(ds, paths=700, reuse_run=True) == ref and drawn == []
+    assert implied_for_run(ds, paths=700) == ref and drawn == [700]  # without it the draws are made once
+
+
+def test_implied_for_run_reuses_a_run_of_several_blocks():
+    """Blocks of 256 paths: the re-runs' 700 paths are the run's first three blocks, the last one partial."""
+    from engine.fairvalue import implied_for_run
+
+    cfg = _ai_peer_with_a_root().with_inputs({"simulation.block_size": 256})
+    ds = simulate(cfg, paths=1000, seed=11)
+    ref = implied_cost_of_capital(cfg, paths=700, seed=11)
+    assert ref["rate"] is not None and implied_for_run(ds, paths=700, reuse_run=True) == ref
