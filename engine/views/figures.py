@@ -170,9 +170,9 @@ def _hist(ds, ax):
     _legend_outside(ax, fig)
     _title(ds, f"distribution of {_noun(ds)}", ax)
     ax.text(0.5, 1.0, f"P(justified, DCF) = {100 * pr['estimate']:.3g}% (SE {se}; Wilson 95% "
-            f"[{100 * pr['ci95_low']:.3g}%, {100 * pr['ci95_high']:.3g}%]); {tails}", transform=ax.transAxes,
-            fontsize=8, ha="center", va="bottom")
-    ax.set_title(ax.get_title() + "\n", fontfamily=ax.title.get_fontfamily())
+            f"[{100 * pr['ci95_low']:.3g}%, {100 * pr['ci95_high']:.3g}%]);\n{tails}", transform=ax.transAxes,
+            fontsize=8, ha="center", va="bottom")  # two lines: one is wider than the figure when P > 0
+    ax.set_title(ax.get_title() + "\n\n", fontfamily=ax.title.get_fontfamily())
 
 
 def _cdf(ds, ax):
