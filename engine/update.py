@@ -1563,10 +1563,12 @@ def reprice(ds, price: float) -> dict:
 
 
 def _fmt(x, fmt: str) -> str:
+    from .views.format import prob
+
     if x is None or not isinstance(x, (int, float)) or not math.isfinite(x):
         return "n/a"
     if fmt == "probability":
-        return "0%" if x == 0 else f"{100 * x:.3g}%"
+        return prob(x)
     if fmt == "fraction":
         return f"{100 * x:.1f}%"
     if fmt == "percentile":

@@ -187,3 +187,15 @@ def test_render_reprice_reads_the_label_from_the_unit_when_not_told(runs):
         render_reprice(r, c, per_share=told)
         txt = c.export_text()
         assert ("E[value per share] / price" if per_share else "E[equity value] / price") in txt
+
+
+def test_tiny_probabilities_print_without_an_exponent():
+    from engine.views.format import prob
+
+    assert prob(7.8e-24) == "<0.0000001%"  # a weighted estimate with its weight far from the reported figures
+    assert prob(1e-8) == "0.000001%"  # one path in 1e8
+    assert prob(1.234e-8) == "0.00000123%"
+    assert prob(3.1e-6) == "0.00031%"
+    assert prob(0.000384) == "0.0384%"
+    assert prob(0.0) == "0%"
+    assert all("e" not in prob(10.0 ** -k) for k in range(0, 12))

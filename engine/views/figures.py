@@ -29,7 +29,7 @@ from typing import Optional
 
 import numpy as np
 from ..errors import InputError
-from .format import unit_value_label
+from .format import prob, unit_value_label
 
 __all__ = ["KINDS", "hist", "cdf", "fan", "tornado", "convergence", "figure", "save", "save_set", "tick_label",
            "display_name", "wilson_band"]
@@ -169,8 +169,8 @@ def _hist(ds, ax):
     se = "n/a" if not math.isfinite(pr["se"]) else f"{100 * pr['se']:.2g}%"
     _legend_outside(ax, fig)
     _title(ds, f"distribution of {_noun(ds)}", ax)
-    ax.text(0.5, 1.0, f"P(justified, DCF) = {100 * pr['estimate']:.3g}% (SE {se}; Wilson 95% "
-            f"[{100 * pr['ci95_low']:.3g}%, {100 * pr['ci95_high']:.3g}%]);\n{tails}", transform=ax.transAxes,
+    ax.text(0.5, 1.0, f"P(justified, DCF) = {prob(pr['estimate'])} (SE {se}; Wilson 95% "
+            f"[{prob(pr['ci95_low'])}, {prob(pr['ci95_high'])}]);\n{tails}", transform=ax.transAxes,
             fontsize=8, ha="center", va="bottom")  # two lines: one is wider than the figure when P > 0
     ax.set_title(ax.get_title() + "\n\n", fontfamily=ax.title.get_fontfamily())
 
@@ -192,7 +192,7 @@ def _cdf(ds, ax):
     med = float(np.median(v))
     ax.axvline(price, color="crimson", lw=2, label=f"today's price {tick_label(price)}")
     ax.axvline(med, color="black", lw=1.2, ls="--", label=f"median {tick_label(med)}")
-    ax.axhline(below, color="grey", ls=":", lw=1, label=f"paths worth less than the price: {100 * below:.3g}%")
+    ax.axhline(below, color="grey", ls=":", lw=1, label=f"paths worth less than the price: {prob(below)}")
     ax.set_xlabel(f"{_noun(ds)} [{unit}]")
     ax.set_ylabel("cumulative probability [% of paths]")
     _legend_outside(ax, fig)
@@ -296,7 +296,7 @@ def _convergence(ds, ax):
     lo, hi = wilson_band(k, n)
     ax.fill_between(n, 100 * lo, 100 * hi, color="steelblue", alpha=0.3, label="Wilson 95% interval")
     ax.plot(n, 100 * p, color="navy", label="running estimate")
-    ax.axhline(100 * p[-1], color="black", lw=1, ls="--", label=f"final estimate {100 * p[-1]:.3g}%")
+    ax.axhline(100 * p[-1], color="black", lw=1, ls="--", label=f"final estimate {prob(float(p[-1]))}")
     ax.set_xscale("log")
     _money_axis(ax.xaxis)
     ax.set_xlabel("paths simulated [count]")

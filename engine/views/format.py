@@ -171,17 +171,30 @@ def pct(x: float, digits: int = 1) -> str:
     return "n/a" if not math.isfinite(x) else f"{100 * x:.{digits}f}%"
 
 
+#: Probabilities below this print as ``"<0.0000001%"`` (one path in a billion); the exact value is in ``--json``.
+PROB_FLOOR = 1e-9
+
+
 def prob(x: float) -> str:
     """A probability as a percentage with 3 significant digits (0.0384%, 3.11%); exactly 0 is '0%'.
 
-    >>> prob(0.000384), prob(0.0311), prob(0.0)
-    ('0.0384%', '3.11%', '0%')
+    A positive probability below :data:`PROB_FLOOR` (a weighted estimate whose weight sits on paths far from the
+    reported figures, e.g. 7.8e-24) prints as ``"<0.0000001%"``; none prints in exponent notation.
+
+    >>> prob(0.000384), prob(0.0311), prob(0.0), prob(7.8e-24), prob(1e-8), prob(1.234e-8)
+    ('0.0384%', '3.11%', '0%', '<0.0000001%', '0.000001%', '0.00000123%')
     """
     if x == 0:
         return "0%"
     if not math.isfinite(x):
         return "n/a"
-    return f"{100 * x:.3g}%"
+    if 0 < x < PROB_FLOOR:
+        return "<0.0000001%"
+    v = 100 * x
+    if abs(v) >= 1e-4:
+        return f"{v:.3g}%"
+    digits = 2 - math.floor(math.log10(abs(v)))  # 3 significant digits in fixed notation
+    return f"{v:.{digits}f}".rstrip("0").rstrip(".") + "%"
 
 
 def multiple(x: float) -> str:
