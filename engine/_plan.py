@@ -20,7 +20,7 @@ from typing import Optional, Union
 import numpy as np
 
 from .config import Config, GrowthMethod, MarginMethod, TerminalMethod, correlation_setup
-from .errors import InputError
+from .errors import InputError, InternalError
 from .model import layout as L
 from .sampling import block_seed, check_correlation, sample_parameters
 from .variables import GLOBAL_INPUTS, SEGMENT_INPUTS
@@ -347,6 +347,10 @@ class Plan:
         self.gm, self.iopt, self.fopt, self.closed = kernel_options(cfg)
         self.shock = base_shock(cfg)
         self.drawn_specs = [table.specs[i] for i in table.drawn]
+        #: Fixed theta columns that :func:`to_cash_flow_currency` changes in place: a reused theta buffer
+        #: gets them from ``base_row`` again in every block (see :meth:`theta`).
+        self.reset_columns = ([table.column(k) for k in PARITY_RATES if k in table.keys and
+                               table.column(k) not in table.drawn] if cfg.rate_parity is not None else [])
         names, spearman = correlation_setup(cfg)
         self.corr_pearson = None  # the copula's Pearson matrix (sample_parameters factors it)
         self.corr_index = None
@@ -356,8 +360,25 @@ class Plan:
             drawn_keys = [table.keys[i] for i in table.drawn]
             self.corr_index = np.array([drawn_keys.index(n) for n in names], dtype=np.int64)
 
-    def theta(self, block: int, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """Block ``block``'s parameters: ``theta`` (n, n_columns) and its drawn columns ``draws`` (n, n_drawn)."""
+    def theta(self, block: int, n: int, out: Optional[np.ndarray] = None,
+              out_filled: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Block ``block``'s parameters: ``theta`` (n, n_columns) and its drawn columns ``draws`` (n, n_drawn).
+
+        Parameters
+        ----------
+        block, n : int
+            The block number and its paths.
+        out : ndarray(float64), (m, n_columns), C-contiguous, m >= n, optional
+            A buffer to write ``theta`` into (its first ``n`` rows are returned): a run reuses one per
+            block in flight (:class:`engine._run.BufferPool`) instead of a fresh n x n_columns x 8
+            bytes (32 MiB at 65,536 paths and one segment's 61 columns) whose pages the kernel's
+            process would touch for the first time in every block. The values do not depend on it.
+        out_filled : bool
+            ``out`` holds this plan's fixed columns already (written by an earlier call with the
+            same ``out``, and only the drawn columns, the :data:`PARITY_RATES` columns and the
+            override columns changed since): only the drawn and the rate-parity columns are
+            written, not all n x n_columns values again.
+        """
         draws = sample_parameters(
             self.drawn_specs,
             n,
@@ -366,8 +387,18 @@ class Plan:
             self.corr_pearson,
             self.corr_index,
         )
-        theta = np.empty((n, len(self.table.specs)))
-        theta[:] = self.table.base_row
+        ncol = len(self.table.specs)
+        if out is None:
+            theta = np.empty((n, ncol))
+        else:
+            if out.ndim != 2 or out.shape[0] < n or out.shape[1] != ncol or not out.flags.c_contiguous:
+                raise InternalError(f"theta buffer of shape {out.shape}; expected (>= {n}, {ncol}), C-contiguous")
+            theta = out[:n]
+        if out is None or not out_filled:
+            theta[:] = self.table.base_row
+        else:
+            for col in self.reset_columns:  # changed in place after the draws (interest-rate parity)
+                theta[:, col] = self.table.base_row[col]
         if self.table.drawn:
             theta[:, self.table.drawn] = draws
         return theta, draws

@@ -21,7 +21,7 @@ from ._hugepage import no_hugepage_advice
 from ._plan import (DEFAULT_MEMORY_LIMIT, MemoryLimitError, ParameterTable, Plan, as_config, base_shock,
                     check_run_memory,
                     cached_plan, keep_paths_bytes, parameter_table, run_config)
-from ._run import compute_block, fill_block, observed_arrays, result_arrays, run_one_block, run_tasks
+from ._run import compute_block, fill_block, theta_pool, observed_arrays, result_arrays, run_one_block, run_tasks
 from .config import Config, check_overrides
 from .distributions import parse_number  # noqa: F401  (re-exported for callers)
 from .errors import InputError
@@ -165,14 +165,20 @@ def _run_and_assemble(cfg, table, plan, iopt_keep, over_cols, threads, progress,
     iopt = plan.iopt.copy()
     iopt[L.I_KEEP] = int(keep_paths)
 
+    pool = theta_pool(plan)
+
     # ---- run: each block writes into its views of the run's arrays
     def run_block(b: int) -> int:
         lo = b * B
         hi = min(P, lo + B)
         ko = keep_out[:, lo:hi] if keep_paths else keep_out
         ks = keep_seg[lo:hi] if keep_paths else keep_seg
+        buf = pool.take() if theta_fn is None else None
         fill_block(plan, iopt, b, hi - lo, out[:, lo:hi], flags[:, lo:hi], draws_all[:, lo:hi], ko, ks,
-                   theta_fn, over_cols, *((None, None) if obs_out is None else (obs_out[:, lo:hi], obs_seg[lo:hi])))
+                   theta_fn, over_cols, *((None, None) if obs_out is None else (obs_out[:, lo:hi], obs_seg[lo:hi])),
+                   theta_buf=buf)
+        if buf is not None:
+            pool.give(buf)
         return hi - lo
 
     t0 = time.perf_counter()
