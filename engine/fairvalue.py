@@ -390,7 +390,7 @@ def implied_cost_of_capital(cfg, paths: Optional[int] = None, seed: Optional[int
     """
     from scipy.optimize import brentq
 
-    from .simulate import simulate
+    from .simulate import simulate_arrays
 
     n = int(min(cfg.simulation.paths, IMPLIED_PATHS) if paths is None else paths)
     if n < 1:
@@ -414,8 +414,8 @@ def implied_cost_of_capital(cfg, paths: Optional[int] = None, seed: Optional[int
             kw = {}
             if theta_for is not None:
                 kw["theta_fn"] = theta_for(d)
-            ds = simulate(c, paths=n, seed=seed, threads=threads, **kw)
-            cache[d] = float(np.mean(ds["value_per_share"].values))
+            run = simulate_arrays(c, paths=n, seed=seed, threads=threads, variables=("value_per_share",), **kw)
+            cache[d] = float(np.mean(run["value_per_share"].values))
         return cache[d]
 
     base_i = float(cfg.cost_of_capital.initial.mean())
