@@ -811,7 +811,8 @@ def sample_parameters(specs: Sequence[Any], n: int, method: Any, seedseq: Any,
     -------
     numpy.ndarray of float64, shape (n, p)
         Column j holds draws of ``specs[j]``, in the input's units.
-        Deterministic given `seedseq`.
+        Deterministic given `seedseq`. The transpose of a C-contiguous
+        (p, n) array: each column is contiguous (``.T`` is a view).
 
     Raises
     ------
@@ -852,12 +853,16 @@ def sample_parameters(specs: Sequence[Any], n: int, method: Any, seedseq: Any,
             else:  # keep the design's strata / projections: reorder, do not transform
                 u = rank_correlate(u, copula_factor(sub), cols)
 
-    out = np.empty((n, p), dtype=np.float64)
+    # column by column on contiguous memory: each quantile function reads one contiguous row of u's
+    # transpose and writes one contiguous row of the (p, n) result (the same values as strided columns,
+    # elementwise, without a strided copy per call)
+    ut = np.ascontiguousarray(u.T)
+    out = np.empty((p, n), dtype=np.float64)
     col = 0
     for j, spec in enumerate(specs):
         if spec.is_fixed:
-            out[:, j] = spec.ppf(np.full(1, 0.5))[0]
+            out[j] = spec.ppf(np.full(1, 0.5))[0]
         else:
-            out[:, j] = spec.sample_ppf(u[:, col])
+            out[j] = spec.sample_ppf(ut[col])
             col += 1
-    return out
+    return out.T
