@@ -863,6 +863,50 @@ def sample_parameters(specs: Sequence[Any], n: int, method: Any, seedseq: Any,
         if spec.is_fixed:
             out[j] = spec.ppf(np.full(1, 0.5))[0]
         else:
-            out[j] = spec.sample_ppf(ut[col])
+            fast = _closed_form_ppf(spec, ut[col], out[j])
+            if not fast:
+                out[j] = spec.sample_ppf(ut[col])
             col += 1
     return out.T
+
+
+def _closed_form_ppf(spec: Any, u: np.ndarray, out: np.ndarray) -> bool:
+    """``spec.sample_ppf(u)`` into ``out`` for the uniform and triangular kinds, bit for bit, without scipy's
+    per-call overhead; False (nothing written) for any other kind.
+
+    scipy's ``rv_continuous.ppf`` computes, for u in the open interval (0, 1) (every draw of
+    :func:`draw_uniforms` is), ``_ppf(u, *shapes) * scale + loc``; ``uniform._ppf(q)`` is q and
+    ``triang._ppf(q, c)`` is ``where(q < c, sqrt(c q), 1 - sqrt((1 - c)(1 - q)))``. The same
+    operations on the frozen distribution's own ``c``, ``loc`` and ``scale``, then the same clip to the
+    exact support as :meth:`engine.distributions.DistributionSpec.ppf`, give the same bits
+    (tests/test_run_arrays.py checks it against ``sample_ppf``). ~4x faster than the frozen ``ppf``
+    at a block's 65,536 draws.
+
+    Parameters
+    ----------
+    spec : DistributionSpec
+        A drawn input's distribution.
+    u : ndarray(float64), (n,)
+        Uniforms in (0, 1), contiguous.
+    out : ndarray(float64), (n,)
+        Written with the quantiles (the input's units) when True is returned.
+    """
+    kind = getattr(spec, "kind", None)
+    if kind not in ("uniform", "triangular"):
+        return False
+    try:
+        kw = spec.dist().kwds
+        loc, scale = float(kw["loc"]), float(kw["scale"])
+        c = float(kw["c"]) if kind == "triangular" else 0.0
+    except (AttributeError, KeyError, TypeError):  # not the frozen form of _make_dist: scipy's own ppf
+        return False
+    if kind == "uniform":
+        np.multiply(u, scale, out=out)
+    else:
+        lo = np.sqrt(c * u)
+        hi = 1 - np.sqrt((1 - c) * (1 - u))
+        np.multiply(np.where(u < c, lo, hi), scale, out=out)
+    out += loc
+    a, b = spec.support()
+    np.clip(out, a, b, out=out)
+    return True
