@@ -110,7 +110,7 @@ def time_split(cfg, paths: int) -> dict:
     ppf), the compiled kernel (``simulate_block``), and the rest of ``simulate`` (allocation,
     the xarray Dataset), timed on the same paths."""
     from engine import _kernels as K
-    from engine._run import _kernel, observed_arrays, result_arrays
+    from engine._run import _kernel, observed_arrays, result_arrays, theta_pool
     from engine.simulate import ParameterTable, _Plan
 
     cfg = cfg.model_copy(update={"simulation": cfg.simulation.model_copy(update={"paths": int(paths)})})
@@ -119,6 +119,7 @@ def time_split(cfg, paths: int) -> dict:
     n_seg = len(cfg.segments)
     ko = np.empty((K.NK, 1, 1))
     ks = np.empty((1, 1, n_seg))
+    buf = theta_pool(plan).take()  # one reused theta buffer, as a run's thread has
 
     def block(b, n):
         # the arrays a run passes (padded result rows, the observed years): the specialisation a run uses,
@@ -126,7 +127,8 @@ def time_split(cfg, paths: int) -> dict:
         out, flags = result_arrays(n)
         obs_out, obs_seg = observed_arrays(n, cfg.n_observed_years, n_seg)
         t0 = time.perf_counter()
-        theta, _ = plan.theta(b, n)
+        theta, _ = plan.theta(b, n, out=buf["theta"], out_filled=buf["filled"])
+        buf["filled"] = True
         t1 = time.perf_counter()
         ids = np.arange(b * B, b * B + n, dtype=np.int64)
         _kernel(plan, plan.iopt, theta, ids, ids, cfg.n_steps, 0, out, flags, ko, ks, obs_out, obs_seg)
