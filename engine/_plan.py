@@ -172,10 +172,11 @@ MEMORY_MARGIN = 1.25
 _BASELINE = 64 * 2**20
 
 
-def run_memory(cfg: Config, paths: int, keep_paths: bool = False, threads: Optional[int] = None) -> dict:
+def run_memory(cfg: Config, paths: int, keep_paths: bool = False, threads: Optional[int] = None,
+               floats: Optional[int] = None, observed: bool = True) -> dict:
     """Estimated peak memory of an in-process run (:func:`engine.simulate` plus its report), before allocating.
 
-    The run holds, for all P paths, the result rows (15 float64 outputs, 5 int8 flags)
+    The run holds, for all P paths, the result rows (``NO`` = 19 float64 outputs, or ``floats``; 7 int8 flags)
     and the drawn inputs (float64 each), plus :data:`_OVERHEAD_PER_PATH` for the path
     coordinate and the report's temporaries; with ``keep_paths`` also the (path, time)
     arrays (:func:`keep_paths_bytes`), and always the observed fiscal years
@@ -198,6 +199,11 @@ def run_memory(cfg: Config, paths: int, keep_paths: bool = False, threads: Optio
         Whether the (path, time) variables are kept.
     threads : int, optional
         Worker threads (default: the CPU count).
+    floats : int, optional
+        Float64 outputs kept per path (default: all ``NO`` of them, as :func:`engine.simulate`;
+        :func:`engine.simulate.simulate_arrays` keeps fewer).
+    observed : bool
+        Whether the observed fiscal years are kept (:func:`engine.simulate.simulate_arrays` keeps none).
 
     Returns
     -------
@@ -209,13 +215,13 @@ def run_memory(cfg: Config, paths: int, keep_paths: bool = False, threads: Optio
     P = int(paths)
     table = ParameterTable(cfg)
     nd = len(table.drawn)
-    per_path = 8 * (L.NO + nd) + L.NL + _OVERHEAD_PER_PATH
+    per_path = 8 * ((L.NO if floats is None else int(floats)) + nd) + L.NL + _OVERHEAD_PER_PATH
     B = min(P, int(cfg.simulation.block_size))
     nblocks = -(-P // max(1, B)) if P else 0
     in_flight = max(1, min(int(threads or os.cpu_count() or 1), nblocks))
     per_block = B * (len(table.keys) + nd) * 8
     kept = keep_paths_bytes(cfg, P) if keep_paths else 0
-    observed = observed_bytes(cfg, P)
+    observed = observed_bytes(cfg, P) if observed else 0
     total = int((P * per_path + kept + observed + in_flight * per_block) * MEMORY_MARGIN) + _BASELINE
     return {"per_path": per_path, "per_block": per_block, "blocks_in_flight": in_flight, "kept": kept,
             "observed": observed, "total": total}
@@ -243,13 +249,16 @@ def _size(nbytes: float) -> str:
 
 
 def check_run_memory(cfg: Config, paths: int, keep_paths: bool = False, threads: Optional[int] = None,
-                     memory_limit: Optional[int] = None) -> dict:
+                     memory_limit: Optional[int] = None, floats: Optional[int] = None,
+                     observed: bool = True) -> dict:
     """Refuse an in-process run whose estimated peak (:func:`run_memory`) exceeds the memory limit.
 
     Parameters
     ----------
     memory_limit : int, optional
         Bytes; default: :func:`available_memory`.
+    floats, observed
+        What the run keeps, as :func:`run_memory`.
 
     Returns
     -------
@@ -263,7 +272,7 @@ def check_run_memory(cfg: Config, paths: int, keep_paths: bool = False, threads:
         paths, or ``out="RUN.zarr"`` (:func:`engine.distributed.run_blocks`), which holds
         one block a worker at a time.
     """
-    est = run_memory(cfg, paths, keep_paths, threads)
+    est = run_memory(cfg, paths, keep_paths, threads, floats, observed)
     limit = available_memory() if memory_limit is None else int(memory_limit)
     est["limit"] = limit
     if est["total"] > limit:

@@ -168,13 +168,17 @@ def simulate_arrays(
     """
     from . import __version__
 
-    cfg, table, plan, over_cols = _prepare(cfg, paths, seed, threads, False, memory_limit, shock, overrides)
+    if isinstance(variables, str):
+        variables = [variables]
+    n_floats = None if variables is None else len([v for v in OUT_ROWS if v in variables or v == "value_per_share"])
+    cfg, table, plan, over_cols = _prepare(cfg, paths, seed, threads, False, memory_limit, shock, overrides,
+                                           floats=n_floats, observed=False)
     names = {v.name for v in PATH_VARIABLES}
     params = {param_var_name(table.keys[c]) for c in table.drawn}
     if variables is None:
         floats, keep_draws = list(OUT_ROWS), True
     else:
-        variables = [variables] if isinstance(variables, str) else list(variables)
+        variables = list(variables)
         bad = [v for v in variables if v not in names and v not in params and v != "param_*"]
         if bad:
             raise InputError(f"variables: {', '.join(map(repr, bad))} not a per-path variable or drawn input of "
@@ -186,8 +190,11 @@ def simulate_arrays(
                            floats, keep_draws)
 
 
-def _prepare(cfg, paths, seed, threads, keep_paths, memory_limit, shock, overrides):
-    """The checks and the plan of a run: ``(cfg, table, plan, over_cols)`` (the start of :func:`simulate`)."""
+def _prepare(cfg, paths, seed, threads, keep_paths, memory_limit, shock, overrides, floats=None, observed=True):
+    """The checks and the plan of a run: ``(cfg, table, plan, over_cols)`` (the start of :func:`simulate`).
+
+    ``floats`` and ``observed`` say what the run keeps, for its memory estimate (:func:`engine._plan.run_memory`).
+    """
     cfg = run_config(as_config(cfg), paths, seed)
     P = cfg.simulation.paths
     B = cfg.simulation.block_size
@@ -201,7 +208,7 @@ def _prepare(cfg, paths, seed, threads, keep_paths, memory_limit, shock, overrid
                 f"{_size(need)}, over the limit of {_size(DEFAULT_MEMORY_LIMIT if memory_limit is None else memory_limit)}; "
                 "lower --paths or drop --keep-paths (summary results need no (path, time) arrays)"
             )
-    check_run_memory(cfg, P, keep_paths, threads, memory_limit)  # before any per-path array
+    check_run_memory(cfg, P, keep_paths, threads, memory_limit, floats, observed)  # before any per-path array
     # ---- plan
     table = ParameterTable(cfg)
     plan = Plan(cfg, table)

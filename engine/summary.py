@@ -228,7 +228,8 @@ def _pctl_beyond(x, qs=(10, 50, 90)) -> dict:
     NaN sorts last (as +infinity); a percentile whose interpolation touches such a
     value is None (beyond the horizon). Shape (path,) in, a dict of floats or None out.
     """
-    x = np.sort(np.where(np.isnan(x), np.inf, np.asarray(x, dtype=float)))
+    x = np.where(np.isnan(x), np.inf, np.asarray(x, dtype=float))  # a new array: sorted in place, one copy
+    x.sort()
     out = {}
     for q in qs:
         pos = q / 100.0 * (x.size - 1)

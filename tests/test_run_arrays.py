@@ -170,3 +170,32 @@ def test_other_kinds_keep_their_own_quantile_function():
     assert not _closed_form_ppf(parse_param({"kind": "pert", "min": 0, "mode": 1, "max": 3}),
                                 np.full(3, 0.5), out)
     assert not out.any()
+
+
+def test_memory_estimate_of_a_run_into_arrays(zhipu):
+    """simulate_arrays is estimated for what it keeps: 14 floats of the report, no observed years."""
+    from engine._plan import run_memory
+    from engine.model import layout as L
+
+    nd = len(ParameterTable(zhipu).drawn)
+    full = run_memory(zhipu, 1_000_000, threads=2)
+    lean = run_memory(zhipu, 1_000_000, threads=2, floats=14, observed=False)
+    assert lean["observed"] == 0 and full["observed"] == 1_000_000 * 3 * (3 + len(zhipu.segments)) * 8
+    assert full["per_path"] - lean["per_path"] == 8 * (L.NO - 14)
+    assert lean["per_path"] == 8 * (14 + nd) + L.NL + 128
+    # measured (standard model, 4 drawn inputs, 2 threads, ru_maxrss): 152 bytes a path from 1e6 to 1e7 paths,
+    # 2,001 MiB at 1e7 with the report: the estimate covers it (conservatively: its 128 bytes a path of
+    # overhead were fitted on Datasets; the arrays' report needed about 25)
+    from benchmarks.standard import standard_config
+
+    std = standard_config()
+    est = run_memory(std, 10_000_000, threads=2, floats=14, observed=False)
+    assert 2001 * 2**20 < est["total"] < 1.8 * 2001 * 2**20
+
+
+def test_simulate_arrays_is_refused_over_the_memory_limit(zhipu):
+    from engine._plan import MemoryLimitError, run_memory
+
+    need = run_memory(zhipu, 1_000_000, threads=2, floats=14, observed=False)["total"]
+    with pytest.raises(MemoryLimitError, match="lower `paths`"):
+        simulate_arrays(zhipu, paths=1_000_000, threads=2, variables=REPORT_VARIABLES, memory_limit=need - 1)
