@@ -18,6 +18,7 @@ import numpy as np
 
 from ._assemble import (FLAG_ROWS, KEEP_ROWS, OUT_ROWS, NonFiniteResultError, RunArrays, assemble, check_finite,
                         encode_attrs, run_attrs)
+from ._blas import one_blas_thread
 from ._hugepage import no_hugepage_advice
 from ._plan import (DEFAULT_MEMORY_LIMIT, MemoryLimitError, ParameterTable, Plan, as_config, base_shock,
                     check_run_memory,
@@ -113,7 +114,8 @@ def simulate(
     from . import __version__
 
     cfg, table, plan, over_cols = _prepare(cfg, paths, seed, threads, keep_paths, memory_limit, shock, overrides)
-    with no_hugepage_advice():  # first touch of the per-path arrays without huge-page compaction (see there)
+    # first touch of the per-path arrays without huge-page compaction, the copula's product on one BLAS thread
+    with no_hugepage_advice(), one_blas_thread():
         return _run_and_assemble(cfg, table, plan, iopt_keep=int(keep_paths), over_cols=over_cols, threads=threads,
                                  progress=progress, command=command, theta_fn=theta_fn, version=__version__)
 
@@ -185,7 +187,7 @@ def simulate_arrays(
                              f"this run; choose from {', '.join(sorted(names | params))}")
         floats = [v for v in OUT_ROWS if v in variables or v == "value_per_share"]
         keep_draws = any(v in params or v == "param_*" for v in variables)
-    with no_hugepage_advice():
+    with no_hugepage_advice(), one_blas_thread():
         return _run_arrays(cfg, table, plan, over_cols, threads, progress, command, theta_fn, __version__,
                            floats, keep_draws)
 

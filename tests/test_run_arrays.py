@@ -199,3 +199,41 @@ def test_simulate_arrays_is_refused_over_the_memory_limit(zhipu):
     need = run_memory(zhipu, 1_000_000, threads=2, floats=14, observed=False)["total"]
     with pytest.raises(MemoryLimitError, match="lower `paths`"):
         simulate_arrays(zhipu, paths=1_000_000, threads=2, variables=REPORT_VARIABLES, memory_limit=need - 1)
+
+
+def test_one_blas_thread_limits_and_restores():
+    """Inside a run's context every BLAS library has one thread; a context opened and closed by a block's
+    worker thread meanwhile leaves the limit on; the last one out restores the previous limits."""
+    import threading
+
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from engine._blas import one_blas_thread
+
+    def blas():
+        return [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+
+    before = blas()
+    if not before:
+        pytest.skip("no BLAS library loaded")
+    with one_blas_thread():
+        assert set(blas()) == {1}
+
+        def nested():
+            with one_blas_thread():
+                pass
+
+        t = threading.Thread(target=nested)
+        t.start()
+        t.join(60)
+        assert set(blas()) == {1}  # the inner context's exit did not restore the limits
+    assert blas() == before
+
+
+def test_runs_inside_one_blas_thread_give_the_same_bits(zhipu, zhipu_ds):
+    """The copula's product on one BLAS thread (the run) = on the default threads (resimulate's own theta)."""
+    from engine._run import resimulate
+
+    plan = Plan(zhipu, ParameterTable(zhipu))
+    theta = np.concatenate([plan.theta(b, 1000)[0] for b in range(2)])  # outside any run: BLAS as configured
+    r = resimulate(plan, theta, np.arange(2000))
+    _same(r["out"][OUT_ROWS["value_per_share"]], zhipu_ds["value_per_share"].values[:2000], "value_per_share")
