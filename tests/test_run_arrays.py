@@ -237,3 +237,13 @@ def test_runs_inside_one_blas_thread_give_the_same_bits(zhipu, zhipu_ds):
     theta = np.concatenate([plan.theta(b, 1000)[0] for b in range(2)])  # outside any run: BLAS as configured
     r = resimulate(plan, theta, np.arange(2000))
     _same(r["out"][OUT_ROWS["value_per_share"]], zhipu_ds["value_per_share"].values[:2000], "value_per_share")
+
+
+def test_benchmark_case_of_a_run_into_arrays():
+    """benchmarks.one --arrays measures what `pricedin run` without --out runs, at a tiny size."""
+    from benchmarks.one import measure
+
+    r = measure("standard", 2000, False, [1, 2], 1, False, False, arrays=True)
+    assert r["mode"] == "report_arrays" and r["paths"] == 2000
+    assert set(r["engine_s"]) == {"1", "2"} and all(v > 0 for v in r["engine_s"].values())
+    assert r["peak_rss_mb"] >= r["base_rss_mb"] > 0
