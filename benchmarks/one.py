@@ -46,11 +46,18 @@ def variates_per_step(cfg) -> int:
     return 4 * len(cfg.segments) + 3
 
 
-def time_engine(cfg, paths: int, threads: int, keep: bool) -> float:
-    from engine.simulate import simulate
+def time_engine(cfg, paths: int, threads: int, keep: bool, arrays: bool = False) -> float:
+    """Seconds of one run: :func:`engine.simulate.simulate` (a Dataset), or with ``arrays`` what ``pricedin run``
+    without ``--out`` runs (:func:`engine.simulate.simulate_arrays` keeping ``REPORT_VARIABLES``)."""
+    from engine.simulate import simulate, simulate_arrays
 
     t0 = time.perf_counter()
-    simulate(cfg, paths=paths, threads=threads, keep_paths=keep)
+    if arrays:
+        from engine.summary import REPORT_VARIABLES
+
+        simulate_arrays(cfg, paths=paths, threads=threads, variables=REPORT_VARIABLES)
+    else:
+        simulate(cfg, paths=paths, threads=threads, keep_paths=keep)
     return time.perf_counter() - t0
 
 
@@ -110,7 +117,7 @@ def time_split(cfg, paths: int) -> dict:
     ppf), the compiled kernel (``simulate_block``), and the rest of ``simulate`` (allocation,
     the xarray Dataset), timed on the same paths."""
     from engine import _kernels as K
-    from engine._run import _kernel, observed_arrays, result_arrays
+    from engine._run import _kernel, observed_arrays, result_arrays, theta_pool
     from engine.simulate import ParameterTable, _Plan
 
     cfg = cfg.model_copy(update={"simulation": cfg.simulation.model_copy(update={"paths": int(paths)})})
@@ -119,6 +126,7 @@ def time_split(cfg, paths: int) -> dict:
     n_seg = len(cfg.segments)
     ko = np.empty((K.NK, 1, 1))
     ks = np.empty((1, 1, n_seg))
+    buf = theta_pool(plan).take()  # one reused theta buffer, as a run's thread has
 
     def block(b, n):
         # the arrays a run passes (padded result rows, the observed years): the specialisation a run uses,
@@ -126,7 +134,8 @@ def time_split(cfg, paths: int) -> dict:
         out, flags = result_arrays(n)
         obs_out, obs_seg = observed_arrays(n, cfg.n_observed_years, n_seg)
         t0 = time.perf_counter()
-        theta, _ = plan.theta(b, n)
+        theta, _ = plan.theta(b, n, out=buf["theta"], out_filled=buf["filled"])
+        buf["filled"] = True
         t1 = time.perf_counter()
         ids = np.arange(b * B, b * B + n, dtype=np.int64)
         _kernel(plan, plan.iopt, theta, ids, ids, cfg.n_steps, 0, out, flags, ko, ks, obs_out, obs_seg)
@@ -155,18 +164,16 @@ def time_split(cfg, paths: int) -> dict:
 
 
 def measure(model: str, paths: int, keep: bool, threads: list[int], repeats: int, baselines: bool,
-            profile: bool) -> dict:
-    from engine.simulate import simulate
-
+            profile: bool, arrays: bool = False) -> dict:
     cfg = load_model(model)
     # warm up: load the compiled kernels from the cache and import everything once
-    simulate(cfg, paths=min(paths, 1000), threads=1, keep_paths=keep)
+    time_engine(cfg, min(paths, 1000), 1, keep, arrays)
     if baselines:
         time_floor(cfg, min(paths, 1000), 1)
         time_numpy(cfg, min(paths, 1000))
     res = {
         "model": model,
-        "mode": "keep_paths" if keep else "summary",
+        "mode": "keep_paths" if keep else ("report_arrays" if arrays else "summary"),
         "paths": int(paths),
         "n_steps": cfg.n_steps,
         "variates_per_step": variates_per_step(cfg),
@@ -178,7 +185,7 @@ def measure(model: str, paths: int, keep: bool, threads: list[int], repeats: int
     nps = []
     for r in range(repeats):
         for t in threads:
-            eng[t].append(time_engine(cfg, paths, t, keep))
+            eng[t].append(time_engine(cfg, paths, t, keep, arrays))
         if r == 0:
             res["peak_rss_mb"] = peak_rss_mb()
         if baselines:
@@ -203,9 +210,13 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--baselines", action="store_true", help="also time the floor and the numpy version")
     ap.add_argument("--profile", action="store_true", help="also split one thread's time: theta / kernel / rest")
+    ap.add_argument("--arrays", action="store_true",
+                    help="run what `pricedin run` without --out runs (simulate_arrays, the report's variables)")
     a = ap.parse_args(argv)
+    if a.arrays and a.keep_paths:
+        ap.error("--arrays keeps no (path, time) arrays; drop --keep-paths")
     threads = [int(x) for x in a.threads.split(",")]
-    res = measure(a.model, a.paths, a.keep_paths, threads, a.repeats, a.baselines, a.profile)
+    res = measure(a.model, a.paths, a.keep_paths, threads, a.repeats, a.baselines, a.profile, a.arrays)
     print(json.dumps(res))
     return 0
 

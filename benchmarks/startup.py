@@ -17,10 +17,11 @@ taken apart:
 ``import_kernel``
     ``engine.simulate``: numba and the kernel modules (nothing is compiled or loaded yet).
 ``import_xarray``
-    ``import xarray`` (pandas with it).
+    ``import xarray`` (pandas with it); 0 without ``--out``: a run that saves nothing reports from the
+    run's arrays (:func:`engine.simulate.simulate_arrays`) and never imports xarray.
 ``first_dataset``
     The first ``xarray.Dataset`` of the process: xarray imports dask here when it is installed (its
-    duck-array checks).
+    duck-array checks); 0 without ``--out``.
 ``pinv_tables``
     The numerical-inversion tables of the PERT, beta and truncated-normal inputs (built once per process).
 ``kernel_load``
@@ -95,25 +96,30 @@ def split(config: str = str(ROOT / "configs" / "zhipu.toml"), paths: int = 100_0
 
     cfg = load_checked_config(config)
     mark("load_config")
-    from engine.simulate import simulate
+    from engine.simulate import simulate, simulate_arrays
 
     mark("import_kernel")
     import numpy as np
-    import xarray as xr
 
-    mark("import_xarray")
-    xr.Dataset({"x": ("path", np.zeros(1))})
-    mark("first_dataset")
+    if out:  # the command builds a Dataset only to save it
+        import xarray as xr
+
+        mark("import_xarray")
+        xr.Dataset({"x": ("path", np.zeros(1))})
+        mark("first_dataset")
+    else:
+        mark("import_xarray")
+        mark("first_dataset")
     u = np.full(1, 0.5)
     for p in cfg.parameters():
         if not p.spec.is_fixed:
             p.spec.sample_ppf(u)
     mark("pinv_tables")
-    simulate(cfg, paths=1, threads=1)
+    (simulate if out else simulate_arrays)(cfg, paths=1, threads=1)  # the kernel specialisation the run uses
     mark("kernel_load")
     from engine.commands import simulate_run
 
-    ds, _ = simulate_run(cfg, paths=paths)
+    ds, _ = simulate_run(cfg, paths=paths, dataset=out)
     mark("simulate")
     if out:
         from engine.summary import save_results

@@ -20,7 +20,7 @@ from typing import Optional, Union
 import numpy as np
 
 from .config import Config, GrowthMethod, MarginMethod, TerminalMethod, correlation_setup
-from .errors import InputError
+from .errors import InputError, InternalError
 from .model import layout as L
 from .sampling import block_seed, check_correlation, sample_parameters
 from .variables import GLOBAL_INPUTS, SEGMENT_INPUTS
@@ -172,10 +172,11 @@ MEMORY_MARGIN = 1.25
 _BASELINE = 64 * 2**20
 
 
-def run_memory(cfg: Config, paths: int, keep_paths: bool = False, threads: Optional[int] = None) -> dict:
+def run_memory(cfg: Config, paths: int, keep_paths: bool = False, threads: Optional[int] = None,
+               floats: Optional[int] = None, observed: bool = True) -> dict:
     """Estimated peak memory of an in-process run (:func:`engine.simulate` plus its report), before allocating.
 
-    The run holds, for all P paths, the result rows (15 float64 outputs, 5 int8 flags)
+    The run holds, for all P paths, the result rows (``NO`` = 19 float64 outputs, or ``floats``; 7 int8 flags)
     and the drawn inputs (float64 each), plus :data:`_OVERHEAD_PER_PATH` for the path
     coordinate and the report's temporaries; with ``keep_paths`` also the (path, time)
     arrays (:func:`keep_paths_bytes`), and always the observed fiscal years
@@ -198,6 +199,11 @@ def run_memory(cfg: Config, paths: int, keep_paths: bool = False, threads: Optio
         Whether the (path, time) variables are kept.
     threads : int, optional
         Worker threads (default: the CPU count).
+    floats : int, optional
+        Float64 outputs kept per path (default: all ``NO`` of them, as :func:`engine.simulate`;
+        :func:`engine.simulate.simulate_arrays` keeps fewer).
+    observed : bool
+        Whether the observed fiscal years are kept (:func:`engine.simulate.simulate_arrays` keeps none).
 
     Returns
     -------
@@ -209,13 +215,13 @@ def run_memory(cfg: Config, paths: int, keep_paths: bool = False, threads: Optio
     P = int(paths)
     table = ParameterTable(cfg)
     nd = len(table.drawn)
-    per_path = 8 * (L.NO + nd) + L.NL + _OVERHEAD_PER_PATH
+    per_path = 8 * ((L.NO if floats is None else int(floats)) + nd) + L.NL + _OVERHEAD_PER_PATH
     B = min(P, int(cfg.simulation.block_size))
     nblocks = -(-P // max(1, B)) if P else 0
     in_flight = max(1, min(int(threads or os.cpu_count() or 1), nblocks))
     per_block = B * (len(table.keys) + nd) * 8
     kept = keep_paths_bytes(cfg, P) if keep_paths else 0
-    observed = observed_bytes(cfg, P)
+    observed = observed_bytes(cfg, P) if observed else 0
     total = int((P * per_path + kept + observed + in_flight * per_block) * MEMORY_MARGIN) + _BASELINE
     return {"per_path": per_path, "per_block": per_block, "blocks_in_flight": in_flight, "kept": kept,
             "observed": observed, "total": total}
@@ -243,13 +249,16 @@ def _size(nbytes: float) -> str:
 
 
 def check_run_memory(cfg: Config, paths: int, keep_paths: bool = False, threads: Optional[int] = None,
-                     memory_limit: Optional[int] = None) -> dict:
+                     memory_limit: Optional[int] = None, floats: Optional[int] = None,
+                     observed: bool = True) -> dict:
     """Refuse an in-process run whose estimated peak (:func:`run_memory`) exceeds the memory limit.
 
     Parameters
     ----------
     memory_limit : int, optional
         Bytes; default: :func:`available_memory`.
+    floats, observed
+        What the run keeps, as :func:`run_memory`.
 
     Returns
     -------
@@ -263,7 +272,7 @@ def check_run_memory(cfg: Config, paths: int, keep_paths: bool = False, threads:
         paths, or ``out="RUN.zarr"`` (:func:`engine.distributed.run_blocks`), which holds
         one block a worker at a time.
     """
-    est = run_memory(cfg, paths, keep_paths, threads)
+    est = run_memory(cfg, paths, keep_paths, threads, floats, observed)
     limit = available_memory() if memory_limit is None else int(memory_limit)
     est["limit"] = limit
     if est["total"] > limit:
@@ -347,6 +356,10 @@ class Plan:
         self.gm, self.iopt, self.fopt, self.closed = kernel_options(cfg)
         self.shock = base_shock(cfg)
         self.drawn_specs = [table.specs[i] for i in table.drawn]
+        #: Fixed theta columns that :func:`to_cash_flow_currency` changes in place: a reused theta buffer
+        #: gets them from ``base_row`` again in every block (see :meth:`theta`).
+        self.reset_columns = ([table.column(k) for k in PARITY_RATES if k in table.keys and
+                               table.column(k) not in table.drawn] if cfg.rate_parity is not None else [])
         names, spearman = correlation_setup(cfg)
         self.corr_pearson = None  # the copula's Pearson matrix (sample_parameters factors it)
         self.corr_index = None
@@ -356,8 +369,25 @@ class Plan:
             drawn_keys = [table.keys[i] for i in table.drawn]
             self.corr_index = np.array([drawn_keys.index(n) for n in names], dtype=np.int64)
 
-    def theta(self, block: int, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """Block ``block``'s parameters: ``theta`` (n, n_columns) and its drawn columns ``draws`` (n, n_drawn)."""
+    def theta(self, block: int, n: int, out: Optional[np.ndarray] = None,
+              out_filled: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Block ``block``'s parameters: ``theta`` (n, n_columns) and its drawn columns ``draws`` (n, n_drawn).
+
+        Parameters
+        ----------
+        block, n : int
+            The block number and its paths.
+        out : ndarray(float64), (m, n_columns), C-contiguous, m >= n, optional
+            A buffer to write ``theta`` into (its first ``n`` rows are returned): a run reuses one per
+            block in flight (:class:`engine._run.BufferPool`) instead of a fresh n x n_columns x 8
+            bytes (32 MiB at 65,536 paths and one segment's 61 columns) whose pages the kernel's
+            process would touch for the first time in every block. The values do not depend on it.
+        out_filled : bool
+            ``out`` holds this plan's fixed columns already (written by an earlier call with the
+            same ``out``, and only the drawn columns, the :data:`PARITY_RATES` columns and the
+            override columns changed since): only the drawn and the rate-parity columns are
+            written, not all n x n_columns values again.
+        """
         draws = sample_parameters(
             self.drawn_specs,
             n,
@@ -366,8 +396,18 @@ class Plan:
             self.corr_pearson,
             self.corr_index,
         )
-        theta = np.empty((n, len(self.table.specs)))
-        theta[:] = self.table.base_row
+        ncol = len(self.table.specs)
+        if out is None:
+            theta = np.empty((n, ncol))
+        else:
+            if out.ndim != 2 or out.shape[0] < n or out.shape[1] != ncol or not out.flags.c_contiguous:
+                raise InternalError(f"theta buffer of shape {out.shape}; expected (>= {n}, {ncol}), C-contiguous")
+            theta = out[:n]
+        if out is None or not out_filled:
+            theta[:] = self.table.base_row
+        else:
+            for col in self.reset_columns:  # changed in place after the draws (interest-rate parity)
+                theta[:, col] = self.table.base_row[col]
         if self.table.drawn:
             theta[:, self.table.drawn] = draws
         return theta, draws

@@ -26,7 +26,7 @@ from .model import layout as L
 from .model.kernel import simulate_block
 from .sampling import shock_key
 
-__all__ = ["fill_block", "resimulate", "result_arrays", "observed_arrays", "run_one_block", "compute_block", "run_tasks", "block_bounds"]
+__all__ = ["BufferPool", "theta_pool", "fill_block", "resimulate", "result_arrays", "observed_arrays", "run_one_block", "compute_block", "run_tasks", "block_bounds"]
 
 
 def block_bounds(cfg, block: int) -> tuple[int, int]:
@@ -46,8 +46,48 @@ def block_bounds(cfg, block: int) -> tuple[int, int]:
     return lo, min(P, lo + B)
 
 
+class BufferPool:
+    """Reused per-block buffers of one run: one set per block in flight, never shared by two at a time.
+
+    A block takes a buffer with :meth:`take` and gives it back with :meth:`give`; a run
+    of many blocks thus allocates (and first touches) its per-block arrays once per
+    thread instead of once per block. ``list.pop`` / ``list.append`` are atomic under
+    the GIL, so worker threads need no lock.
+
+    Parameters
+    ----------
+    make : callable() -> object
+        Builds a fresh buffer when none is free.
+    """
+
+    def __init__(self, make: Callable[[], object]):
+        self._make = make
+        self._free: list = []
+
+    def take(self):
+        """A free buffer, or a new one."""
+        try:
+            return self._free.pop()
+        except IndexError:
+            return self._make()
+
+    def give(self, buf) -> None:
+        """Return ``buf`` (taken from this pool) for the next block."""
+        self._free.append(buf)
+
+
+def theta_pool(plan) -> BufferPool:
+    """A :class:`BufferPool` of theta buffers for :func:`fill_block`.
+
+    Each buffer is a dict: ``theta`` ndarray(float64), (min(paths, block size), n_columns), and
+    ``filled`` (bool): whether its fixed columns hold ``plan``'s values (see :meth:`engine._plan.Plan.theta`).
+    """
+    shape = (int(min(plan.cfg.simulation.paths, plan.cfg.simulation.block_size)), len(plan.table.specs))
+    return BufferPool(lambda: {"theta": np.empty(shape), "filled": False})
+
+
 def fill_block(plan, iopt, b: int, n: int, out, flags, draws_out, keep_out, keep_seg,
-               theta_fn=None, over_cols=(), obs_out=None, obs_seg=None) -> None:
+               theta_fn=None, over_cols=(), obs_out=None, obs_seg=None, theta_buf=None) -> None:
     """Simulate block ``b`` (``n`` paths) into the given (variable, path) views.
 
     Parameters
@@ -66,8 +106,17 @@ def fill_block(plan, iopt, b: int, n: int, out, flags, draws_out, keep_out, keep
         Inputs set on every path after the draws (tornado overrides).
     obs_out, obs_seg : ndarray, (NY, n, year), (n, year, segment), optional
         Written: the observed fiscal years (:func:`observed_arrays`); None: none.
+    theta_buf : dict, optional
+        A buffer of :func:`theta_pool` for ``plan.theta``, reused by the blocks of one run with the
+        same ``over_cols``; unused with ``theta_fn``.
     """
-    theta, draws = (theta_fn or plan.theta)(b, n)
+    if theta_fn is not None:
+        theta, draws = theta_fn(b, n)
+    elif theta_buf is not None:
+        theta, draws = plan.theta(b, n, out=theta_buf["theta"], out_filled=theta_buf["filled"])
+        theta_buf["filled"] = True
+    else:
+        theta, draws = plan.theta(b, n)
     for col, j, val in over_cols:
         theta[:, col] = val
         if j >= 0:

@@ -230,7 +230,7 @@ def run(configs, paths, seed, threads, out, keep_paths, max_memory_gb, as_json, 
         ds, conv = commands.simulate_run(
             cfg, paths=paths, seed=seed, threads=threads, keep_paths=keep_paths, progress=progress, command=command,
             memory_limit=None if max_memory_gb is None else int(max_memory_gb * 2**30), target_se=target_se,
-            target_rse=target_rse, max_paths=max_paths)
+            target_rse=target_rse, max_paths=max_paths, dataset=bool(out or plot_dir))
     if out:
         save_results(ds, out, "--out")
     summary = commands.run_summary(ds, cfg, conv, implied_paths=implied_paths, threads=threads, plot_dir=plot_dir,

@@ -106,7 +106,7 @@ def load_target(target, paths: int, threads: Optional[int] = None, keep_paths: b
 def simulate_run(cfg, paths: Optional[int] = None, seed: Optional[int] = None, threads: Optional[int] = None,
                  keep_paths: bool = False, memory_limit: Optional[int] = None, progress=None, command=None,
                  target_se: Optional[float] = None, target_rse: Optional[float] = None,
-                 max_paths: int = 10_000_000):
+                 max_paths: int = 10_000_000, dataset: bool = True):
     """One run of ``cfg``: a fixed number of paths, or doubled until a standard-error target is met.
 
     Parameters
@@ -121,10 +121,14 @@ def simulate_run(cfg, paths: Optional[int] = None, seed: Optional[int] = None, t
         (:func:`engine.convergence.run_to_target`); both None: one run of ``paths`` paths.
     max_paths : int
         Upper limit on paths with a target.
+    dataset : bool
+        False: a run of fixed paths (no target, no ``keep_paths``) returns the report's arrays
+        (:func:`engine.simulate.simulate_arrays` with :data:`engine.summary.REPORT_VARIABLES`), read
+        like the Dataset by :func:`run_summary`: no xarray, less memory, the same numbers.
 
     Returns
     -------
-    (xarray.Dataset, dict or None)
+    (xarray.Dataset or engine._assemble.RunArrays, dict or None)
         The results and, with a target, the convergence record (None without one).
 
     Raises
@@ -137,6 +141,12 @@ def simulate_run(cfg, paths: Optional[int] = None, seed: Optional[int] = None, t
     kw = dict(seed=seed, threads=threads, keep_paths=keep_paths, memory_limit=memory_limit, progress=progress,
               command=command)
     if target_se is None and target_rse is None:
+        if not dataset and not keep_paths:
+            from .simulate import simulate_arrays
+            from .summary import REPORT_VARIABLES
+
+            kw.pop("keep_paths")
+            return simulate_arrays(cfg, paths=paths, variables=REPORT_VARIABLES, **kw), None
         return simulate(cfg, paths=paths, **kw), None
     from .convergence import run_to_target
 

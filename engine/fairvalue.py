@@ -429,7 +429,7 @@ def implied_cost_of_capital(cfg, paths: Optional[int] = None, seed: Optional[int
     """
     from scipy.optimize import brentq
 
-    from .simulate import run_config, simulate
+    from .simulate import run_config, simulate_arrays
 
     n = int(min(cfg.simulation.paths, IMPLIED_PATHS) if paths is None else paths)
     if n < 1:
@@ -458,11 +458,11 @@ def implied_cost_of_capital(cfg, paths: Optional[int] = None, seed: Optional[int
             if theta_for is not None:
                 # the shift lives in theta alone (the shifted keys are theta columns; the kernel's options
                 # do not read them), so the base config serves every d: no shifted config is built
-                ds = simulate(base, threads=threads, theta_fn=theta_for(d))
+                run = simulate_arrays(base, threads=threads, variables=("value_per_share",), theta_fn=theta_for(d))
             else:
                 c = base.with_inputs(_shift_inputs(specs, d)) if d != 0.0 else base
-                ds = simulate(c, threads=threads)
-            cache[d] = float(np.mean(ds["value_per_share"].values))
+                run = simulate_arrays(c, threads=threads, variables=("value_per_share",))
+            cache[d] = float(np.mean(run["value_per_share"].values))
         return cache[d]
 
     base_i = float(cfg.cost_of_capital.initial.mean())

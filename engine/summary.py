@@ -14,8 +14,15 @@ import numpy as np
 from ._stats import mean_sd
 from .errors import InputError
 
-__all__ = ["summary_dict", "cash_and_funding", "summary_dataset", "proportion", "QUANTILES", "PERCENTILE_METHOD",
+__all__ = ["summary_dict", "REPORT_VARIABLES", "cash_and_funding", "summary_dataset", "proportion", "QUANTILES", "PERCENTILE_METHOD",
            "open_results", "save_results", "must_believe", "refuse_weighted"]
+
+#: The per-path variables :func:`summary_dict` reads (with the 0/1 flags, which every run keeps; ``param_*``: every
+#: drawn input): what a run that saves nothing keeps (:func:`engine.simulate.simulate_arrays` ``variables=``).
+#: A name missing here fails loudly (``InternalError`` on reading it), never silently.
+REPORT_VARIABLES = ("value_per_share", "terminal_share", "price_horizon", "horizon_return", "revenue_horizon",
+                    "revenue_cagr", "margin_horizon", "multiple_horizon", "dilution", "equity_raised",
+                    "breakeven_year", "runway_years", "cumulative_burn", "failure_cause", "param_*")
 
 #: Percentiles of value per share in every report.
 QUANTILES = (1, 5, 10, 25, 50, 75, 90, 95, 99)
@@ -221,7 +228,8 @@ def _pctl_beyond(x, qs=(10, 50, 90)) -> dict:
     NaN sorts last (as +infinity); a percentile whose interpolation touches such a
     value is None (beyond the horizon). Shape (path,) in, a dict of floats or None out.
     """
-    x = np.sort(np.where(np.isnan(x), np.inf, np.asarray(x, dtype=float)))
+    x = np.where(np.isnan(x), np.inf, np.asarray(x, dtype=float))  # a new array: sorted in place, one copy
+    x.sort()
     out = {}
     for q in qs:
         pos = q / 100.0 * (x.size - 1)
@@ -582,8 +590,12 @@ def _finite(x) -> np.ndarray:
 
 
 def _median(x) -> float:
-    x = _finite(x)
-    return float(np.median(x)) if x.size else float("nan")
+    x = np.asarray(x, dtype=float)
+    ok = np.isfinite(x)
+    if ok.all():
+        return float(np.median(x)) if x.size else float("nan")
+    x = x[ok]  # a copy of its own: partitioned in place (the same order statistics, one copy less)
+    return float(np.median(x, overwrite_input=True)) if x.size else float("nan")
 
 
 def must_believe(ds) -> dict:

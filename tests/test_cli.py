@@ -193,7 +193,8 @@ def test_out_of_memory_is_a_clear_exit_2_not_a_bug_report(monkeypatch):
     def no_memory(*a, **k):
         raise MemoryError("Unable to allocate 7.45 GiB for an array with shape (10, 10000000, 10)")
 
-    monkeypatch.setattr(importlib.import_module("engine.simulate"), "simulate", no_memory)
+    for name in ("simulate", "simulate_arrays"):  # a run that saves nothing reports from simulate_arrays
+        monkeypatch.setattr(importlib.import_module("engine.simulate"), name, no_memory)
     r = invoke("run", ZHIPU, "--paths", "100")
     assert r.exit_code == 2, r.output
     assert "out of memory (Unable to allocate 7.45 GiB" in r.stderr and "lower --paths" in r.stderr
@@ -209,6 +210,7 @@ def test_a_librarys_unexpected_value_error_is_internal_not_bad_input(monkeypatch
 
     sim = importlib.import_module("engine.simulate")
     monkeypatch.setattr(sim, "simulate", numpy_fails)
+    monkeypatch.setattr(sim, "simulate_arrays", numpy_fails)
     r = invoke("run", ZHIPU, "--paths", "100")
     assert r.exit_code == 1 and "internal error: ValueError" in r.stderr and "bug" in r.stderr, r.output
     # a ValueError raised by pricedin's own check stays a bad-input exit 2
