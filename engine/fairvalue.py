@@ -512,8 +512,9 @@ def implied_for_run(ds, paths: int = IMPLIED_PATHS, threads: Optional[int] = Non
 
     Parameters
     ----------
-    ds : xarray.Dataset
-        A run's results (dim ``path``, P paths; attrs ``config_toml`` and ``seed``).
+    ds : xarray.Dataset or engine._assemble.RunArrays
+        A run's results (dim ``path``, P paths; attrs ``config_toml`` and ``seed``), or the plain
+        arrays of a run that saves nothing (:func:`engine.simulate.simulate_arrays`).
     paths : int
         Most paths of each re-run (:data:`IMPLIED_PATHS`).
     threads : int, optional
@@ -539,9 +540,12 @@ def implied_for_run(ds, paths: int = IMPLIED_PATHS, threads: Optional[int] = Non
     n = min(int(ds.sizes["path"]), int(paths))
     base = None
     if reuse_run and n >= 1 and (n == int(ds.sizes["path"]) or cfg.simulation.sampling.value == "random"):
-        ids = np.asarray(ds["path"].values[:n]) if "path" in ds.coords else None
-        if ids is not None and np.array_equal(ids, np.arange(n)):  # the run's first paths, not a selection
+        if not hasattr(ds, "coords"):  # engine._assemble.RunArrays: the run's own paths 0 .. P - 1
             base = ds
+        else:
+            ids = np.asarray(ds["path"].values[:n]) if "path" in ds.coords else None
+            if ids is not None and np.array_equal(ids, np.arange(n)):  # the run's first paths, not a selection
+                base = ds
     return implied_cost_of_capital(cfg, paths=n, seed=int(ds.attrs["seed"]), threads=threads, base_run=base)
 
 

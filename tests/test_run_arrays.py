@@ -247,3 +247,23 @@ def test_benchmark_case_of_a_run_into_arrays():
     assert r["mode"] == "report_arrays" and r["paths"] == 2000
     assert set(r["engine_s"]) == {"1", "2"} and all(v > 0 for v in r["engine_s"].values())
     assert r["peak_rss_mb"] >= r["base_rss_mb"] > 0
+
+
+@pytest.mark.parametrize("name", ["ai_peer.toml", "zhipu.toml"])
+def test_run_without_out_gives_the_implied_cost_of_capital_of_a_saved_run(name, tmp_path):
+    """`pricedin run` without --out reports from plain arrays and reuses them for the implied cost of capital's
+    unshifted evaluation: the same root (ai_peer has one, Zhipu none in range) as a run saved to a file."""
+    from click.testing import CliRunner
+
+    from engine.cli import main
+
+    def implied(*extra):
+        r = CliRunner().invoke(main, ["run", str(CONFIGS / name), "--paths", "1500", "--json", *extra])
+        assert r.exit_code == 0, r.output
+        return json.loads(r.output[r.output.index("{"):])["implied_cost_of_capital"]
+
+    plain, saved = implied(), implied("--out", str(tmp_path / "run.nc"))
+    assert plain["draws_reused"] and saved["draws_reused"]
+    for key in ("rate", "shift", "mean_value_check", "mean_value_at_bracket", "note", "evaluations"):
+        assert plain[key] == saved[key], key
+    assert (plain["rate"] is not None) == (name == "ai_peer.toml")
