@@ -242,18 +242,18 @@ def test_cli_batch_shows_ratio_and_ev_sales(config_file, tmp_path):
 
 
 def _count_simulate(monkeypatch):
-    """Count the calls of engine.simulate.simulate (the implied cost of capital's re-runs)."""
+    """Count the calls of engine.simulate.simulate_arrays (the implied cost of capital's re-runs)."""
     import importlib
 
     sim = importlib.import_module("engine.simulate")  # the module (``engine.simulate`` is also the function)
     calls = []
-    real = sim.simulate
+    real = sim.simulate_arrays
 
     def counted(*a, **kw):
         calls.append(kw.get("paths"))
         return real(*a, **kw)
 
-    monkeypatch.setattr(sim, "simulate", counted)
+    monkeypatch.setattr(sim, "simulate_arrays", counted)
     return calls
 
 
