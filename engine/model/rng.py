@@ -472,6 +472,38 @@ def fill_step(k0, k1, path, step, generation, n_normal, buf):
 
 
 @jit(inline="always")
+def _path_words(k0, k1, path, fresh_path, switch_step, generation, n_normal, n_slots, raw, ctr):
+    """The Philox4x64-10 words of one path's slots, every step at once (the common first part of
+    :func:`fill_path` and :func:`fill_path_as241`): counter ``(j, t, path, 0)`` for the steps
+    ``t <= switch_step``, ``(j, t, fresh_path, generation)`` after, ``j`` the variate group; the rounds
+    run over all counters together (:func:`philox4x64_lanes`). Writes ``raw[4 m + i]`` = word ``i`` of
+    counter ``m = (t - 1) n_grp + j``; returns ``(n_steps, w)``, the steps and the slots a step."""
+    n_var = n_normal + 1
+    n_grp = (n_var + 3) // 4
+    w = 4 * n_grp
+    n_steps = n_slots // w
+    c0 = ctr[0]
+    c1 = ctr[1]
+    c2 = ctr[2]
+    c3 = ctr[3]
+    for t in range(1, n_steps + 1):
+        own = t <= switch_step
+        for j in range(n_grp):
+            m = (t - 1) * n_grp + j
+            c0[m] = np.uint64(j)
+            c1[m] = np.uint64(t)
+            c2[m] = np.uint64(path) if own else np.uint64(fresh_path)
+            c3[m] = np.uint64(0) if own else np.uint64(generation)
+    philox4x64_lanes(c0, c1, c2, c3, k0, k1)
+    for m in range(n_steps * n_grp):  # counter m = (t - 1) n_grp + j fills slots 4 m .. 4 m + 3
+        raw[4 * m] = c0[m]
+        raw[4 * m + 1] = c1[m]
+        raw[4 * m + 2] = c2[m]
+        raw[4 * m + 3] = c3[m]
+    return n_steps, w
+
+
+@jit(inline="always")
 def fill_path_as241(k0, k1, path, fresh_path, switch_step, generation, n_normal, raw, z, tail, ctr):
     """All the variates of one path, every step at once, as :func:`fill_step` gives them step by step.
 
@@ -495,28 +527,7 @@ def fill_path_as241(k0, k1, path, fresh_path, switch_step, generation, n_normal,
     ctr : ndarray(uint64, ndim=2), (4, n_steps * w / 4)
         Scratch: the counters, word by word.
     """
-    n_var = n_normal + 1
-    n_grp = (n_var + 3) // 4
-    w = 4 * n_grp
-    n_steps = z.shape[0] // w
-    c0 = ctr[0]
-    c1 = ctr[1]
-    c2 = ctr[2]
-    c3 = ctr[3]
-    for t in range(1, n_steps + 1):
-        own = t <= switch_step
-        for j in range(n_grp):
-            m = (t - 1) * n_grp + j
-            c0[m] = np.uint64(j)
-            c1[m] = np.uint64(t)
-            c2[m] = np.uint64(path) if own else np.uint64(fresh_path)
-            c3[m] = np.uint64(0) if own else np.uint64(generation)
-    philox4x64_lanes(c0, c1, c2, c3, k0, k1)
-    for m in range(n_steps * n_grp):  # counter m = (t - 1) n_grp + j fills slots 4 m .. 4 m + 3
-        raw[4 * m] = c0[m]
-        raw[4 * m + 1] = c1[m]
-        raw[4 * m + 2] = c2[m]
-        raw[4 * m + 3] = c3[m]
+    n_steps, w = _path_words(k0, k1, path, fresh_path, switch_step, generation, n_normal, z.shape[0], raw, ctr)
     n = n_steps * w
     for i in range(n):
         z[i] = _central((np.int64((raw[i] >> _S10) | _ONE) - _TWO53) * _TWOM54)
@@ -556,28 +567,7 @@ def fill_path(k0, k1, path, fresh_path, switch_step, generation, n_normal, raw, 
     ctr : ndarray(uint64, ndim=2), (4, n_steps * w / 4)
         Scratch: the counters, word by word.
     """
-    n_var = n_normal + 1
-    n_grp = (n_var + 3) // 4
-    w = 4 * n_grp
-    n_steps = z.shape[0] // w
-    c0 = ctr[0]
-    c1 = ctr[1]
-    c2 = ctr[2]
-    c3 = ctr[3]
-    for t in range(1, n_steps + 1):
-        own = t <= switch_step
-        for j in range(n_grp):
-            m = (t - 1) * n_grp + j
-            c0[m] = np.uint64(j)
-            c1[m] = np.uint64(t)
-            c2[m] = np.uint64(path) if own else np.uint64(fresh_path)
-            c3[m] = np.uint64(0) if own else np.uint64(generation)
-    philox4x64_lanes(c0, c1, c2, c3, k0, k1)
-    for m in range(n_steps * n_grp):
-        raw[4 * m] = c0[m]
-        raw[4 * m + 1] = c1[m]
-        raw[4 * m + 2] = c2[m]
-        raw[4 * m + 3] = c3[m]
+    n_steps, w = _path_words(k0, k1, path, fresh_path, switch_step, generation, n_normal, z.shape[0], raw, ctr)
     n = n_steps * w
     for i in range(n):  # the table lookups (scalar loads: LLVM emits no gathers where it prefers none)
         idx = raw[i] & _BYTE
