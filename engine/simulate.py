@@ -265,16 +265,22 @@ def _run_and_assemble(cfg, table, plan, iopt_keep, over_cols, threads, progress,
             pool.give(buf)
         return hi - lo
 
+    elapsed = _run_blocks(run_block, nblocks, threads, progress, P)
+    # ---- assemble
+    return assemble(cfg, table, out, flags, draws_all, keep_out if keep_paths else None,
+                    keep_seg if keep_paths else None, elapsed, command, version, obs_out, obs_seg)
+
+
+def _run_blocks(run_block, nblocks: int, threads, progress, P: int) -> float:
+    """Run ``run_block(b)`` for the blocks ``b = 0 .. nblocks - 1`` on ``threads`` (each returns its paths),
+    calling ``progress(done, P)`` as blocks finish; returns the wall time [s]."""
     t0 = time.perf_counter()
     done = 0
     for _, n in run_tasks(run_block, [(b,) for b in range(nblocks)], threads=threads):
         done += n
         if progress:
             progress(done, P)
-    elapsed = time.perf_counter() - t0
-    # ---- assemble
-    return assemble(cfg, table, out, flags, draws_all, keep_out if keep_paths else None,
-                    keep_seg if keep_paths else None, elapsed, command, version, obs_out, obs_seg)
+    return time.perf_counter() - t0
 
 
 def _run_arrays(cfg, table, plan, over_cols, threads, progress, command, theta_fn, version, floats, keep_draws):
@@ -315,13 +321,7 @@ def _run_arrays(cfg, table, plan, over_cols, threads, progress, command, theta_f
         pool.give(buf)
         return n
 
-    t0 = time.perf_counter()
-    done = 0
-    for _, n in run_tasks(run_block, [(b,) for b in range(nblocks)], threads=threads):
-        done += n
-        if progress:
-            progress(done, P)
-    elapsed = time.perf_counter() - t0
+    elapsed = _run_blocks(run_block, nblocks, threads, progress, P)
     data = {v: out[OUT_ROWS[v]] for v in floats} if direct else {v: kept[i] for i, v in enumerate(floats)}
     check_finite(data["value_per_share"])
     return RunArrays(cfg, table, data, flags, draws_all, run_attrs(cfg, P, elapsed, command, version))
