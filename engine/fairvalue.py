@@ -33,7 +33,7 @@ import numpy as np
 from ._stats import mean_sd
 from .errors import InputError
 
-__all__ = ["fair_value_ratio", "ratio_from_moments", "expected_irr", "implied_cost_of_capital", "implied_for_run",
+__all__ = ["fair_value_ratio", "ratio_from_moments", "expected_irr", "irr_from_moments", "implied_cost_of_capital", "implied_for_run",
            "reported_revenue", "ev_sales_today",
            "peer_values", "fair_value", "SHIFTED_KEYS", "IMPLIED_PATHS", "RATE_RANGE"]
 
@@ -128,19 +128,46 @@ def expected_irr(ds) -> dict:
         own returns, for comparison).
     """
     ph = np.asarray(ds["price_horizon"].values, dtype=float)
-    price = float(ds.attrs["price"])
-    h = int(ds.attrs["horizon_years"])
     m, sd = mean_sd(ph)
-    if ph.size < 2:
+    return irr_from_moments(m, sd, ph.size, float(ds.attrs["price"]), int(ds.attrs["horizon_years"]),
+                            float(np.median(ds["horizon_return"].values)))
+
+
+def irr_from_moments(mean: float, sd: float, n: int, price: float, horizon: int, median_return: float) -> dict:
+    """:func:`expected_irr` from the mean and standard deviation of the price at the horizon.
+
+    The one formula for a run held in memory and a streamed run (:mod:`engine.stream`, which has the
+    moments but not the paths): ``r = (mean / price)^(1 / H) - 1`` and, by the delta method,
+    ``se = (mean / price)^(1 / H - 1) / H x sd / sqrt(n) / price``.
+
+    Parameters
+    ----------
+    mean, sd : float
+        Mean and sample standard deviation of ``price_horizon`` over the paths [value unit].
+    n : int
+        Paths (the standard error is NaN for one path).
+    price : float
+        Today's price [value unit].
+    horizon : int
+        H [years].
+    median_return : float
+        The median of the paths' own annual returns [1/year], reported alongside.
+
+    Returns
+    -------
+    dict
+        As :func:`expected_irr`.
+    """
+    if n < 2:
         sd = float("nan")  # undefined for one path
-    out = {"estimate": None, "se": None, "mean_price_horizon": m, "horizon_years": h,
-           "median_return": float(np.median(ds["horizon_return"].values)), "note": None}
-    if not m > 0:
+    out = {"estimate": None, "se": None, "mean_price_horizon": mean, "horizon_years": int(horizon),
+           "median_return": median_return, "note": None}
+    if not mean > 0:
         out["note"] = "the mean price at the horizon is 0 (every path fails or ends worthless): no finite return"
         return out
-    x = m / price
-    out["estimate"] = x ** (1.0 / h) - 1.0
-    out["se"] = (x ** (1.0 / h - 1.0) / h) * (sd / math.sqrt(ph.size) / price)
+    x = mean / price
+    out["estimate"] = x ** (1.0 / horizon) - 1.0
+    out["se"] = (x ** (1.0 / horizon - 1.0) / horizon) * (sd / math.sqrt(n) / price)
     return out
 
 

@@ -211,13 +211,12 @@ def _block_part(r: dict, price: float, scales: dict, horizon: int) -> dict:
         sel = x[m.view(np.bool_)]
         fin = sel[~np.isnan(sel)]
         mm[name] = (float(fin.min()), float(fin.max())) if fin.size else (math.inf, -math.inf)
-    mean_b = float(v.mean())
     cause = col("failure_cause")
     be = col("breakeven_year")
     be_ok = be[~np.isnan(be)]
     return {
-        "n": n, "block": r["block"], "vps": np.ascontiguousarray(v), "idx": idx, "minmax": mm,
-        "mean_b": mean_b, "m2_b": float(np.sum((v - mean_b) ** 2)),
+        "n": n, "block": r["block"], "idx": idx, "minmax": mm,
+        "moments": {name: _block_moments(np.ascontiguousarray(col(name))) for name in _MOMENTS},
         "counts": {
             "justified_dcf": int(np.count_nonzero(flag("justified_dcf"))),
             "justified_market": int(np.count_nonzero(flag("justified_market"))),
@@ -237,6 +236,45 @@ def _block_part(r: dict, price: float, scales: dict, horizon: int) -> dict:
     }
 
 
+#: The variables whose mean (exact, in path order) and standard deviation (to rounding) a streamed run keeps:
+#: the value per share (the report's mean, E[value]/price) and the price at the horizon (the expected IRR).
+_MOMENTS = ("value_per_share", "price_horizon")
+
+
+def _block_moments(x) -> tuple:
+    """A block's values (kept for the in-order compensated sum), mean and sum of squared deviations."""
+    mean_b = float(x.mean())
+    return x, mean_b, float(np.sum((x - mean_b) ** 2))
+
+
+class _Moments:
+    """The running sum (Neumaier, in path order: the mean equals the in-memory one to the bit) and
+    (n, mean, M2) by Chan, Golub & LeVeque's (1979) pairwise update (the sd to rounding) of one variable."""
+
+    def __init__(self):
+        self.n = 0
+        self.sum = (0.0, 0.0)
+        self.mean = 0.0
+        self.m2 = 0.0
+
+    def fold(self, part: tuple) -> None:
+        x, mean_b, m2_b = part
+        nb = x.size
+        self.sum = _neumaier_block(x, self.sum[0], self.sum[1])
+        n = self.n + nb
+        delta = mean_b - self.mean
+        self.mean += delta * nb / n
+        self.m2 += m2_b + delta * delta * self.n * nb / n
+        self.n = n
+
+    def mean_sd(self) -> tuple:
+        """(mean, sample sd); sd NaN for one path."""
+        s, comp = self.sum
+        tot = s + comp
+        P = self.n
+        return (tot if math.isfinite(tot) else s) / P, (math.sqrt(self.m2 / (P - 1)) if P > 1 else float("nan"))
+
+
 class StreamAccumulator:
     """The bounded state of a streamed summary: fold blocks in with :meth:`add`, read with :meth:`summary`.
 
@@ -252,9 +290,7 @@ class StreamAccumulator:
         self.hist = {name: _Hist(self.scales[name]) for name, _, _ in _VARS}
         self.counts: dict = {}
         self.n = 0
-        self.sum = (0.0, 0.0)
-        self.mean = 0.0
-        self.m2 = 0.0
+        self.moments = {name: _Moments() for name in _MOMENTS}
         self.breakeven = np.zeros(self.horizon + 2, dtype=np.int64)
         self.breakeven_other: list = []
         self._next = 0
@@ -272,14 +308,9 @@ class StreamAccumulator:
             self._next += 1
 
     def _fold(self, p: dict) -> None:
-        nb = p["n"]
-        self.sum = _neumaier_block(p["vps"], self.sum[0], self.sum[1])
-        # Chan, Golub & LeVeque (1979): pairwise update of (n, mean, M2)
-        n = self.n + nb
-        delta = p["mean_b"] - self.mean
-        self.mean += delta * nb / n
-        self.m2 += p["m2_b"] + delta * delta * self.n * nb / n
-        self.n = n
+        for name, m in self.moments.items():
+            m.fold(p["moments"][name])
+        self.n += p["n"]
         for k, v in p["counts"].items():
             self.counts[k] = self.counts.get(k, 0) + v
         for name, i in p["idx"].items():
@@ -304,7 +335,7 @@ class StreamAccumulator:
         """
         from ._assemble import NonFiniteResultError
         from .errors import InternalError
-        from .fairvalue import ratio_from_moments
+        from .fairvalue import irr_from_moments, ratio_from_moments
         from .summary import QUANTILES, proportion, report_header
 
         if self._waiting:
@@ -316,10 +347,7 @@ class StreamAccumulator:
                 f"{c['nonfinite_vps']:,} of {P:,} paths gave a non-finite value per share (overflow): the inputs "
                 "make revenue, the margin or the EV/Sales multiple explode; check growth volatility and "
                 "growth.today, revenue_shock.volatility and multiple.growth_beta / multiple.volatility")
-        s, comp = self.sum
-        tot = s + comp
-        mean = (tot if math.isfinite(tot) else s) / P
-        sd = math.sqrt(self.m2 / (P - 1)) if P > 1 else float("nan")
+        mean, sd = self.moments["value_per_share"].mean_sd()
         q, qb = self.hist["value_per_share"].quantiles(QUANTILES)
         vps = {"mean": mean, "sd": sd, "se_mean": sd / math.sqrt(P)}
         vps.update({f"p{k}": q[k] for k in QUANTILES})
@@ -355,6 +383,8 @@ class StreamAccumulator:
             "p_justified": {"dcf": proportion(c["justified_dcf"], P), "market": proportion(c["justified_market"], P)},
             "price_percentile": float(100.0 * c["below_price"] / P),
             "fair_value_ratio": ratio_from_moments(mean, sd, P, self.price),  # from the exact mean
+            "expected_irr": irr_from_moments(*self.moments["price_horizon"].mean_sd(), P, self.price, self.horizon,
+                                             med["horizon_return"]),
             "failed_share": c["failed"] / P,
             "tv_clipped": c["tv_clipped"],
             "floored": c["floored"],

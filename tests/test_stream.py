@@ -45,6 +45,15 @@ def test_exact_keys_equal_the_in_memory_report(both):
     # E[value] / price from the exact mean: the in-memory figure exactly, its se to the sd's rounding
     assert s["fair_value_ratio"]["estimate"] == m["fair_value_ratio"]["estimate"]
     assert s["fair_value_ratio"]["se"] == pytest.approx(m["fair_value_ratio"]["se"], rel=1e-12)
+    # the expected IRR from the exact mean price at the horizon: the in-memory figure exactly, its se to rounding,
+    # the median return from the histogram within its bound
+    irr_s, irr_m = s["expected_irr"], m["expected_irr"]
+    assert irr_m["estimate"] is not None and irr_s["estimate"] == irr_m["estimate"]
+    assert irr_s["mean_price_horizon"] == irr_m["mean_price_horizon"]
+    assert irr_s["se"] == pytest.approx(irr_m["se"], rel=1e-12)
+    assert irr_s["horizon_years"] == irr_m["horizon_years"]
+    assert abs(irr_s["median_return"] - irr_m["median_return"]) <= s["approximation"]["max_abs_error"][
+        "median_horizon_return"]
 
 
 def test_quantiles_within_their_stated_bound(both):
