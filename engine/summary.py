@@ -651,7 +651,8 @@ def must_believe(ds) -> dict:
         if k == 0:
             upper = proportion(0, n)["ci95_high"]
             from .views.format import prob
-            note = (f"none of the {n:,} paths is justified under the {lens} lens (Wilson 95% upper bound on "
+            which = "the one path is not" if n == 1 else f"none of the {n:,} paths is"
+            note = (f"{which} justified under the {lens} lens (Wilson 95% upper bound on "
                     f"P(justified): {prob(upper)}), so there are no medians to show; run more paths to "
                     "find the rare paths that are")
         lenses[lens] = {"justified_paths": k, "share": k / n if n else float("nan"), "note": note}

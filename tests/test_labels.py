@@ -199,3 +199,14 @@ def test_tiny_probabilities_print_without_an_exponent():
     assert prob(0.000384) == "0.0384%"
     assert prob(0.0) == "0%"
     assert all("e" not in prob(10.0 ** -k) for k in range(0, 12))
+
+
+def test_one_path_run_says_the_one_path_is_not_justified():
+    from engine import simulate
+    from engine.summary import summary_dict
+
+    from .conftest import CONFIGS
+
+    s = summary_dict(simulate(CONFIGS / "zhipu.toml", paths=1))
+    notes = [s["must_believe"]["lenses"][lens]["note"] for lens in ("dcf", "market")]
+    assert all(n.startswith("the one path is not justified") for n in notes), notes
