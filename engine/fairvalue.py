@@ -555,8 +555,8 @@ def fair_value(ds, cfg=None, implied: bool = False, implied_paths: Optional[int]
 
     Parameters
     ----------
-    ds : xarray.Dataset
-        A run's results.
+    ds : xarray.Dataset or engine._assemble.RunArrays
+        A run's results (:func:`engine.simulate.simulate` or :func:`engine.simulate.simulate_arrays`).
     cfg : Config, optional
         Its config (default: rebuilt from ``ds.attrs['config_toml']``).
     implied : bool
