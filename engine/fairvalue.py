@@ -297,7 +297,8 @@ def _run_draws(table, run, n: int):
     from .variables import param_var_name
 
     names = [param_var_name(table.keys[c]) for c in table.drawn]
-    if not all(name in run for name in names):
+    kept = getattr(run, "kept", lambda name: name in run)  # a RunArrays lists the variables it did not keep too
+    if not all(kept(name) for name in names):
         return None
     return [np.asarray(run[name].values[:n], dtype=np.float64) for name in names]
 
