@@ -70,7 +70,7 @@ def end_process(code) -> None:
     0.8 s of wall time measured on a shared 2-core machine) after the report is printed; nothing of the
     command's is left to it. So, after ``sys.exit(code)`` of a command run from the process's own command
     line: flush stdout and stderr, run the exit handlers (:mod:`atexit`: multiprocessing's children, weakref
-    finalizers such as temporary folders, logging) and ``os._exit``. Returns without doing anything (the
+    finalizers such as temporary folders, logging), flush again (what they printed) and ``os._exit``. Returns without doing anything (the
     ordinary exit follows) where the teardown may matter: a profiler or tracer is attached (``python -m
     cProfile``, coverage, a debugger print or save at the end), another thread is still running, a Dask
     client is still open (its cluster shuts down in its own finalizers), or stdout / stderr cannot be flushed.
@@ -104,6 +104,11 @@ def end_process(code) -> None:
     except (OSError, ValueError, AttributeError):  # a closed or odd stream: the ordinary exit reports it
         return
     run_exit_handlers()
+    try:  # what the handlers printed (os._exit flushes nothing)
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError, AttributeError):
+        pass
     os._exit(code or 0)
 
 

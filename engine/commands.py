@@ -159,8 +159,8 @@ def run_summary(ds, cfg, conv: Optional[dict] = None, implied_paths: int = 20_00
 
     Parameters
     ----------
-    ds : xarray.Dataset
-        The run's results, simulated in this process (:func:`simulate_run`): its first paths stand in for
+    ds : xarray.Dataset or engine._assemble.RunArrays
+        The run's results (:func:`simulate_run`), simulated in this process (:func:`simulate_run`): its first paths stand in for
         the implied cost of capital's unshifted re-run (:func:`engine.fairvalue.implied_for_run`).
     cfg : Config
         The run's config (for the figures' re-runs).

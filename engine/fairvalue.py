@@ -324,7 +324,8 @@ def _run_draws(table, run, n: int):
     from .variables import param_var_name
 
     names = [param_var_name(table.keys[c]) for c in table.drawn]
-    if not all(name in run for name in names):
+    kept = getattr(run, "kept", lambda name: name in run)  # a RunArrays lists the variables it did not keep too
+    if not all(kept(name) for name in names):
         return None
     return [np.asarray(run[name].values[:n], dtype=np.float64) for name in names]
 
@@ -582,8 +583,8 @@ def fair_value(ds, cfg=None, implied: bool = False, implied_paths: Optional[int]
 
     Parameters
     ----------
-    ds : xarray.Dataset
-        A run's results.
+    ds : xarray.Dataset or engine._assemble.RunArrays
+        A run's results (:func:`engine.simulate.simulate` or :func:`engine.simulate.simulate_arrays`).
     cfg : Config, optional
         Its config (default: rebuilt from ``ds.attrs['config_toml']``).
     implied : bool

@@ -93,8 +93,9 @@ def summary_dict(ds, implied: bool = False, implied_paths: Optional[int] = None,
 
     Parameters
     ----------
-    ds : xarray.Dataset
-        A result of :func:`engine.simulate` or :func:`open_results`.
+    ds : xarray.Dataset or engine._assemble.RunArrays
+        A result of :func:`engine.simulate` or :func:`open_results`, or the plain arrays of
+        :func:`engine.simulate.simulate_arrays` keeping at least :data:`REPORT_VARIABLES`.
     implied : bool
         Also solve for ``implied_cost_of_capital`` (re-runs of the stored config on
         min(P, ``implied_paths`` or 20,000) paths; :func:`engine.fairvalue.implied_cost_of_capital`).

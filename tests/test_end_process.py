@@ -40,8 +40,11 @@ def config(tmp_path_factory):
 
 def _command(mode, *args):
     """(status, stdout, stderr) of ``pricedin ARGS`` run by :data:`_DRIVER` in ``mode``, in a fresh process."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # stdout a buffered pipe, as for a user
     p = subprocess.run([sys.executable, "-c", _DRIVER, mode, *args], capture_output=True, text=True, cwd=ROOT,
-                       timeout=300)
+                       timeout=300, env=env)
     return p.returncode, p.stdout, p.stderr
 
 
@@ -113,3 +116,18 @@ def test_the_command_starts_numpy_with_one_openblas_thread_unless_told(config):
                            cwd=ROOT, env=env, timeout=300)
         assert p.returncode == 0, p.stderr
         assert f"threads {want} True" in p.stderr  # numpy was imported by the command, after the setting
+
+
+def test_what_exit_handlers_print_is_not_lost():
+    """An exit handler that prints without flushing (stdout a pipe: block-buffered) still gets its text out."""
+    driver = ("import atexit, sys; sys.argv[0] = 'pricedin'; "
+              "atexit.register(lambda: (print('handler out'), print('handler err', file=sys.stderr))); "
+              "from engine.cli import main\ntry:\n    main()\nfinally:\n    print('teardown reached', file=sys.stderr)")
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # stdout buffered, as for a user
+    p = subprocess.run([sys.executable, "-c", driver, "--version"], capture_output=True, text=True, cwd=ROOT,
+                       timeout=300, env=env)
+    assert p.returncode == 0 and "pricedin" in p.stdout
+    assert "teardown reached" not in p.stderr  # ended by end_process, not by the interpreter
+    assert p.stdout.rstrip().endswith("handler out") and "handler err" in p.stderr

@@ -346,3 +346,16 @@ def test_implied_for_run_reuses_a_run_of_several_blocks():
     ds = simulate(cfg, paths=1000, seed=11)
     ref = implied_cost_of_capital(cfg, paths=700, seed=11)
     assert ref["rate"] is not None and implied_for_run(ds, paths=700, reuse_run=True) == ref
+
+
+def test_implied_for_run_of_plain_arrays_without_their_draws_draws_them_again():
+    """simulate_arrays keeping value_per_share alone (no param_*): the run still gives d = 0, and the draws
+    are made again instead of read (never an InternalError for a variable the run did not keep)."""
+    from engine.fairvalue import implied_for_run
+    from engine.simulate import simulate_arrays
+
+    cfg = _ai_peer_with_a_root()
+    ref = implied_cost_of_capital(cfg, paths=600, seed=7)
+    run = simulate_arrays(cfg, paths=900, seed=7, variables=("value_per_share",))
+    assert not run.kept("param_cost_of_capital_initial")
+    assert ref["rate"] is not None and implied_for_run(run, paths=600, reuse_run=True) == ref

@@ -210,3 +210,17 @@ def test_one_path_run_says_the_one_path_is_not_justified():
     s = summary_dict(simulate(CONFIGS / "zhipu.toml", paths=1))
     notes = [s["must_believe"]["lenses"][lens]["note"] for lens in ("dcf", "market")]
     assert all(n.startswith("the one path is not justified") for n in notes), notes
+
+
+def test_probability_intervals_print_without_an_exponent():
+    """A Wilson interval's ends below 0.0001% print in fixed notation as :func:`prob` does (1 of 200,000 paths)."""
+    from engine.summary import proportion
+    from engine.views.format import interval
+
+    p = proportion(1, 200_000)  # the README's run size with one justified path: low end 8.83e-7
+    assert interval(p["ci95_low"], p["ci95_high"]) == "[0.0000883%, 0.00283%]"
+    assert interval(8.83e-7, 2.83e-5) == "[0.0000883%, 0.00283%]"
+    assert interval(1.2341e-7, 1.2342e-7) == "[0.000012341%, 0.000012342%]"  # more digits where they would tie
+    assert interval(1e-10, 2e-3) == "[<0.0000001%, 0.2%]"  # below one in a billion, as prob
+    assert interval(0.0, 3.84e-4) == "[0%, 0.0384%]" and interval(0.943, 1.0) == "[94.3%, 100%]"
+    assert all("e" not in interval(10.0 ** -k, 10.0 ** -(k - 1)) for k in range(1, 14))

@@ -309,3 +309,20 @@ def test_weighted_files_are_refused_by_every_unweighted_reader(textbook, tmp_pat
     assert not (tmp_path / "p.png").exists() and not (tmp_path / "p.html").exists()
     with pytest.raises(InputError, match="path weights"):
         figures.figure(w, "hist")
+
+
+def test_hist_text_prints_shares_without_exponents(zhipu_kept):
+    """The histogram's SE and tail shares print in fixed notation: 1 justified path of 2,000,000 (SE 5e-7)."""
+    import xarray as xr
+
+    n = 2_000_000
+    v = np.full(n, 1000.0)
+    v[0] = 2e6  # above the price (1,070,000): the one DCF-justified path, and the one path past the right bar
+    just = np.zeros(n, dtype=bool)
+    just[0] = True
+    ds = xr.Dataset({"value_per_share": ("path", v), "justified_dcf": ("path", just)}, attrs=zhipu_kept.attrs)
+    fig = _drawn(figures.figure(ds, "hist"))
+    text = " ".join(t.get_text() for t in fig.axes[0].texts)
+    assert "P(justified, DCF) = 0.00005% (SE 0.00005%;" in text  # sqrt(p (1 - p) / n) = 4.99999875e-7
+    assert "the 0% of paths below" in text and "the 0.00005% above" in text
+    assert "e-0" not in text

@@ -50,8 +50,9 @@ The tables are generated in decimal arithmetic (:mod:`engine.model._zig_tables`)
 and follows numpy's ``Generator(Philox)`` word for word (values to 1e-13: numpy's tables
 differ from these in the last bits). The ziggurat costs about 2.3 ns a word above Philox's
 2.6, against AS241's 5.7. AS241 (:func:`fill_step`, :func:`fill_path_as241`,
-:func:`as241_variates`) stays as the exact-quantile reference draw; the kernel switched
-from it to the ziggurat with the path-chunked kernel (docs/decisions.md has the numbers).
+:func:`as241_variates`) stays as the exact-quantile reference draw; the per-path kernel switched
+from it to the ziggurat (1.20x; the path-chunked kernel measured with it was not kept; docs/decisions.md
+has the numbers).
 The uniforms are the same under both.
 
 Why this generator: Philox4x64-10 can be checked word for word against a published

@@ -164,9 +164,9 @@ def _hist(ds, ax):
     ax.axvline(med, color="black", lw=1.2, ls="--", label=f"median {tick_label(med)}")
     ax.axvline(mean, color="darkorange", lw=1.2, ls=":", label=f"mean {tick_label(mean)}")
     ax.set_ylabel("paths [count]")
-    tails = (f"outer bars also hold the {100 * np.mean(v < lo):.2g}% of paths below {tick_label(lo)} "
-             f"and the {100 * np.mean(v > hi):.2g}% above {tick_label(hi)}")
-    se = "n/a" if not math.isfinite(pr["se"]) else f"{100 * pr['se']:.2g}%"
+    tails = (f"outer bars also hold the {prob(float(np.mean(v < lo)), 2)} of paths below {tick_label(lo)} "
+             f"and the {prob(float(np.mean(v > hi)), 2)} above {tick_label(hi)}")
+    se = prob(pr["se"], 2)  # 'n/a' where undefined; no exponent for a tiny SE
     _legend_outside(ax, fig)
     _title(ds, f"distribution of {_noun(ds)}", ax)
     ax.text(0.5, 1.0, f"P(justified, DCF) = {prob(pr['estimate'])} (SE {se}; Wilson 95% "

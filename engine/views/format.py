@@ -103,6 +103,7 @@ def interval(low: float, high: float) -> str:
 
     3 significant digits as :func:`prob`, more where they would print the same:
     the Wilson interval of 10,000 of 10,000 reads [99.96%, 100%], not [100%, 100%].
+    Ends print without exponents, as :func:`prob` (1 of 200,000 paths: [0.0000883%, 0.00283%]).
 
     >>> interval(0.943, 1.0), interval(0.9996159, 1.0), interval(0.0, 3.84e-4)
     ('[94.3%, 100%]', '[99.96%, 100%]', '[0%, 0.0384%]')
@@ -110,7 +111,7 @@ def interval(low: float, high: float) -> str:
     if not (math.isfinite(low) and math.isfinite(high)):
         return "[n/a, n/a]"
     for sig in range(3, 10):
-        lo, hi = (("0%" if x == 0 else f"{100 * x:.{sig}g}%") for x in (low, high))
+        lo, hi = (prob(x, sig) for x in (low, high))
         if lo != hi or low == high:
             return f"[{lo}, {hi}]"
     return f"[{lo}, {hi}]"
@@ -175,11 +176,12 @@ def pct(x: float, digits: int = 1) -> str:
 PROB_FLOOR = 1e-9
 
 
-def prob(x: float) -> str:
-    """A probability as a percentage with 3 significant digits (0.0384%, 3.11%); exactly 0 is '0%'.
+def prob(x: float, sig: int = 3) -> str:
+    """A probability as a percentage with ``sig`` significant digits (0.0384%, 3.11%); exactly 0 is '0%'.
 
     A positive probability below :data:`PROB_FLOOR` (a weighted estimate whose weight sits on paths far from the
-    reported figures, e.g. 7.8e-24) prints as ``"<0.0000001%"``; none prints in exponent notation.
+    reported figures, e.g. 7.8e-24) prints as ``"<0.0000001%"``; none prints in exponent notation (Python's
+    ``g`` format where ``100 * x`` >= 1e-4, fixed notation without trailing zeros below). NaN or inf: 'n/a'.
 
     >>> prob(0.000384), prob(0.0311), prob(0.0), prob(7.8e-24), prob(1e-8), prob(1.234e-8)
     ('0.0384%', '3.11%', '0%', '<0.0000001%', '0.000001%', '0.00000123%')
@@ -192,8 +194,8 @@ def prob(x: float) -> str:
         return "<0.0000001%"
     v = 100 * x
     if abs(v) >= 1e-4:
-        return f"{v:.3g}%"
-    digits = 2 - math.floor(math.log10(abs(v)))  # 3 significant digits in fixed notation
+        return f"{v:.{sig}g}%"
+    digits = sig - 1 - math.floor(math.log10(abs(v)))  # sig significant digits in fixed notation
     return f"{v:.{digits}f}".rstrip("0").rstrip(".") + "%"
 
 
