@@ -31,6 +31,7 @@ _API = {
     "config_from_dict": ("config", "config_from_dict"),
     "load_config": ("config", "load_config"),
     "MemoryLimitError": ("simulate", "MemoryLimitError"),
+    "simulate_arrays": ("simulate", "simulate_arrays"),
     "open_results": ("summary", "open_results"),
     "proportion": ("summary", "proportion"),
     "save_results": ("summary", "save_results"),

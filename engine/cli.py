@@ -3,11 +3,14 @@
 Exit status: 0 done; 2 bad input (config or usage), with a message naming the key,
 the value and the fix, and no traceback (``--debug`` shows it); 1 an internal error;
 141 (128 + SIGPIPE, what a shell reports for any tool whose reader went away) when the
-reader of stdout closed it early (``pricedin run ... | head``), with nothing on stderr.
+reader of stdout closed it early (``pricedin run ... | head``), with nothing on stderr;
+74 (``EX_IOERR`` of sysexits.h) when the system cannot write (a full device or quota, a
+read-only file system, an I/O error), with what failed on stderr.
 """
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import os
@@ -60,14 +63,44 @@ def _guard(func):
                              "command has them, drop --keep-paths, lower --max-memory-gb below the free memory, "
                              "or stream `run` into a Zarr store with --out RUN.zarr, which holds one block at a "
                              "time)") from None
+        except OSError as e:
+            if debug:
+                raise
+            if e.errno not in _IO_ERRNOS:
+                _internal_error(e)
+            where = f" {e.filename}" if e.filename else " the output"
+            click.echo(f"cannot write{where}: {e.strerror or e} (the system's error, not pricedin's); free space "
+                       "on that device or write somewhere else (--out, or redirect the output)", err=True)
+            if not e.filename:
+                _discard_stdout()  # what stdout still buffers would fail again at exit
+            sys.exit(EXIT_IO_ERROR)
         except Exception as e:  # noqa: BLE001
             if debug:
                 raise
-            click.echo(f"internal error: {type(e).__name__}: {e}\n(this is a bug in pricedin; run again with "
-                       "--debug for the traceback and report it)", err=True)
-            sys.exit(1)
+            _internal_error(e)
 
     return wrapper
+
+
+#: Exit status of an I/O error of the system (``EX_IOERR``, sysexits.h).
+EXIT_IO_ERROR = 74
+#: Errors of the system, not of pricedin: a full device or quota, a read-only file system, an I/O error.
+_IO_ERRNOS = frozenset(getattr(errno, n) for n in ("ENOSPC", "EDQUOT", "EROFS", "EIO") if hasattr(errno, n))
+
+
+def _internal_error(e: BaseException) -> None:
+    """Exit 1 for an exception no check anticipated: its type and message, and what to do."""
+    click.echo(f"internal error: {type(e).__name__}: {e}\n(this is a bug in pricedin; run again with "
+               "--debug for the traceback and report it)", err=True)
+    sys.exit(1)
+
+
+def _discard_stdout() -> None:
+    """Point stdout at devnull (as :func:`engine._cli_support.closed_pipe` does): its buffer cannot be written."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # stdout is not a real file (a test runner's buffer)
+        pass
 
 
 class _Main(click.Group):

@@ -131,3 +131,19 @@ def test_what_exit_handlers_print_is_not_lost():
     assert p.returncode == 0 and "pricedin" in p.stdout
     assert "teardown reached" not in p.stderr  # ended by end_process, not by the interpreter
     assert p.stdout.rstrip().endswith("handler out") and "handler err" in p.stderr
+
+
+@pytest.mark.skipif(not __import__("os").path.exists("/dev/full"), reason="needs /dev/full (Linux)")
+def test_a_full_device_is_the_systems_error_not_a_bug(tmp_path):
+    """stdout on a full device: exit 74 (EX_IOERR) with what failed and a fix, not 'internal error ... a bug'."""
+    import os
+
+    cfg = tmp_path / "c.toml"
+    cfg.write_text((ROOT / "configs" / "zhipu.toml").read_text())
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    with open("/dev/full", "w") as full:
+        p = subprocess.run([sys.executable, "-m", "engine.cli", "validate", str(cfg)], stdout=full,
+                           stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env, timeout=300)
+    assert p.returncode == 74, p.stderr
+    assert "cannot write the output: No space left on device" in p.stderr, p.stderr
+    assert "internal error" not in p.stderr and "Traceback" not in p.stderr
