@@ -21,9 +21,6 @@ def main(argv=None) -> int:
                     help="skip the distributed section (LocalCluster vs threads; 1e6 paths in --quick, 1e6 and 1e7 in full)")
     ap.add_argument("--monaco-paths", type=int, default=10_000, metavar="N",
                     help="cases of the monaco run of the standard model when monaco is installed (0: skip)")
-    ap.add_argument("--prefault-gib", type=float, default=8.0, metavar="G",
-                    help="touch up to G GiB of memory once before the cases (a virtual machine's first use of its "
-                         "memory is slow; 0: skip)")
     ap.add_argument("--results", default=None, metavar="FILE", help="also write the Markdown report to FILE")
     a = ap.parse_args(argv)
     if a.sizes:
@@ -37,7 +34,7 @@ def main(argv=None) -> int:
                                            FULL_DIST_SIZES if mode == "full" else [s for s in sizes if s >= 100_000][-2:])
     res = run_benchmarks(sizes=sizes, repeats=a.repeats, keep_max_paths=keep_max, cold=not a.no_cold, mode=mode,
                          quiet=False, distributed_sizes=dist,
-                         monaco_paths=a.monaco_paths, prefault_gib=a.prefault_gib)
+                         monaco_paths=a.monaco_paths)
     res["command"] = "python -m benchmarks " + " ".join(shlex.quote(x) for x in (argv if argv is not None else sys.argv[1:]))
     table = format_table(res)
     if a.results:

@@ -220,43 +220,6 @@ def distributed_case(sizes: Iterable[int], workers: int = 2, block_size: int = 6
     return json.loads(p.stdout.strip().splitlines()[-1])
 
 
-def prefault_memory(max_gib: float = 8.0, chunk_mib: int = 256) -> dict:
-    """Touch up to ``max_gib`` GiB of memory once (at most half of what is available), then free it.
-
-    On a virtual machine whose host backs guest memory on first use, the first write to a page
-    costs far more than any later one (measured on the 2-core VM of benchmarks/RESULTS.md: 1.5 GB
-    took 4.1 s the first time, 0.3 s the next). Without this, that one-off cost lands on whichever
-    case first needs the memory (the engine's per-path results at 10^7 paths; the numpy version
-    reuses chunks of 2^20 paths and never pays it), and the ratios measure the machine, not the
-    code. The freed pages stay backed for the fresh processes of the cases that follow.
-
-    Returns
-    -------
-    dict
-        ``gib`` touched, ``first_s`` (the first pass), ``again_s`` (a second pass over the same
-        memory) [s]; ``gib`` 0 where /proc/meminfo is unreadable.
-    """
-    try:
-        avail_kib = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-                         if line.startswith("MemAvailable:"))
-    except (OSError, StopIteration, ValueError):
-        return {"gib": 0.0, "first_s": 0.0, "again_s": 0.0}
-    import numpy as np
-
-    n = int(min(max_gib * 1024, avail_kib / 1024 / 2) // chunk_mib)
-    chunks, t0 = [], time.perf_counter()
-    for _ in range(n):
-        a = np.empty(chunk_mib * 2**20 // 8)
-        a.fill(1.0)
-        chunks.append(a)
-    t1 = time.perf_counter()
-    for a in chunks:
-        a.fill(2.0)
-    t2 = time.perf_counter()
-    del chunks
-    return {"gib": n * chunk_mib / 1024, "first_s": t1 - t0, "again_s": t2 - t1}
-
-
 def _fit_slope(xs: list[float], ys: list[float]) -> tuple[float, float]:
     n = len(xs)
     mx, my = sum(xs) / n, sum(ys) / n
@@ -272,8 +235,7 @@ def run_benchmarks(sizes: Iterable[int] = QUICK_SIZES, models: Iterable[str] = M
                    mode: str = "custom", quiet: bool = True,
                    log: Optional[Callable[[str], None]] = None,
                    distributed_sizes: Optional[Iterable[int]] = None, distributed_workers: int = 2,
-                   distributed_block_size: int = 65_536, monaco_paths: int = 10_000, split_runs: int = 5,
-                   prefault_gib: float = 8.0) -> dict:
+                   distributed_block_size: int = 65_536, monaco_paths: int = 10_000, split_runs: int = 5) -> dict:
     """Run the benchmark and return the results dict (the ``--json`` output).
 
     Parameters
@@ -293,7 +255,6 @@ def run_benchmarks(sizes: Iterable[int] = QUICK_SIZES, models: Iterable[str] = M
     monaco_paths : paths (cases) of the monaco run of the standard model, when monaco is installed;
         ``speedup_vs_monaco`` compares it with the engine's standard/summary case of the same size
         (else the nearest size), on all listed threads.
-    prefault_gib : touch this much memory once before the cases (:func:`prefault_memory`; 0: no).
     """
     sizes = sorted(int(s) for s in sizes)
     models = list(models)
@@ -301,9 +262,6 @@ def run_benchmarks(sizes: Iterable[int] = QUICK_SIZES, models: Iterable[str] = M
     say = log or (lambda m: _log(m, quiet))
     t_start = time.perf_counter()
     res: dict = {"mode": mode, "machine": machine_info(), "source": source_info(), "sizes": sizes, "threads": threads, "cases": []}
-    if prefault_gib > 0:
-        say(f"  touching up to {prefault_gib:g} GiB of memory once (first use of a virtual machine's memory) ...")
-        res["prefault"] = prefault_memory(prefault_gib)
     for n in sizes:
         reps = repeats if repeats is not None else (3 if n <= 10_000 else 2 if n < 1_000_000 else 1)
         for model in models:

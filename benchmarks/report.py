@@ -23,15 +23,6 @@ def _load(m: dict) -> str:
             + (f", at the end {', '.join(map(str, b))}" if b else "") + f" on {m['nproc']} CPUs.")
 
 
-def _prefault(res: dict) -> str:
-    p = res.get("prefault")
-    if not p or not p["gib"]:
-        return ""
-    return (f" Before the cases, {p['gib']:.2f} GiB of memory were touched once and freed (benchmarks.harness."
-            f"prefault_memory: {p['first_s']:.2f} s the first pass, {p['again_s']:.2f} s the second), so a virtual "
-            "machine's first use of its memory is not timed in a case.")
-
-
 def write_results(res: dict, path) -> None:
     m = res["machine"]
     now = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
@@ -45,7 +36,7 @@ def write_results(res: dict, path) -> None:
         f"Machine: {m['nproc']} CPUs (nproc), {m['cpu']}, {m['memory_gib']} GiB; Python {m['python']}, "
         f"numpy {m['numpy']}, numba {m['numba']}, scipy {m['scipy']}; {m['platform']}. The machine was shared "
         "with other jobs while this ran: compare the ratios, which are measured back to back in one process, "
-        "not the absolute times." + _load(m) + _prefault(res),
+        "not the absolute times." + _load(m),
         "",
         _source(res),
         "",

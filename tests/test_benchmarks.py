@@ -56,13 +56,11 @@ def test_numpy_reference_deterministic_case_matches_engine():
 
 
 @pytest.mark.slow
-def test_harness_runs_at_tiny_size(tmp_path):
+def test_harness_runs_at_tiny_size():
     from benchmarks import format_table, run_benchmarks
 
     res = run_benchmarks(sizes=[2000], models=["standard"], keep_paths=False, repeats=1,
-                         cold=True, cold_paths=200, warm_paths=500, monaco_paths=300, split_runs=1,
-                         prefault_gib=0.25)
-    assert res["prefault"]["gib"] == 0.25 and res["prefault"]["first_s"] > 0  # one chunk of 256 MiB touched
+                         cold=True, cold_paths=200, warm_paths=500, monaco_paths=300, split_runs=1)
     for key in HEADLINE_KEYS:
         assert key in res, key
     assert res["engine_path_steps_per_s"] > 0
@@ -76,10 +74,6 @@ def test_harness_runs_at_tiny_size(tmp_path):
     sp = res["startup_split"]
     assert sp["paths"] == 500 and sp["runs"] == 1 and sp["phases"]["simulate"] > 0
     table = format_table(res)
-    from benchmarks.report import write_results
-
-    write_results(res, tmp_path / "RESULTS.md")
-    assert "0.25 GiB of memory were touched once" in (tmp_path / "RESULTS.md").read_text()
     assert "| standard | summary | 2,000 |" in table and "--version" in table
     assert "--paths 500` phase by phase" in table and "import_xarray" in table
     from benchmarks.monaco_ref import monaco_available
