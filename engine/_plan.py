@@ -108,6 +108,14 @@ class ParameterTable:
         """The theta column of input ``key`` (a key path)."""
         return self.keys.index(key)
 
+    def fill(self, theta: np.ndarray, draws: np.ndarray) -> np.ndarray:
+        """Write the rows of ``theta`` (n, n_columns): :attr:`base_row` with the drawn columns set to ``draws``
+        (n, n_drawn, in :attr:`drawn` order); returns ``theta``."""
+        theta[:] = self.base_row
+        if self.drawn:
+            theta[:, self.drawn] = draws
+        return theta
+
 
 #: The rates given in ``cost_of_capital.currency``: each discounts the cash flows or is a hurdle, so each is
 #: converted to the cash flows' currency (the reporting currency) by interest-rate parity. ``terminal.growth``
@@ -404,10 +412,9 @@ class Plan:
                 raise InternalError(f"theta buffer of shape {out.shape}; expected (>= {n}, {ncol}), C-contiguous")
             theta = out[:n]
         if out is None or not out_filled:
-            theta[:] = self.table.base_row
-        else:
-            for col in self.reset_columns:  # changed in place after the draws (interest-rate parity)
-                theta[:, col] = self.table.base_row[col]
+            return self.table.fill(theta, draws), draws
+        for col in self.reset_columns:  # changed in place after the draws (interest-rate parity)
+            theta[:, col] = self.table.base_row[col]
         if self.table.drawn:
             theta[:, self.table.drawn] = draws
         return theta, draws

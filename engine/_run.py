@@ -26,7 +26,7 @@ from .model import layout as L
 from .model.kernel import simulate_block
 from .sampling import shock_key
 
-__all__ = ["BufferPool", "theta_pool", "fill_block", "resimulate", "result_arrays", "observed_arrays", "run_one_block", "compute_block", "run_tasks", "block_bounds"]
+__all__ = ["BufferPool", "theta_buffer", "theta_pool", "fill_block", "resimulate", "result_arrays", "observed_arrays", "run_one_block", "compute_block", "run_tasks", "block_bounds"]
 
 
 def block_bounds(cfg, block: int) -> tuple[int, int]:
@@ -76,14 +76,17 @@ class BufferPool:
         self._free.append(buf)
 
 
-def theta_pool(plan) -> BufferPool:
-    """A :class:`BufferPool` of theta buffers for :func:`fill_block`.
-
-    Each buffer is a dict: ``theta`` ndarray(float64), (min(paths, block size), n_columns), and
-    ``filled`` (bool): whether its fixed columns hold ``plan``'s values (see :meth:`engine._plan.Plan.theta`).
-    """
+def theta_buffer(plan) -> dict:
+    """A theta buffer for :func:`fill_block`: a dict of ``theta`` ndarray(float64), (min(paths, block size),
+    n_columns), and ``filled`` (bool): whether its fixed columns hold ``plan``'s values (see
+    :meth:`engine._plan.Plan.theta`)."""
     shape = (int(min(plan.cfg.simulation.paths, plan.cfg.simulation.block_size)), len(plan.table.specs))
-    return BufferPool(lambda: {"theta": np.empty(shape), "filled": False})
+    return {"theta": np.empty(shape), "filled": False}
+
+
+def theta_pool(plan) -> BufferPool:
+    """A :class:`BufferPool` of :func:`theta_buffer` for :func:`fill_block`."""
+    return BufferPool(lambda: theta_buffer(plan))
 
 
 def fill_block(plan, iopt, b: int, n: int, out, flags, draws_out, keep_out, keep_seg,

@@ -357,11 +357,7 @@ def _shifted_draws(base, specs: dict, n: int, run=None):
             draws = np.empty((hi - lo, len(table.drawn)))
             for j, col in enumerate(stored):
                 draws[:, j] = col[lo:hi]
-            theta = np.empty((hi - lo, len(table.specs)))
-            theta[:] = table.base_row
-            if table.drawn:
-                theta[:, table.drawn] = draws
-            blocks.append((theta, draws))
+            blocks.append((table.fill(np.empty((hi - lo, len(table.specs))), draws), draws))
     else:
         plan = _Plan(base, table)
         blocks = [plan.theta(b, hi - lo) for b, (lo, hi) in enumerate(bounds)]

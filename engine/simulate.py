@@ -23,7 +23,7 @@ from ._hugepage import no_hugepage_advice
 from ._plan import (DEFAULT_MEMORY_LIMIT, MemoryLimitError, ParameterTable, Plan, as_config, base_shock,
                     check_run_memory,
                     cached_plan, keep_paths_bytes, parameter_table, run_config)
-from ._run import BufferPool, compute_block, fill_block, theta_pool, observed_arrays, result_arrays, run_one_block, run_tasks
+from ._run import BufferPool, compute_block, fill_block, theta_buffer, theta_pool, observed_arrays, result_arrays, run_one_block, run_tasks
 from .config import Config, check_overrides
 from .distributions import parse_number  # noqa: F401  (re-exported for callers)
 from .errors import InputError
@@ -172,20 +172,18 @@ def simulate_arrays(
 
     if isinstance(variables, str):
         variables = [variables]
-    n_floats = None if variables is None else len([v for v in OUT_ROWS if v in variables or v == "value_per_share"])
+    variables = None if variables is None else list(variables)
+    floats = list(OUT_ROWS) if variables is None else [v for v in OUT_ROWS if v in variables or v == "value_per_share"]
     cfg, table, plan, over_cols = _prepare(cfg, paths, seed, threads, False, memory_limit, shock, overrides,
-                                           floats=n_floats, observed=False)
-    names = {v.name for v in PATH_VARIABLES}
-    params = {param_var_name(table.keys[c]) for c in table.drawn}
-    if variables is None:
-        floats, keep_draws = list(OUT_ROWS), True
-    else:
-        variables = list(variables)
+                                           floats=None if variables is None else len(floats), observed=False)
+    keep_draws = True
+    if variables is not None:
+        names = {v.name for v in PATH_VARIABLES}
+        params = {param_var_name(table.keys[c]) for c in table.drawn}
         bad = [v for v in variables if v not in names and v not in params and v != "param_*"]
         if bad:
             raise InputError(f"variables: {', '.join(map(repr, bad))} not a per-path variable or drawn input of "
                              f"this run; choose from {', '.join(sorted(names | params))}")
-        floats = [v for v in OUT_ROWS if v in variables or v == "value_per_share"]
         keep_draws = any(v in params or v == "param_*" for v in variables)
     with no_hugepage_advice(), one_blas_thread():
         return _run_arrays(cfg, table, plan, over_cols, threads, progress, command, theta_fn, __version__,
@@ -199,7 +197,6 @@ def _prepare(cfg, paths, seed, threads, keep_paths, memory_limit, shock, overrid
     """
     cfg = run_config(as_config(cfg), paths, seed)
     P = cfg.simulation.paths
-    B = cfg.simulation.block_size
     N = cfg.n_steps
     nseg = len(cfg.segments)
     if keep_paths:
@@ -303,8 +300,7 @@ def _run_arrays(cfg, table, plan, over_cols, threads, progress, command, theta_f
     iopt = plan.iopt.copy()
     iopt[L.I_KEEP] = 0
     Bmax = min(P, B)
-    pool = BufferPool(lambda: {"theta": np.empty((Bmax, len(table.specs))), "filled": False,
-                               "out": None if direct else result_arrays(Bmax)[0],
+    pool = BufferPool(lambda: {**theta_buffer(plan), "out": None if direct else result_arrays(Bmax)[0],
                                "draws": None if keep_draws else np.empty((nd, Bmax))})
 
     def run_block(b: int) -> int:

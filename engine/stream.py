@@ -49,8 +49,8 @@ BINS = 1 << 20
 #: Half-width of the grid in ``t = asinh(x / s)``: values beyond ``s * 2**40`` share the end bins.
 T_MAX = math.asinh(2.0**40)
 
-#: (report name, result variable, scale kind, mask): the summarised quantiles. ``mask`` "alive" keeps the
-#: surviving paths only; NaN is left out (``runway_years``: NaN means beyond the horizon, counted apart).
+#: (report name, result variable, scale kind): the summarised quantiles. ``terminal_share`` counts the surviving
+#: paths only; NaN is left out (``runway_years``: NaN means beyond the horizon, counted apart).
 _VARS = (
     ("value_per_share", "value_per_share", "price"),
     ("horizon_return", "horizon_return", "rate"),
